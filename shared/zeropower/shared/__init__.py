@@ -1,0 +1,1 @@
+"""Code every zeropower service shares: settings, topics, messages and the MQTT client."""

@@ -1,0 +1,155 @@
+"""Payload models of zeropower's topics: JSON, units in field names, Unix timestamps in seconds."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+OnOff = Literal["on", "off"]
+
+
+class Message(BaseModel):
+    """Base of every payload: strict keys, finite numbers, a timestamp."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    timestamp: float = Field(default_factory=time.time, description="Unix time in seconds when measured/sent.")
+
+
+class PhaseReading(BaseModel):
+    """One phase of a grid meter; fields the meter does not report are None."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    power_w: float | None = Field(None, description="Active power in W, positive = import.")
+    voltage_v: float | None = Field(None, description="Voltage in V.")
+    current_a: float | None = Field(None, description="Current in A.")
+    power_factor: float | None = Field(None, description="Power factor (-1..1).")
+
+
+class GridReading(Message):
+    """A grid meter reading; ``power_w`` is None when the reading is missing, and ``error`` says why."""
+
+    power_w: float | None = Field(description="Grid power in W: positive = import, negative = export.")
+    phases: list[PhaseReading] = Field(default_factory=list, description="Per-phase values, if the meter has them.")
+    energy_import_wh: float | None = Field(None, description="Meter counter of imported energy in Wh.")
+    energy_export_wh: float | None = Field(None, description="Meter counter of exported energy in Wh.")
+    error: str | None = Field(None, description="Why the reading is missing; None for a valid reading.")
+
+    @model_validator(mode="after")
+    def _missing_needs_error(self) -> Self:
+        if self.power_w is None and not self.error:
+            raise ValueError("a missing reading (power_w null) must say why in 'error'")
+        return self
+
+    @property
+    def valid(self) -> bool:
+        """True when the reading carries a number."""
+        return self.power_w is not None
+
+
+DeviceKind = Literal["inverter"]
+
+
+class DeviceInfo(BaseModel):
+    """One controllable device as an actuator announces it."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    device_id: str = Field(description="Unique id, e.g. the inverter serial.")
+    name: str = Field(description="Human-readable name.")
+    kind: DeviceKind = Field("inverter", description="What the setpoint means: an inverter's output limit.")
+    min_w: float = Field(ge=0, description="Lowest setpoint in W the device accepts.")
+    max_w: float = Field(gt=0, description="Highest setpoint in W.")
+    enabled: bool = Field(True, description="False: the controller leaves this device out.")
+    priority: int = Field(0, description="Lower is used first when allocating by priority.")
+
+
+class ActuatorAnnouncement(Message):
+    """An actuator's retained self-description, so the controller discovers it."""
+
+    actuator_id: str = Field(description="The actuator instance's id (part of its topics).")
+    driver: str = Field(description="The device protocol it speaks, e.g. 'opendtu'.")
+    devices: list[DeviceInfo] = Field(description="The devices it controls.")
+
+
+class SetpointCommand(Message):
+    """Setpoints for one actuator's devices."""
+
+    setpoints_w: dict[str, float] = Field(description="Device id to setpoint in W (an inverter's limit).")
+    dry_run: bool = Field(False, description="True: compute and report only, send nothing to devices.")
+    reason: str = Field("", description="Why these setpoints (the controller's mode and reason).")
+
+
+class DeviceState(Message):
+    """Normalised state of one device, from its own telemetry."""
+
+    actuator_id: str = Field(description="The actuator that controls it.")
+    device_id: str = Field(description="The device's id.")
+    reachable: bool = Field(description="The DTU currently talks to the device.")
+    producing: bool = Field(description="The inverter feeds power.")
+    power_w: float | None = Field(None, description="AC output power in W.")
+    dc_power_w: float | None = Field(None, description="DC input power in W.")
+    limit_w: float | None = Field(None, description="Output limit in force on the device in W (its read-back).")
+    updated_at: float | None = Field(None, description="Unix time of the device's last data.")
+    last_command_w: float | None = Field(None, description="The last limit sent to the device in W.")
+    last_command_at: float | None = Field(None, description="Unix time the last limit was sent.")
+
+
+ActuatorMode = Literal["waiting", "following", "fail-safe", "dry-run"]
+
+
+class ActuatorState(Message):
+    """An actuator's own state."""
+
+    actuator_id: str = Field(description="The actuator instance's id.")
+    mode: ActuatorMode = Field(description="waiting (no setpoint yet), following, fail-safe or dry-run.")
+    reason: str = Field(description="Why it is in this mode.")
+    commands_sent: int = Field(0, ge=0, description="Limit commands sent since start.")
+
+
+ControllerMode = Literal["regulating", "paused", "fail-safe", "dry-run", "idle"]
+
+
+class ControllerState(Message):
+    """The controller's retained state."""
+
+    enabled: bool = Field(description="Zero-export control switched on.")
+    mode: ControllerMode = Field(description="What the controller is doing.")
+    reason: str = Field(description="Why, in words.")
+    grid_power_w: float | None = Field(description="Newest valid grid power in W.")
+    grid_age_s: float | None = Field(description="Age of that reading in s.")
+    target_w: float = Field(description="Target grid power in W.")
+    output_w: float = Field(description="Measured output of the controlled inverters in W.")
+    limit_w: float = Field(description="Sum of the setpoints in W.")
+    setpoints_w: dict[str, float] = Field(description="Device id to setpoint in W.")
+
+
+class SimState(Message):
+    """The simulator's ground truth, for the demo and tests."""
+
+    load_w: float = Field(description="Household load in W.")
+    pv_available_w: float = Field(description="PV power the panels could deliver in W.")
+    output_w: float = Field(description="Inverters' AC output in W.")
+    limit_w: float = Field(description="Sum of the limits in force in W.")
+    grid_w: float = Field(description="Grid power in W (positive = import).")
+    exported_wh: float = Field(description="Energy exported since start in Wh.")
+    imported_wh: float = Field(description="Energy imported since start in Wh.")
+
+
+def parse_on_off(payload: bytes | str) -> bool:
+    """Parse an on/off command; raises ValueError naming the payload when it is neither."""
+    text = payload.decode(errors="replace") if isinstance(payload, bytes) else payload
+    word = text.strip().strip('"').lower()
+    if word in {"on", "true", "1", "enable", "enabled"}:
+        return True
+    if word in {"off", "false", "0", "disable", "disabled"}:
+        return False
+    raise ValueError(f"expected 'on' or 'off', got {text[:40]!r}")
+
+
+def on_off(enabled: bool) -> OnOff:
+    """The on/off word for a flag."""
+    return "on" if enabled else "off"

@@ -1,0 +1,199 @@
+"""The MQTT client every service uses: reconnects with backoff, re-subscribes and re-publishes its
+retained state after each reconnect, and keeps a retained availability topic (last will ``offline``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiomqtt
+from pydantic import BaseModel
+
+from zeropower.shared.settings import MqttSettings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["IncomingMessage"], Awaitable[None]]
+ConnectHook = Callable[[], Awaitable[None]]
+
+ONLINE = "online"
+OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A received message: topic, raw payload and whether the broker delivered it as retained."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+
+    @property
+    def text(self) -> str:
+        """The payload decoded as UTF-8 (undecodable bytes replaced)."""
+        return self.payload.decode(errors="replace")
+
+
+class MqttBus:
+    """One MQTT connection of one service, supervised until ``stop`` is set."""
+
+    def __init__(self, settings: MqttSettings, client_id: str, availability_topic: str) -> None:
+        self._settings = settings
+        self._client_id = client_id
+        self._availability_topic = availability_topic
+        self._subscriptions: list[tuple[str, Handler]] = []
+        self._retained: dict[str, bytes] = {}
+        self._connect_hooks: list[ConnectHook] = []
+        self._client: aiomqtt.Client | None = None
+        self.connected = asyncio.Event()
+
+    def subscribe(self, topic_filter: str, handler: Handler) -> None:
+        """Call ``handler`` for every message matching ``topic_filter`` (kept across reconnects)."""
+        self._subscriptions.append((topic_filter, handler))
+        if self._client is not None:
+            task = asyncio.get_running_loop().create_task(self._subscribe_now(self._client, topic_filter))
+            task.add_done_callback(_log_task_error)
+
+    def on_connect(self, hook: ConnectHook) -> None:
+        """Run ``hook`` after every (re)connect, once subscriptions and retained state are restored."""
+        self._connect_hooks.append(hook)
+
+    async def publish(self, topic: str, payload: str | bytes | BaseModel, *, retain: bool = False) -> bool:
+        """Publish; retained payloads are remembered and sent again after a reconnect.
+
+        Returns False when not connected (a non-retained message is then dropped).
+        """
+        data = _encode(payload)
+        if retain:
+            self._retained[topic] = data
+        client = self._client
+        if client is None:
+            return False
+        try:
+            await client.publish(topic, data, qos=1 if retain else 0, retain=retain)
+        except aiomqtt.MqttError as error:
+            log.debug("publish to %s failed: %s", topic, error)
+            return False
+        return True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stay connected until ``stop`` is set; then publish ``offline`` and disconnect."""
+        delay = self._settings.reconnect_min_s
+        last_problem: str | None = None
+        while not stop.is_set():
+            try:
+                async with self._make_client() as client:
+                    await self._start_session(client)
+                    if last_problem is not None:
+                        log.info("connected to MQTT broker %s:%s again", self._settings.host, self._settings.port)
+                    last_problem = None
+                    delay = self._settings.reconnect_min_s
+                    await self._serve(client, stop)
+                    if stop.is_set():
+                        await client.publish(self._availability_topic, OFFLINE, qos=1, retain=True, timeout=1)
+            except aiomqtt.MqttError as error:
+                problem = str(error)
+                if problem != last_problem:
+                    log.warning(
+                        "MQTT broker %s:%s: %s; reconnecting with backoff",
+                        self._settings.host,
+                        self._settings.port,
+                        problem,
+                    )
+                    last_problem = problem
+            finally:
+                self._client = None
+                self.connected.clear()
+            if not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, self._settings.reconnect_max_s)
+
+    def _make_client(self) -> aiomqtt.Client:
+        settings = self._settings
+        return aiomqtt.Client(
+            settings.host,
+            settings.port,
+            username=settings.username,
+            password=settings.password.get_secret_value() if settings.password else None,
+            identifier=self._client_id,
+            will=aiomqtt.Will(self._availability_topic, OFFLINE, qos=1, retain=True),
+            keepalive=settings.keepalive_s,
+            timeout=5,
+            tls_context=_tls_context(settings) if settings.tls else None,
+            tls_insecure=settings.tls_insecure if settings.tls else None,
+        )
+
+    async def _start_session(self, client: aiomqtt.Client) -> None:
+        self._client = client
+        await client.publish(self._availability_topic, ONLINE, qos=1, retain=True)
+        for topic_filter, _ in self._subscriptions:
+            await self._subscribe_now(client, topic_filter)
+        for topic, data in list(self._retained.items()):
+            await client.publish(topic, data, qos=1, retain=True)
+        self.connected.set()
+        for hook in self._connect_hooks:
+            await hook()
+
+    @staticmethod
+    async def _subscribe_now(client: aiomqtt.Client, topic_filter: str) -> None:
+        await client.subscribe(topic_filter, qos=1)
+
+    async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        """Dispatch messages until stop is set; raises MqttError when the connection drops."""
+        receiver = asyncio.create_task(self._dispatch(client))
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({receiver, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not receiver.done():
+                receiver.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await receiver
+        if receiver.done() and not receiver.cancelled() and (error := receiver.exception()) is not None:
+            raise error
+
+    async def _dispatch(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            incoming = IncomingMessage(str(message.topic), _payload_bytes(message.payload), bool(message.retain))
+            for topic_filter, handler in self._subscriptions:
+                if message.topic.matches(topic_filter):
+                    try:
+                        await handler(incoming)
+                    except Exception:
+                        log.exception("handler for %s failed on a message on %s", topic_filter, incoming.topic)
+
+
+def _encode(payload: str | bytes | BaseModel) -> bytes:
+    if isinstance(payload, BaseModel):
+        return payload.model_dump_json().encode()
+    if isinstance(payload, str):
+        return payload.encode()
+    return payload
+
+
+def _payload_bytes(payload: object) -> bytes:
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    if payload is None:
+        return b""
+    return str(payload).encode()
+
+
+def _tls_context(settings: MqttSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
+    if settings.cert_file:
+        context.load_cert_chain(str(settings.cert_file), str(settings.key_file) if settings.key_file else None)
+    if settings.tls_insecure:
+        context.check_hostname = False
+    return context
+
+
+def _log_task_error(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.warning("subscribing failed: %s", error)

@@ -1,0 +1,134 @@
+"""The topic catalogue: every MQTT topic zeropower uses is built here (see docs/mqtt.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topics:
+    """zeropower's own topics below one prefix (default ``zeropower``)."""
+
+    prefix: str = "zeropower"
+
+    def availability(self, service_id: str) -> str:
+        """Retained ``online``/``offline`` of one service (its last will)."""
+        return f"{self.prefix}/{service_id}/availability"
+
+    def grid_power(self) -> str:
+        """Grid meter readings (GridReading), a stream, not retained."""
+        return f"{self.prefix}/meter/grid"
+
+    def set_enabled(self) -> str:
+        """Command to turn zero-export control ``on`` or ``off`` (retained messages are honoured)."""
+        return f"{self.prefix}/set/enabled"
+
+    def controller_state(self) -> str:
+        """The controller's state (ControllerState), retained."""
+        return f"{self.prefix}/controller/state"
+
+    def actuator_announce(self, actuator_id: str) -> str:
+        """An actuator's retained self-description (ActuatorAnnouncement)."""
+        return f"{self.prefix}/actuator/{actuator_id}/announce"
+
+    def actuator_setpoints(self, actuator_id: str) -> str:
+        """Setpoints for one actuator's devices (SetpointCommand), controller to actuator, not retained."""
+        return f"{self.prefix}/actuator/{actuator_id}/set"
+
+    def actuator_state(self, actuator_id: str) -> str:
+        """An actuator's own state (ActuatorState), retained."""
+        return f"{self.prefix}/actuator/{actuator_id}/state"
+
+    def device_state(self, actuator_id: str, device_id: str) -> str:
+        """Normalised state of one device behind an actuator (DeviceState), retained."""
+        return f"{self.prefix}/actuator/{actuator_id}/device/{device_id}/state"
+
+    def sim_state(self) -> str:
+        """The simulator's ground truth (SimState), a stream, not retained."""
+        return f"{self.prefix}/sim/state"
+
+    def sim_set(self, quantity: str) -> str:
+        """Command to the simulator: override ``load_w`` or ``pv_w`` (a number) or ``auto``."""
+        return f"{self.prefix}/sim/set/{quantity}"
+
+    def all_actuator_announcements(self) -> str:
+        """Filter matching every actuator's announcement."""
+        return self.actuator_announce("+")
+
+    def all_device_states(self) -> str:
+        """Filter matching every device state."""
+        return self.device_state("+", "+")
+
+
+@dataclass(frozen=True)
+class OpenDtuTopics:
+    """OpenDTU's topic layout below its configurable prefix (commonly ``solar``)."""
+
+    prefix: str = "solar"
+
+    def inverter(self, serial: str, subtopic: str) -> str:
+        """A topic of one inverter, e.g. ``status/reachable`` or ``0/power``."""
+        return f"{self.prefix}/{serial}/{subtopic}"
+
+    def inverter_all(self, serial: str) -> str:
+        """Filter matching every topic of one inverter."""
+        return f"{self.prefix}/{serial}/#"
+
+    def limit_command(self, serial: str) -> str:
+        """Non-persistent absolute limit in W (OpenDTU ignores it when retained)."""
+        return f"{self.prefix}/{serial}/cmd/limit_nonpersistent_absolute"
+
+    def relative_limit_command(self, serial: str) -> str:
+        """Non-persistent relative limit in %."""
+        return f"{self.prefix}/{serial}/cmd/limit_nonpersistent_relative"
+
+    def all_limit_commands(self) -> str:
+        """Filter matching the limit commands of every inverter."""
+        return f"{self.prefix}/+/cmd/+"
+
+    def dtu_status(self) -> str:
+        """The DTU's own ``online``/``offline``."""
+        return f"{self.prefix}/dtu/status"
+
+    def ac_total(self, field: str) -> str:
+        """Totals over all inverters, e.g. ``ac/power``."""
+        return f"{self.prefix}/ac/{field}"
+
+    def dc_total(self, field: str) -> str:
+        """DC totals over all inverters, e.g. ``dc/power``."""
+        return f"{self.prefix}/dc/{field}"
+
+    def split(self, topic: str) -> tuple[str, str] | None:
+        """Split an inverter topic into (serial, subtopic); None for other topics."""
+        head = f"{self.prefix}/"
+        if not topic.startswith(head):
+            return None
+        serial, _, subtopic = topic[len(head) :].partition("/")
+        return (serial, subtopic) if subtopic else None
+
+
+@dataclass(frozen=True)
+class AhoyDtuTopics:
+    """AhoyDTU's topic layout below its prefix (default ``inverter``), inverters named by name."""
+
+    prefix: str = "inverter"
+
+    def inverter(self, name: str, subtopic: str) -> str:
+        """A topic of one inverter, e.g. ``ch0/P_AC`` or ``available``."""
+        return f"{self.prefix}/{name}/{subtopic}"
+
+    def inverter_all(self, name: str) -> str:
+        """Filter matching every topic of one inverter."""
+        return f"{self.prefix}/{name}/#"
+
+    def limit_command(self, inverter_index: int) -> str:
+        """Non-persistent limit command; payload ``600W`` (absolute) or ``70`` (%)."""
+        return f"{self.prefix}/ctrl/limit/{inverter_index}"
+
+    def split(self, topic: str) -> tuple[str, str] | None:
+        """Split an inverter topic into (name, subtopic); None for other topics."""
+        head = f"{self.prefix}/"
+        if not topic.startswith(head):
+            return None
+        name, _, subtopic = topic[len(head) :].partition("/")
+        return (name, subtopic) if subtopic and name != "ctrl" else None

@@ -1,0 +1,121 @@
+"""Test helpers: an MQTT probe that records messages, and waiting for conditions without sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import aiomqtt
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message the probe saw."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+
+    @property
+    def text(self) -> str:
+        """Payload as text."""
+        return self.payload.decode(errors="replace")
+
+
+class MqttProbe:
+    """Subscribes to everything and records it; lets tests publish and wait for messages."""
+
+    def __init__(self, port: int) -> None:
+        self._client = aiomqtt.Client("127.0.0.1", port, identifier=f"probe-{os.getpid()}-{id(self)}")
+        self.messages: list[Received] = []
+        self._new = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> MqttProbe:
+        await self._client.__aenter__()
+        await self._client.subscribe("#", qos=1)
+        self._task = asyncio.create_task(self._collect())
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(aiomqtt.MqttError):
+            await self._client.__aexit__(exc_type, exc, tb)
+
+    async def _collect(self) -> None:
+        async for message in self._client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+            async with self._new:
+                self.messages.append(Received(str(message.topic), payload, bool(message.retain)))
+                self._new.notify_all()
+
+    async def publish(self, topic: str, payload: str | bytes, *, retain: bool = False, qos: int = 1) -> None:
+        """Publish a message."""
+        await self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    def on(self, topic: str) -> list[Received]:
+        """Every message received on exactly this topic."""
+        return [m for m in self.messages if m.topic == topic]
+
+    async def wait_for(
+        self, topic: str, predicate: Callable[[Received], bool] = lambda _: True, timeout: float = 10.0
+    ) -> Received:
+        """Wait for a message on ``topic`` (seen already or arriving) that satisfies ``predicate``."""
+        async with self._new:
+            seen = 0
+            async with asyncio.timeout(timeout):
+                while True:
+                    for message in self.messages[seen:]:
+                        if message.topic == topic and predicate(message):
+                            return message
+                    seen = len(self.messages)
+                    await self._new.wait()
+
+    async def wait_for_new(
+        self, topic: str, predicate: Callable[[Received], bool] = lambda _: True, timeout: float = 10.0
+    ) -> Received:
+        """Like wait_for, but only messages that arrive from now on."""
+        start = len(self.messages)
+        async with self._new:
+            seen = start
+            async with asyncio.timeout(timeout):
+                while True:
+                    for message in self.messages[seen:]:
+                        if message.topic == topic and predicate(message):
+                            return message
+                    seen = len(self.messages)
+                    await self._new.wait()
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> None:
+    """Poll a cheap in-memory condition until it holds (for state that has no event to wait on)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+def start_service(module: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``python -m zeropower.<module>`` as a real process with the given environment overrides."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROPOWER_")}
+    full_env.update(env)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", f"zeropower.{module}"], env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=log_path.parent
+        )
