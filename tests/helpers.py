@@ -117,5 +117,9 @@ def start_service(module: str, env: dict[str, str], log_path: Path) -> subproces
     full_env.update(env)
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", f"zeropower.{module}"], env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=log_path.parent
+            [sys.executable, "-m", f"zeropower.{module}"],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=log_path.parent,
         )

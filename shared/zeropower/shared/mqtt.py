@@ -1,5 +1,8 @@
-"""The MQTT client every service uses: reconnects with backoff, re-subscribes and re-publishes its
-retained state after each reconnect, and keeps a retained availability topic (last will ``offline``)."""
+"""The MQTT client every service uses.
+
+It reconnects with backoff, re-subscribes and re-publishes its retained state after each reconnect, and
+keeps a retained availability topic (last will ``offline``).
+"""
 
 from __future__ import annotations
 

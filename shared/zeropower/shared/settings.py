@@ -86,7 +86,24 @@ class ServiceSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Constructor arguments win, then environment, .env, the YAML file, and secret files."""
         yaml_source = YamlConfigSource(settings_cls, _config_file.get())
-        return init_settings, env_settings, dotenv_settings, yaml_source, file_secret_settings
+        dotenv_known = _KnownFieldsOnly(settings_cls, dotenv_settings)
+        return init_settings, env_settings, dotenv_known, yaml_source, file_secret_settings
+
+
+class _KnownFieldsOnly(PydanticBaseSettingsSource):
+    """A .env file is shared with docker compose: its other variables are not this service's concern."""
+
+    def __init__(self, settings_cls: type[BaseSettings], source: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._source = source
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Delegate to the wrapped source."""
+        return self._source.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        """Return the wrapped source's values for this service's fields only."""
+        return {key: value for key, value in self._source().items() if key in self.settings_cls.model_fields}
 
 
 class YamlConfigSource(PydanticBaseSettingsSource):
@@ -101,6 +118,7 @@ class YamlConfigSource(PydanticBaseSettingsSource):
         return self._data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
+        """Return this service's sections of the file."""
         return dict(self._data)
 
 

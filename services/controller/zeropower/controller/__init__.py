@@ -1,0 +1,1 @@
+"""The controller service: grid power in, inverter setpoints out."""

@@ -1,0 +1,3 @@
+from zeropower.controller.service import main
+
+main()

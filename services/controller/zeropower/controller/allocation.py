@@ -1,0 +1,41 @@
+"""Splitting a total inverter limit over several inverters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from zeropower.controller.settings import Allocation
+
+
+@dataclass(frozen=True)
+class Share:
+    """One inverter's range for this step: its minimum, what it can deliver now, and its priority."""
+
+    device_id: str
+    min_w: float
+    available_w: float
+    priority: int = 0
+
+
+def allocate(total_w: float, shares: Sequence[Share], method: Allocation) -> dict[str, float]:
+    """Split ``total_w`` (clamped to the sum of the ranges) over the inverters.
+
+    Every inverter gets at least its minimum; the rest goes proportionally to each inverter's
+    headroom (available - minimum), or fills inverters in priority order (lowest number first).
+    """
+    floor = sum(share.min_w for share in shares)
+    headrooms = {share.device_id: max(0.0, share.available_w - share.min_w) for share in shares}
+    rest = min(max(total_w - floor, 0.0), sum(headrooms.values()))
+    result = {share.device_id: share.min_w for share in shares}
+    if method == "proportional":
+        total_headroom = sum(headrooms.values())
+        for share in shares:
+            if total_headroom > 0:
+                result[share.device_id] += rest * headrooms[share.device_id] / total_headroom
+    else:
+        for share in sorted(shares, key=lambda s: s.priority):
+            portion = min(rest, headrooms[share.device_id])
+            result[share.device_id] += portion
+            rest -= portion
+    return result

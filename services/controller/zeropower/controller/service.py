@@ -1,0 +1,137 @@
+"""The controller service: feeds MQTT messages into the decision logic and publishes its decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from zeropower.controller.logic import Decision, ZeroExportController
+from zeropower.controller.settings import ControllerServiceSettings
+from zeropower.shared.change_log import ChangeLogger
+from zeropower.shared.messages import (
+    ActuatorAnnouncement,
+    DeviceState,
+    GridReading,
+    SetpointCommand,
+    parse_on_off,
+)
+from zeropower.shared.mqtt import IncomingMessage, MqttBus
+from zeropower.shared.service import run_service
+from zeropower.shared.topics import Topics
+
+log = logging.getLogger("zeropower.controller")
+
+Payload = TypeVar("Payload", GridReading, ActuatorAnnouncement, DeviceState)
+
+SERVICE_ID = "controller"
+
+
+class ControllerService:
+    """Subscribes to grid power, actuators and the on/off command; publishes setpoints and state."""
+
+    def __init__(self, controller: ZeroExportController, bus: MqttBus, topics: Topics) -> None:
+        self._controller = controller
+        self._bus = bus
+        self._topics = topics
+        self._bad_input = ChangeLogger(log, "input")
+        self._last_mode: str | None = None
+        bus.subscribe(topics.grid_power(), self._on_grid)
+        bus.subscribe(topics.all_actuator_announcements(), self._on_announcement)
+        bus.subscribe(topics.all_device_states(), self._on_device_state)
+        bus.subscribe(topics.set_enabled(), self._on_enabled)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick for staleness until ``stop`` is set."""
+        interval = self._controller.settings.tick_interval_s
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+            if not stop.is_set():
+                await self._publish(self._controller.tick())
+
+    async def _on_grid(self, message: IncomingMessage) -> None:
+        reading = self._parse(GridReading, message)
+        if reading is not None:
+            await self._publish(self._controller.on_grid(reading))
+
+    async def _on_announcement(self, message: IncomingMessage) -> None:
+        actuator_id = message.topic.split("/")[-2]
+        if not message.payload:  # retained announcement cleared: the actuator is gone
+            self._controller.set_actuator(actuator_id, [])
+            return
+        announcement = self._parse(ActuatorAnnouncement, message)
+        if announcement is not None:
+            self._controller.set_actuator(announcement.actuator_id, announcement.devices)
+            log.info(
+                "actuator %s (%s) with %s",
+                announcement.actuator_id,
+                announcement.driver,
+                ", ".join(f"{d.device_id} {d.min_w:g}-{d.max_w:g} W" for d in announcement.devices) or "no devices",
+            )
+
+    async def _on_device_state(self, message: IncomingMessage) -> None:
+        state = self._parse(DeviceState, message)
+        if state is not None:
+            self._controller.on_device_state(state)
+
+    async def _on_enabled(self, message: IncomingMessage) -> None:
+        try:
+            enabled = parse_on_off(message.payload)
+        except ValueError as error:
+            log.warning("ignoring %s: %s", message.topic, error)
+            return
+        if enabled != self._controller.enabled:
+            log.info("zero export switched %s", "on" if enabled else "off")
+        self._controller.set_enabled(enabled)
+        await self._publish(self._controller.tick())
+
+    def _parse(self, model: type[Payload], message: IncomingMessage) -> Payload | None:
+        try:
+            parsed = model.model_validate_json(message.payload)
+        except ValidationError as error:
+            first = error.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "payload"
+            self._bad_input.report(f"ignoring invalid {model.__name__} on {message.topic}: {where}: {first['msg']}")
+            return None
+        self._bad_input.report(None)
+        return parsed
+
+    async def _publish(self, decision: Decision) -> None:
+        state = decision.state
+        if state.mode != self._last_mode:
+            log.info("mode %s: %s", state.mode, state.reason)
+            self._last_mode = state.mode
+        for actuator_id, setpoints in decision.setpoints.items():
+            command = SetpointCommand(
+                timestamp=state.timestamp,
+                setpoints_w=setpoints,
+                dry_run=decision.dry_run,
+                reason=f"{state.mode}: {state.reason}",
+            )
+            await self._bus.publish(self._topics.actuator_setpoints(actuator_id), command)
+        await self._bus.publish(self._topics.controller_state(), state, retain=True)
+
+
+async def run(settings: ControllerServiceSettings, stop: asyncio.Event) -> None:
+    """Run the controller until ``stop`` is set."""
+    topics = Topics(settings.mqtt.topic_prefix)
+    bus = MqttBus(
+        settings.mqtt,
+        client_id=f"zeropower-{SERVICE_ID}-{socket.gethostname()}",
+        availability_topic=topics.availability(SERVICE_ID),
+    )
+    service = ControllerService(ZeroExportController(settings.controller, time.time), bus, topics)
+    async with asyncio.TaskGroup() as group:
+        group.create_task(bus.run(stop))
+        group.create_task(service.run(stop))
+
+
+def main() -> None:
+    """Entry point of ``python -m zeropower.controller``."""
+    run_service(SERVICE_ID, ControllerServiceSettings, run)

@@ -1,0 +1,64 @@
+"""Controller settings."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from zeropower.shared.settings import ServiceSettings, StrictModel
+
+Allocation = Literal["proportional", "priority"]
+
+
+class ControllerSettings(StrictModel):
+    """Tunables of the zero-export loop (see docs/services/controller.md)."""
+
+    target_w: float = Field(20.0, ge=-1000, le=1000, description="Grid power to regulate to in W (>0 = small import).")
+    deadband_w: float = Field(15.0, ge=0, le=500, description="No change while |grid - target| is within this, in W.")
+    raise_gain: float = Field(
+        0.7, gt=0, le=1, description="Share of an import above target made up per step (measured rise)."
+    )
+    cut_gain: float = Field(1.0, gt=0, le=1.5, description="Share of an export cut away per step (1 = immediately).")
+    stale_after_s: float = Field(10.0, gt=0, description="Grid data older than this triggers the fail-safe, in s.")
+    dead_time_s: float = Field(
+        8.0, ge=0, description="Time an inverter needs to follow a new limit, in s; changes in flight are not stacked."
+    )
+    settle_timeout_s: float = Field(
+        20.0, gt=0, description="An unconfirmed limit change counts as done after this many s."
+    )
+    settle_tolerance_w: float = Field(
+        25.0, ge=0, description="Telemetry within this of the expected output confirms a change, in W."
+    )
+    sun_limit_margin_w: float = Field(
+        20.0, ge=0, description="Output this far below the applied limit means the inverter is sun-limited, in W."
+    )
+    sun_limit_headroom_w: float = Field(
+        50.0, ge=0, description="How far above a sun-limited output the limit may go (anti-windup), in W."
+    )
+    device_stale_after_s: float = Field(
+        60.0, gt=0, description="An inverter without telemetry for this long counts as unreachable, in s."
+    )
+    allocation: Allocation = Field(
+        "proportional", description="Split over inverters: proportional to headroom, or by priority (lowest first)."
+    )
+    failsafe_limit_w: float | None = Field(
+        None, ge=0, description="Limit per inverter when grid data is stale; unset = each inverter's minimum."
+    )
+    dry_run: bool = Field(False, description="Compute and publish only; actuators send nothing to devices.")
+    enabled_on_start: bool = Field(True, description="Control state until a zeropower/set/enabled message arrives.")
+    tick_interval_s: float = Field(
+        1.0, gt=0, le=10, description="How often staleness is checked without new data, in s."
+    )
+
+    @model_validator(mode="after")
+    def _settle_after_dead_time(self) -> Self:
+        if self.settle_timeout_s < self.dead_time_s:
+            raise ValueError("settle_timeout_s must be at least dead_time_s")
+        return self
+
+
+class ControllerServiceSettings(ServiceSettings):
+    """Settings of the controller service."""
+
+    controller: ControllerSettings = Field(default_factory=ControllerSettings, description="The control loop.")

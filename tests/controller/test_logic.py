@@ -1,0 +1,204 @@
+"""The pure decision logic, stepped in simulated time."""
+
+import pytest
+
+from zeropower.controller.logic import ZeroExportController
+from zeropower.controller.settings import ControllerSettings
+from zeropower.shared.messages import DeviceInfo, DeviceState, GridReading
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+INVERTER = DeviceInfo(device_id="114182912345", name="roof", min_w=40, max_w=800)
+
+
+def make(clock: FakeClock, **overrides) -> ZeroExportController:
+    controller = ZeroExportController(ControllerSettings(**overrides), clock)
+    controller.set_actuator("opendtu", [INVERTER])
+    return controller
+
+
+def telemetry(clock: FakeClock, power_w: float, limit_w: float, device_id: str = "114182912345") -> DeviceState:
+    return DeviceState(
+        timestamp=clock.now,
+        actuator_id="opendtu",
+        device_id=device_id,
+        reachable=True,
+        producing=power_w > 0,
+        power_w=power_w,
+        limit_w=limit_w,
+        updated_at=clock.now,
+    )
+
+
+def grid(clock: FakeClock, power_w: float | None, error: str | None = None) -> GridReading:
+    return GridReading(timestamp=clock.now, power_w=power_w, error=error)
+
+
+def test_idle_without_actuators():
+    clock = FakeClock()
+    controller = ZeroExportController(ControllerSettings(), clock)
+    decision = controller.on_grid(grid(clock, 100))
+    assert decision.state.mode == "idle"
+    assert decision.setpoints == {}
+
+
+def test_export_is_cut_immediately_by_the_full_amount():
+    clock = FakeClock()
+    controller = make(clock, target_w=20)
+    controller.on_device_state(telemetry(clock, 600, 800))
+    controller.on_grid(grid(clock, 20))  # settle at the current output
+    decision = controller.on_grid(grid(clock, -380))  # load dropped by 400 W
+    assert decision.state.mode == "regulating"
+    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(600 - 400)  # from the measured output
+
+
+def test_import_is_raised_by_a_share():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, raise_gain=0.5)
+    controller.on_device_state(telemetry(clock, 300, 300))
+    controller.on_grid(grid(clock, 0))
+    decision = controller.on_grid(grid(clock, 400))
+    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(300 + 200)
+
+
+def test_changes_in_flight_are_not_stacked():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, deadband_w=10, dead_time_s=8)
+    controller.on_device_state(telemetry(clock, 600, 600))
+    first = controller.on_grid(grid(clock, -300))
+    assert first.setpoints["opendtu"]["114182912345"] == pytest.approx(300)
+    for _ in range(5):  # the inverter has not reacted yet: the meter still shows the export
+        clock.advance(1)
+        held = controller.on_grid(grid(clock, -300))
+        assert held.setpoints["opendtu"]["114182912345"] == pytest.approx(300)
+        assert "in flight" in held.state.reason
+    clock.advance(1)  # now it reacted, telemetry not yet in: no raise back either
+    after = controller.on_grid(grid(clock, 0))
+    assert after.setpoints["opendtu"]["114182912345"] == pytest.approx(300)
+
+
+def test_more_export_while_a_cut_is_in_flight_cuts_only_the_difference():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, deadband_w=10)
+    controller.on_device_state(telemetry(clock, 600, 600))
+    controller.on_grid(grid(clock, -300))
+    clock.advance(1)
+    decision = controller.on_grid(grid(clock, -500))  # 200 W more export than the cut accounts for
+    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(100)
+
+
+def test_telemetry_confirms_a_change_after_the_dead_time():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, deadband_w=10, dead_time_s=5)
+    controller.on_device_state(telemetry(clock, 600, 600))
+    controller.on_grid(grid(clock, -300))
+    clock.advance(6)
+    controller.on_device_state(telemetry(clock, 300, 300))
+    clock.advance(1)
+    decision = controller.on_grid(grid(clock, 200))  # load rose: acted on at once
+    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(300 + 0.7 * 200)
+
+
+def test_no_windup_while_sun_limited():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, sun_limit_headroom_w=50)
+    controller.on_device_state(telemetry(clock, 250, 800))  # clouds: 250 W at a limit of 800 W
+    decision = controller.on_grid(grid(clock, 1000))
+    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(300)
+    assert "deliver" in decision.state.reason
+
+
+def test_limits_stay_within_bounds():
+    clock = FakeClock()
+    controller = make(clock, target_w=0)
+    controller.on_device_state(telemetry(clock, 100, 100))
+    decision = controller.on_grid(grid(clock, -5000))
+    assert decision.setpoints["opendtu"]["114182912345"] == INVERTER.min_w
+    assert "minimum" in decision.state.reason
+
+
+def test_disabled_sets_maximum_and_reenabled_regulates():
+    clock = FakeClock()
+    controller = make(clock)
+    controller.set_enabled(False)
+    decision = controller.on_grid(grid(clock, -200))
+    assert decision.state.mode == "paused"
+    assert decision.setpoints["opendtu"]["114182912345"] == INVERTER.max_w
+    controller.set_enabled(True)
+    controller.on_device_state(telemetry(clock, 700, 800))
+    decision = controller.on_grid(grid(clock, -200))
+    assert decision.state.mode == "regulating"
+    assert decision.setpoints["opendtu"]["114182912345"] < INVERTER.max_w
+
+
+def test_stale_grid_data_goes_to_failsafe_and_recovers():
+    clock = FakeClock()
+    controller = make(clock, stale_after_s=10)
+    controller.on_device_state(telemetry(clock, 500, 500))
+    controller.on_grid(grid(clock, 0))
+    clock.advance(5)
+    assert controller.tick().state.mode == "regulating"
+    clock.advance(6)
+    decision = controller.tick()
+    assert decision.state.mode == "fail-safe"
+    assert "stale" in decision.state.reason
+    assert decision.setpoints["opendtu"]["114182912345"] == INVERTER.min_w
+    decision = controller.on_grid(grid(clock, 300))
+    assert decision.state.mode == "regulating"
+    assert decision.setpoints["opendtu"]["114182912345"] > INVERTER.min_w
+
+
+def test_missing_readings_do_not_refresh_and_the_cause_is_reported():
+    clock = FakeClock()
+    controller = make(clock, stale_after_s=10, failsafe_limit_w=100)
+    controller.on_grid(grid(clock, 0))
+    clock.advance(11)
+    decision = controller.on_grid(grid(clock, None, error="HTTP 500 from meter"))
+    assert decision.state.mode == "fail-safe"
+    assert "HTTP 500" in decision.state.reason
+    assert decision.setpoints["opendtu"]["114182912345"] == 100
+
+
+def test_dry_run_computes_and_marks():
+    clock = FakeClock()
+    controller = make(clock, dry_run=True, target_w=0)
+    controller.on_device_state(telemetry(clock, 600, 800))
+    decision = controller.on_grid(grid(clock, -300))
+    assert decision.dry_run
+    assert decision.state.mode == "dry-run"
+    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(600 - 300)
+
+
+def test_unreachable_inverter_gets_its_minimum_and_others_take_over():
+    clock = FakeClock()
+    controller = make(clock, target_w=0)
+    second = DeviceInfo(device_id="2", name="garage", min_w=20, max_w=400)
+    controller.set_actuator("other", [second])
+    controller.on_device_state(telemetry(clock, 400, 800))
+    down = telemetry(clock, 0, 400, device_id="2").model_copy(update={"actuator_id": "other", "reachable": False})
+    controller.on_device_state(down)
+    decision = controller.on_grid(grid(clock, 300))
+    assert decision.setpoints["other"]["2"] == 20
+    assert decision.setpoints["opendtu"]["114182912345"] > 400
+
+
+def test_total_is_split_over_actuators_proportionally():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, raise_gain=1)
+    controller.set_actuator("other", [DeviceInfo(device_id="2", name="garage", min_w=20, max_w=400)])
+    decision = controller.on_grid(grid(clock, -600))  # no telemetry yet: both assumed at their maximum
+    total = sum(decision.setpoints["opendtu"].values()) + sum(decision.setpoints["other"].values())
+    assert total == pytest.approx(1200 - 600)
+    assert decision.setpoints["opendtu"]["114182912345"] - 40 == pytest.approx(
+        2 * (decision.setpoints["other"]["2"] - 20)
+    )

@@ -1,0 +1,39 @@
+import math
+
+import pytest
+from pydantic import ValidationError
+
+from zeropower.shared.messages import GridReading, parse_on_off
+
+
+def test_grid_reading_round_trip():
+    reading = GridReading(timestamp=1.5, power_w=-120.0, energy_import_wh=10.0)
+    assert GridReading.model_validate_json(reading.model_dump_json()) == reading
+    assert reading.valid
+
+
+def test_missing_reading_must_say_why():
+    with pytest.raises(ValidationError, match="must say why"):
+        GridReading(power_w=None)
+    assert not GridReading(power_w=None, error="timeout").valid
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_power_is_rejected(bad):
+    with pytest.raises(ValidationError):
+        GridReading(power_w=bad)
+
+
+def test_unknown_keys_are_rejected():
+    with pytest.raises(ValidationError, match="power_kw"):
+        GridReading.model_validate_json('{"power_kw": 1}')
+
+
+@pytest.mark.parametrize(("payload", "expected"), [(b"on", True), (b"OFF", False), ('"on"', True), (b"1", True)])
+def test_parse_on_off(payload, expected):
+    assert parse_on_off(payload) is expected
+
+
+def test_parse_on_off_names_bad_payload():
+    with pytest.raises(ValueError, match="'maybe'"):
+        parse_on_off(b"maybe")

@@ -1,0 +1,119 @@
+"""The MQTT bus against a real Mosquitto: availability, reconnects, re-subscription, retained state."""
+
+import asyncio
+import contextlib
+import sys
+
+import pytest
+
+from tests.helpers import MqttProbe
+from zeropower.shared.mqtt import IncomingMessage, MqttBus
+from zeropower.shared.settings import MqttSettings
+from zeropower.sim.broker import Broker
+
+
+@contextlib.asynccontextmanager
+async def running(bus: MqttBus):
+    stop = asyncio.Event()
+    task = asyncio.create_task(bus.run(stop))
+    try:
+        yield stop
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_availability_online_then_offline_on_clean_stop(mqtt_settings: MqttSettings, probe: MqttProbe):
+    bus = MqttBus(mqtt_settings, "test-bus", "t/svc/availability")
+    async with running(bus):
+        await probe.wait_for("t/svc/availability", lambda m: m.text == "online" and m.retain is False)
+    await probe.wait_for("t/svc/availability", lambda m: m.text == "offline")
+
+
+async def test_handlers_receive_and_bad_handlers_do_not_stop_the_loop(mqtt_settings, probe):
+    bus = MqttBus(mqtt_settings, "test-bus", "t/svc/availability")
+    got: asyncio.Queue[str] = asyncio.Queue()
+
+    async def broken(_: IncomingMessage) -> None:
+        raise RuntimeError("boom")
+
+    async def good(message: IncomingMessage) -> None:
+        got.put_nowait(message.text)
+
+    bus.subscribe("t/in/#", broken)
+    bus.subscribe("t/in/#", good)
+    async with running(bus):
+        await asyncio.wait_for(bus.connected.wait(), 5)
+        await probe.publish("t/in/a", "1")
+        await probe.publish("t/in/b", "2")
+        assert [await asyncio.wait_for(got.get(), 5) for _ in range(2)] == ["1", "2"]
+
+
+async def test_reconnect_resubscribes_and_republishes_retained(broker: Broker, mqtt_settings):
+    bus = MqttBus(mqtt_settings, "test-bus", "t/svc/availability")
+    got: asyncio.Queue[str] = asyncio.Queue()
+
+    async def collect(message: IncomingMessage) -> None:
+        got.put_nowait(message.text)
+
+    bus.subscribe("t/cmd", collect)
+    async with running(bus):
+        await asyncio.wait_for(bus.connected.wait(), 5)
+        await bus.publish("t/state", "state-1", retain=True)
+        broker.stop()  # no persistence: the broker forgets every retained message
+        await asyncio.sleep(0.3)
+        assert not bus.connected.is_set()
+        assert await bus.publish("t/lost", "x") is False
+        broker.start()
+        await asyncio.wait_for(bus.connected.wait(), 10)
+        async with MqttProbe(broker.port) as probe:
+            await probe.wait_for("t/state", lambda m: m.text == "state-1" and m.retain)
+            await probe.wait_for("t/svc/availability", lambda m: m.text == "online")
+            await probe.publish("t/cmd", "after-restart")
+            assert await asyncio.wait_for(got.get(), 5) == "after-restart"
+
+
+async def test_last_will_when_the_process_dies(broker: Broker, mqtt_settings, probe, tmp_path):
+    script = tmp_path / "bus.py"
+    script.write_text(
+        "import asyncio\n"
+        "from zeropower.shared.mqtt import MqttBus\n"
+        "from zeropower.shared.settings import MqttSettings\n"
+        f"bus = MqttBus(MqttSettings(port={broker.port}, keepalive_s=5), 'test-will', 't/will/availability')\n"
+        "asyncio.run(bus.run(asyncio.Event()))\n"
+    )
+    process = await asyncio.create_subprocess_exec(sys.executable, str(script))
+    try:
+        await probe.wait_for("t/will/availability", lambda m: m.text == "online")
+        process.kill()  # no DISCONNECT: the broker must publish the last will
+        await process.wait()
+        await probe.wait_for("t/will/availability", lambda m: m.text == "offline", timeout=15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+
+
+async def test_unreachable_broker_is_retried_and_stop_still_works():
+    settings = MqttSettings(port=1, reconnect_min_s=0.05, reconnect_max_s=0.1)
+    bus = MqttBus(settings, "nobody", "t/x/availability")
+    stop = asyncio.Event()
+    task = asyncio.create_task(bus.run(stop))
+    await asyncio.sleep(0.3)
+    assert not task.done()
+    stop.set()
+    await asyncio.wait_for(task, 2)
+
+
+@pytest.mark.parametrize("payload", [b"\xff\xfe", b""])
+async def test_odd_payloads_are_delivered_as_bytes(mqtt_settings, probe, payload):
+    bus = MqttBus(mqtt_settings, "test-bus", "t/svc/availability")
+    got: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def collect(message: IncomingMessage) -> None:
+        got.put_nowait(message.payload)
+
+    bus.subscribe("t/odd", collect)
+    async with running(bus):
+        await asyncio.wait_for(bus.connected.wait(), 5)
+        await probe.publish("t/odd", payload or b"x")
+        assert await asyncio.wait_for(got.get(), 5) == (payload or b"x")
