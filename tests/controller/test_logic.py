@@ -158,6 +158,16 @@ def test_stale_grid_data_goes_to_failsafe_and_recovers():
     assert decision.setpoints["opendtu"]["114182912345"] > INVERTER.min_w
 
 
+def test_waits_for_the_first_reading_before_failing_safe():
+    clock = FakeClock()
+    controller = make(clock, stale_after_s=10)
+    waiting = controller.tick()
+    assert waiting.state.mode == "idle"
+    assert waiting.setpoints == {}  # inverters keep what they have until the meter had its chance
+    clock.advance(11)
+    assert controller.tick().state.mode == "fail-safe"
+
+
 def test_missing_readings_do_not_refresh_and_the_cause_is_reported():
     clock = FakeClock()
     controller = make(clock, stale_after_s=10, failsafe_limit_w=100)

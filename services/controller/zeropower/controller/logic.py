@@ -58,6 +58,7 @@ class ZeroExportController:
         self._clock = clock
         self._devices: dict[str, _Device] = {}
         self._grid = _Grid()
+        self._started_at = clock()
         self.enabled = settings.enabled_on_start
 
     # ---- inputs -------------------------------------------------------------------------------
@@ -120,6 +121,8 @@ class ZeroExportController:
             for device in enabled:
                 self._set(device, device.info.max_w, now, track=False)
             return self._decide(now, "paused", "zero export is switched off: inverters at their maximum", grid_age)
+        if grid_age is None and now - self._started_at <= settings.stale_after_s:
+            return self._decide(now, "idle", "waiting for the first grid reading", grid_age)
         if grid_age is None or grid_age > settings.stale_after_s:
             for device in enabled:
                 safe = settings.failsafe_limit_w if settings.failsafe_limit_w is not None else device.info.min_w
