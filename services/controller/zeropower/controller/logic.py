@@ -37,6 +37,7 @@ class _Device:
     setpoint_w: float | None = None
     output_before_w: float | None = None  # output before the changes still in flight
     changed_at: float | None = None  # time of the newest change still in flight
+    sun_cap_w: float | None = None  # what the sun allows, when telemetry showed it limiting the output
 
     @property
     def in_flight(self) -> bool:
@@ -60,6 +61,11 @@ class ZeroExportController:
         self._grid = _Grid()
         self._started_at = clock()
         self.enabled = settings.enabled_on_start
+
+    @property
+    def settle_timeout_s(self) -> float:
+        """A change in flight that telemetry never confirms counts as done after this long."""
+        return 2 * self.settings.dead_time_s + 10
 
     # ---- inputs -------------------------------------------------------------------------------
 
@@ -87,12 +93,18 @@ class ZeroExportController:
         now = self._clock()
         device.telemetry = state
         device.telemetry_at = now
-        if device.in_flight and device.changed_at is not None and state.power_w is not None:
-            measured_at = state.updated_at if state.updated_at is not None else now
-            expected = self._expected_output(device, device.setpoint_w)
-            landed = measured_at >= device.changed_at + self.settings.dead_time_s
-            if landed and abs(state.power_w - expected) <= self.settings.settle_tolerance_w:
-                self._settle(device)
+        self._update_sun_cap(device)
+        if not device.in_flight or state.power_w is None:
+            return
+        tolerance = self.settings.settle_tolerance_w
+        off_new = abs(state.power_w - self._expected_output(device, device.setpoint_w))
+        off_old = abs(state.power_w - (device.output_before_w or 0.0))
+        if off_new <= tolerance and off_new < off_old:
+            self._settle(device)  # the output shows the change
+        elif (
+            state.limit_w is not None and abs(state.power_w - self._expected_output(device, state.limit_w)) <= tolerance
+        ):
+            device.output_before_w = state.power_w  # steady at the old limit: the change has not arrived yet
 
     def on_grid(self, reading: GridReading) -> Decision:
         """Step on a grid reading; a missing one (power_w None) is remembered as the problem."""
@@ -147,12 +159,13 @@ class ZeroExportController:
             self._expected_output(d, d.setpoint_w) - (d.output_before_w or 0.0) for d in controllable if d.in_flight
         )
         error_used = _consistent_error(error, error - in_flight)
-        if abs(error_used) > self.settings.deadband_w:
+        waiting = any(d.in_flight for d in controllable)
+        if error_used < -self.settings.deadband_w or (error_used > self.settings.deadband_w and not waiting):
             return self._correct(now, controllable, error_used)
         for device in controllable:  # anti-windup: keep limits near what the sun allows
             if device.setpoint_w is not None:
                 self._set(device, min(device.setpoint_w, self._available(device)), now, track=False)
-        if error_used == 0 and abs(error) > self.settings.deadband_w:
+        if waiting and abs(error) > self.settings.deadband_w:
             return f"waiting for {in_flight:+.0f} W of limit changes in flight to take effect"
         return "within deadband"
 
@@ -163,7 +176,7 @@ class ZeroExportController:
             if not self._reachable(device, now):
                 self._set(device, device.info.min_w, now, track=False)
                 continue
-            if device.changed_at is not None and now - device.changed_at >= self.settings.settle_timeout_s:
+            if device.changed_at is not None and now - device.changed_at >= self.settle_timeout_s:
                 self._settle(device)
             controllable.append(device)
         return controllable
@@ -196,28 +209,33 @@ class ZeroExportController:
     def _measured_output(self, device: _Device) -> float | None:
         return device.telemetry.power_w if device.telemetry is not None else None
 
-    def _sun_limited(self, device: _Device) -> bool:
-        """Producing clearly less than the limit in force (and no change in flight)."""
-        output = self._measured_output(device)
-        if device.in_flight or output is None or device.telemetry is None:
-            return False
-        limit = device.telemetry.limit_w if device.telemetry.limit_w is not None else device.setpoint_w
-        return limit is not None and output < limit - self.settings.sun_limit_margin_w
+    def _update_sun_cap(self, device: _Device) -> None:
+        """Learn from telemetry whether the sun, not the limit, decides the output.
+
+        Output clearly below the limit in force means sun-limited, unless a raise is still in flight
+        (the output may just be ramping up): then what was known before is kept.
+        """
+        telemetry = device.telemetry
+        if telemetry is None or telemetry.power_w is None:
+            return
+        limit = telemetry.limit_w if telemetry.limit_w is not None else device.setpoint_w
+        if limit is None or telemetry.power_w >= limit - self.settings.sun_limit_margin_w:
+            device.sun_cap_w = None
+            return
+        raising = device.in_flight and (device.setpoint_w or 0.0) > (device.output_before_w or 0.0)
+        if not raising:
+            device.sun_cap_w = telemetry.power_w
 
     def _available(self, device: _Device) -> float:
         """The highest limit worth setting now: the maximum, or a little above a sun-limited output."""
-        output = self._measured_output(device)
-        if output is not None and self._sun_limited(device):
-            return max(device.info.min_w, min(device.info.max_w, output + self.settings.sun_limit_headroom_w))
-        return device.info.max_w
+        if device.sun_cap_w is None:
+            return device.info.max_w
+        return max(device.info.min_w, min(device.info.max_w, device.sun_cap_w + self.settings.sun_limit_headroom_w))
 
     def _expected_output(self, device: _Device, limit_w: float | None) -> float:
         """Output once a limit has taken effect: the limit, unless the sun gives less."""
         limit = device.info.max_w if limit_w is None else limit_w
-        output = self._measured_output(device)
-        if output is not None and self._sun_limited(device):
-            return min(limit, output)
-        return limit
+        return limit if device.sun_cap_w is None else min(limit, device.sun_cap_w)
 
     def _setpoint_or_output(self, device: _Device) -> float:
         if device.setpoint_w is not None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from zeropower.shared.settings import ServiceSettings, StrictModel
 
@@ -24,11 +24,8 @@ class ControllerSettings(StrictModel):
     dead_time_s: float = Field(
         8.0, ge=0, description="Time an inverter needs to follow a new limit, in s; changes in flight are not stacked."
     )
-    settle_timeout_s: float = Field(
-        20.0, gt=0, description="An unconfirmed limit change counts as done after this many s."
-    )
     settle_tolerance_w: float = Field(
-        25.0, ge=0, description="Telemetry within this of the expected output confirms a change, in W."
+        25.0, ge=0, description="Telemetry within this of the expected output confirms a limit change, in W."
     )
     sun_limit_margin_w: float = Field(
         20.0, ge=0, description="Output this far below the applied limit means the inverter is sun-limited, in W."
@@ -50,12 +47,6 @@ class ControllerSettings(StrictModel):
     tick_interval_s: float = Field(
         1.0, gt=0, le=10, description="How often staleness is checked without new data, in s."
     )
-
-    @model_validator(mode="after")
-    def _settle_after_dead_time(self) -> Self:
-        if self.settle_timeout_s < self.dead_time_s:
-            raise ValueError("settle_timeout_s must be at least dead_time_s")
-        return self
 
 
 class ControllerServiceSettings(ServiceSettings):
