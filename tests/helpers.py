@@ -72,12 +72,20 @@ class MqttProbe:
         """Every message received on exactly this topic."""
         return [m for m in self.messages if m.topic == topic]
 
+    def mark(self) -> int:
+        """A position in the message log, for ``wait_for(..., since=mark)``."""
+        return len(self.messages)
+
     async def wait_for(
-        self, topic: str, predicate: Callable[[Received], bool] = lambda _: True, timeout: float = 10.0
+        self,
+        topic: str,
+        predicate: Callable[[Received], bool] = lambda _: True,
+        timeout: float = 10.0,
+        since: int = 0,
     ) -> Received:
-        """Wait for a message on ``topic`` (seen already or arriving) that satisfies ``predicate``."""
+        """Wait for a message on ``topic`` (received after position ``since``) that satisfies ``predicate``."""
         async with self._new:
-            seen = 0
+            seen = since
             async with asyncio.timeout(timeout):
                 while True:
                     for message in self.messages[seen:]:
@@ -90,16 +98,7 @@ class MqttProbe:
         self, topic: str, predicate: Callable[[Received], bool] = lambda _: True, timeout: float = 10.0
     ) -> Received:
         """Like wait_for, but only messages that arrive from now on."""
-        start = len(self.messages)
-        async with self._new:
-            seen = start
-            async with asyncio.timeout(timeout):
-                while True:
-                    for message in self.messages[seen:]:
-                        if message.topic == topic and predicate(message):
-                            return message
-                    seen = len(self.messages)
-                    await self._new.wait()
+        return await self.wait_for(topic, predicate, timeout, since=self.mark())
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> None:

@@ -60,6 +60,7 @@ class ZeroExportController:
         self._devices: dict[str, _Device] = {}
         self._grid = _Grid()
         self._started_at = clock()
+        self._regulation = "waiting for the first grid reading"  # what the newest regulating step did
         self.enabled = settings.enabled_on_start
 
     @property
@@ -144,11 +145,9 @@ class ZeroExportController:
             reason = f"grid data stale (last valid {age}, limit {settings.stale_after_s:g} s): {why}"
             return self._decide(now, "fail-safe", f"{reason}; inverters at their safe limit", grid_age)
         mode: ControllerMode = "dry-run" if settings.dry_run else "regulating"
-        if not fresh_reading:
-            reason = self._grid.problem or "waiting for the next grid reading"
-            return self._decide(now, mode, reason, grid_age)
-        reason = self._regulate(now, enabled)
-        return self._decide(now, mode, reason, grid_age)
+        if fresh_reading:
+            self._regulation = self._regulate(now, enabled)
+        return self._decide(now, mode, self._grid.problem or self._regulation, grid_age)
 
     def _regulate(self, now: float, enabled: list[_Device]) -> str:
         controllable = self._controllable(now, enabled)

@@ -1,0 +1,134 @@
+"""The whole system as real processes: simulator, meter, controller and actuator on a private Mosquitto."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import MqttProbe, Received, start_service
+from zeropower.shared.messages import SimState
+from zeropower.shared.topics import OpenDtuTopics, Topics
+from zeropower.sim.broker import Broker, free_port
+
+SERVICES = ("sim", "meter", "controller", "actuator_opendtu")
+ROOF, BALCONY = "114182912345", "112182954321"
+TARGET_W = 20.0
+
+
+def system_config(mqtt_port: int, shelly_port: int) -> dict[str, object]:
+    """A deterministic household (no appliances, no clouds) and the services pointed at it."""
+    return {
+        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
+        "sim": {
+            "seed": 7,
+            "shelly": {"port": shelly_port},
+            "load": {"base_w": 300, "noise_w": 5, "appliances": []},
+            "pv": {"kind": "constant", "power_w": 1000, "clouds": {"per_hour": 0}},
+        },
+        "meter": {"driver": {"type": "shelly_gen2", "url": f"http://127.0.0.1:{shelly_port}"}},
+        "controller": {"target_w": TARGET_W, "dead_time_s": 5, "stale_after_s": 5},
+        "actuator_opendtu": {
+            "driver": {"type": "opendtu", "prefix": "solar"},
+            "inverters": [
+                {"serial": ROOF, "name": "roof", "max_w": 800, "min_percent": 5},
+                {"serial": BALCONY, "name": "balcony", "max_w": 400, "min_percent": 5},
+            ],
+            "min_interval_s": 2,
+            "min_interval_reduce_s": 1,
+        },
+    }
+
+
+@dataclass
+class System:
+    """The running processes, the broker and a probe on it."""
+
+    broker: Broker
+    probe: MqttProbe
+    workdir: Path
+    config_file: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    topics: Topics = field(default_factory=Topics)
+    dtu: OpenDtuTopics = field(default_factory=lambda: OpenDtuTopics("solar"))
+
+    def start(self, service: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start one service as a real process."""
+        env = {"ZEROPOWER_CONFIG": str(self.config_file), **(extra_env or {})}
+        process = start_service(service, env, self.workdir / f"{service}.log")
+        self.processes[service] = process
+        return process
+
+    def stop(self, service: str) -> None:
+        """Stop one service with SIGTERM."""
+        process = self.processes[service]
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=5)
+
+    async def set_load(self, load_w: float) -> None:
+        """Force the simulated household load."""
+        await self.probe.publish(self.topics.sim_set("load_w"), str(load_w))
+
+    async def sim_state(self, predicate: Callable[[SimState], bool], timeout: float = 30.0) -> SimState:
+        """Wait for a new simulator state satisfying ``predicate``."""
+        message = await self.probe.wait_for_new(
+            self.topics.sim_state(), lambda m: predicate(SimState.model_validate_json(m.payload)), timeout=timeout
+        )
+        return SimState.model_validate_json(message.payload)
+
+    async def settled(self, timeout: float = 60.0, for_states: int = 4, band_w: float = 60.0) -> SimState:
+        """Wait until the grid stays within ``band_w`` of the target for ``for_states`` states in a row."""
+        streak = 0
+
+        def steady(state: SimState) -> bool:
+            nonlocal streak
+            streak = streak + 1 if abs(state.grid_w - TARGET_W) <= band_w else 0
+            return streak >= for_states
+
+        return await self.sim_state(steady, timeout=timeout)
+
+    async def controller_mode(self, mode: str, timeout: float = 30.0) -> dict[str, object]:
+        """Wait for the controller to report ``mode``."""
+        message = await self.probe.wait_for_new(
+            self.topics.controller_state(), lambda m: json.loads(m.payload)["mode"] == mode, timeout=timeout
+        )
+        return json.loads(message.payload)
+
+    def log(self, service: str) -> str:
+        """A service's log so far."""
+        return (self.workdir / f"{service}.log").read_text(errors="replace")
+
+
+def limit_payload(message: Received) -> float:
+    """The W of an OpenDTU limit command."""
+    return float(message.text)
+
+
+@pytest.fixture
+async def system(tmp_path: Path) -> AsyncIterator[System]:
+    """All four services running against a private Mosquitto; logs are shown when a test fails."""
+    broker = Broker(workdir=tmp_path).start()
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump(system_config(broker.port, free_port())))
+    async with MqttProbe(broker.port) as probe:
+        running = System(broker=broker, probe=probe, workdir=tmp_path, config_file=config_file)
+        try:
+            for service in SERVICES:
+                running.start(service)
+            yield running
+        finally:
+            for process in running.processes.values():
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in running.processes.values():
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            broker.stop()
