@@ -1,0 +1,1 @@
+"""The OpenDTU/AhoyDTU actuator service: setpoints in, non-persistent inverter limits out, telemetry normalised."""

@@ -1,0 +1,3 @@
+from zeropower.actuator_opendtu.service import main
+
+main()

@@ -1,0 +1,126 @@
+"""AhoyDTU (github.com/lumapu/ahoy): inverters addressed by name for telemetry and by index for commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from zeropower.actuator_opendtu.drivers.base import (
+    LimitCommand,
+    TelemetryUpdate,
+    parse_number,
+    parse_percent,
+    parse_unix_time,
+)
+from zeropower.actuator_opendtu.inverters import InverterSettings
+from zeropower.shared.settings import StrictModel
+from zeropower.shared.topics import AhoyDtuTopics
+
+#: AhoyDTU's ``available`` codes (its user manual): 0 off, 1 available but not producing,
+#: 2 available and producing, 3 available and was producing, 4 was available (no data lately).
+REACHABLE_CODES = frozenset({1, 2, 3})
+PRODUCING_CODE = 2
+HIGHEST_CODE = 4
+
+
+class AhoyDtuConfig(StrictModel):
+    """Talk to an AhoyDTU; each inverter needs its ``name`` and ``index`` from AhoyDTU's setup page."""
+
+    type: Literal["ahoydtu"] = Field("ahoydtu", description="Selects the AhoyDTU driver.")
+    prefix: str = Field(
+        "inverter",
+        min_length=1,
+        pattern=r"^[^#+]+$",
+        description="AhoyDTU's MQTT topic (its setup page), a trailing slash is ignored.",
+    )
+
+    @field_validator("prefix")
+    @classmethod
+    def _without_trailing_slash(cls, prefix: str) -> str:
+        return prefix.rstrip("/") or prefix
+
+    def device_ids(self, inverters: Sequence[InverterSettings]) -> list[str]:
+        """Each inverter's device id, its name; ValueError naming an inverter configured wrongly."""
+        return list(self._indexes(inverters))
+
+    def create(self, inverters: Sequence[InverterSettings]) -> AhoyDtuDriver:
+        """The driver for these inverters."""
+        return AhoyDtuDriver(self.prefix, self._indexes(inverters))
+
+    @staticmethod
+    def _indexes(inverters: Sequence[InverterSettings]) -> dict[str, int]:
+        """Inverter name to index, checking that both are set and unique."""
+        indexes: dict[str, int] = {}
+        for position, inverter in enumerate(inverters):
+            if inverter.name is None:
+                raise ValueError(f"inverters[{position}].name is required with the ahoydtu driver")
+            if inverter.index is None:
+                raise ValueError(f"inverters[{position}].index is required with the ahoydtu driver")
+            if inverter.name in indexes:
+                raise ValueError(f"inverters[{position}].name {inverter.name!r} is used twice")
+            if inverter.index in indexes.values():
+                raise ValueError(f"inverters[{position}].index {inverter.index} is used twice")
+            indexes[inverter.name] = inverter.index
+        return indexes
+
+
+def _available(name: str, text: str) -> TelemetryUpdate:
+    value = parse_number(text)
+    if not value.is_integer() or not 0 <= value <= HIGHEST_CODE:
+        raise ValueError(f"expected an availability code 0-{HIGHEST_CODE}, got {text[:40]!r}")
+    return TelemetryUpdate(name, reachable=int(value) in REACHABLE_CODES, producing=int(value) == PRODUCING_CODE)
+
+
+def _last_success(name: str, text: str) -> TelemetryUpdate | None:
+    updated_at = parse_unix_time(text)
+    return None if updated_at is None else TelemetryUpdate(name, updated_at=updated_at)
+
+
+def _number(field: str) -> Callable[[str, str], TelemetryUpdate]:
+    return lambda name, text: TelemetryUpdate(name, **{field: parse_number(text)})
+
+
+def _power_limit(name: str, text: str) -> TelemetryUpdate:
+    return TelemetryUpdate(name, limit_percent=parse_percent(text))
+
+
+_READERS: dict[str, Callable[[str, str], TelemetryUpdate | None]] = {
+    "available": _available,
+    "last_success": _last_success,
+    "ch0/P_AC": _number("power_w"),
+    "ch0/P_DC": _number("dc_power_w"),
+    "ch0/PowerLimit": _power_limit,
+}
+
+
+class AhoyDtuDriver:
+    """AhoyDTU's topics: ``<prefix>/<name>/available``, ``ch0/P_AC``, ``ch<n>/P_DC``; ``<prefix>/ctrl/limit/<i>``."""
+
+    def __init__(self, prefix: str, indexes: Mapping[str, int]) -> None:
+        self._topics = AhoyDtuTopics(prefix)
+        self._indexes = dict(indexes)
+
+    def subscriptions(self) -> list[str]:
+        """Every topic of each configured inverter."""
+        return [self._topics.inverter_all(name) for name in self._indexes]
+
+    def parse(self, topic: str, payload: str) -> TelemetryUpdate | None:
+        """Read one AhoyDTU value; None for topics not used."""
+        parts = self._topics.split(topic)
+        if parts is None or parts[0] not in self._indexes:
+            return None
+        name, subtopic = parts
+        reader = _READERS.get(subtopic)
+        if reader is not None:
+            return reader(name, payload)
+        channel, _, field = subtopic.partition("/")
+        number = channel.removeprefix("ch")
+        if field == "P_DC" and channel.startswith("ch") and number.isdigit() and int(number) >= 1:
+            return TelemetryUpdate(name, dc_channel_w=(int(number), parse_number(payload)))
+        return None
+
+    def limit_command(self, device_id: str, limit_w: float) -> LimitCommand:
+        """``ctrl/limit/<index>`` with the limit in whole W and the unit, e.g. ``600W`` (non-persistent)."""
+        return LimitCommand(self._topics.limit_command(self._indexes[device_id]), f"{round(limit_w)}W")

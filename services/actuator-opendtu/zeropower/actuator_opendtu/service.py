@@ -1,0 +1,225 @@
+"""The actuator service: setpoints in, limit commands out; DTU telemetry in, normalised device states out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+
+from pydantic import ValidationError
+
+from zeropower.actuator_opendtu.policy import Clock, Command, CommandPolicy
+from zeropower.actuator_opendtu.settings import ActuatorOpenDtuServiceSettings, ActuatorOpenDtuSettings
+from zeropower.actuator_opendtu.telemetry import InverterTelemetry
+from zeropower.shared.change_log import ChangeLogger
+from zeropower.shared.messages import ActuatorAnnouncement, ActuatorState, DeviceInfo, SetpointCommand
+from zeropower.shared.mqtt import IncomingMessage, MqttBus
+from zeropower.shared.service import run_service
+from zeropower.shared.topics import Topics
+
+log = logging.getLogger("zeropower.actuator_opendtu")
+
+SERVICE_NAME = "actuator_opendtu"
+
+
+class ActuatorService:
+    """Feeds setpoints into the command policy, sends what it decides, and publishes state and telemetry."""
+
+    def __init__(
+        self, settings: ActuatorOpenDtuSettings, bus: MqttBus, topics: Topics, clock: Clock = time.monotonic
+    ) -> None:
+        self._settings = settings
+        self._bus = bus
+        self._topics = topics
+        self._clock = clock
+        self._inverters = settings.inverters_by_id
+        self._driver = settings.driver.create(settings.inverters)
+        self._policy = CommandPolicy(settings, clock)
+        self._telemetry = {device_id: InverterTelemetry(inv.nameplate_w) for device_id, inv in self._inverters.items()}
+        self._wake = asyncio.Event()
+        self._dirty: set[str] = set()
+        self._dirty_event = asyncio.Event()
+        self._commands_sent = 0
+        self._published_state: tuple[str, str, int] | None = None
+        self._bad_setpoints = ChangeLogger(log, "setpoints")
+        self._bad_telemetry: dict[str, ChangeLogger] = {}
+        self._ignored_ids: set[str] = set()
+        bus.subscribe(topics.actuator_setpoints(settings.actuator_id), self._on_setpoints)
+        for topic_filter in self._driver.subscriptions():
+            bus.subscribe(topic_filter, self._on_telemetry)
+        bus.on_connect(self._on_connect)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Announce the inverters, then command them and report on them until ``stop`` is set."""
+        await self._bus.publish(
+            self._topics.actuator_announce(self._settings.actuator_id), self._announcement(), retain=True
+        )
+        await self._publish_state()
+        async with asyncio.TaskGroup() as group:
+            loops = [group.create_task(self._command_loop()), group.create_task(self._device_state_loop())]
+            await stop.wait()
+            for loop in loops:
+                loop.cancel()
+
+    def _announcement(self) -> ActuatorAnnouncement:
+        return ActuatorAnnouncement(
+            actuator_id=self._settings.actuator_id,
+            driver=self._settings.driver.type,
+            devices=[
+                DeviceInfo(
+                    device_id=device_id,
+                    name=inverter.label,
+                    min_w=inverter.min_limit_w,
+                    max_w=inverter.max_w,
+                    enabled=inverter.enabled,
+                    priority=inverter.priority,
+                )
+                for device_id, inverter in self._inverters.items()
+            ],
+        )
+
+    # ---- inputs ---------------------------------------------------------------------------------
+
+    async def _on_setpoints(self, message: IncomingMessage) -> None:
+        if message.retain:
+            self._bad_setpoints.report(f"ignoring a retained message on {message.topic}: setpoints must be live")
+            return
+        try:
+            command = SetpointCommand.model_validate_json(message.payload)
+        except ValidationError as error:
+            first = error.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in first["loc"]) or "payload"
+            self._bad_setpoints.report(f"ignoring invalid SetpointCommand on {message.topic}: {where}: {first['msg']}")
+            return
+        self._bad_setpoints.report(None)
+        for device_id in self._policy.on_setpoints(command.setpoints_w, dry_run=command.dry_run):
+            self._note_ignored(device_id)
+        self._wake.set()
+
+    def _note_ignored(self, device_id: str) -> None:
+        """Log once per device id that its setpoints are ignored, and why."""
+        if device_id in self._ignored_ids:
+            return
+        self._ignored_ids.add(device_id)
+        if device_id in self._inverters:
+            log.info("ignoring setpoints for inverter %s: it is disabled in the settings", device_id)
+        else:
+            log.warning(
+                "ignoring setpoints for unknown device %r: actuator %s has no such inverter",
+                device_id,
+                self._settings.actuator_id,
+            )
+
+    async def _on_telemetry(self, message: IncomingMessage) -> None:
+        try:
+            update = self._driver.parse(message.topic, message.text)
+        except ValueError as error:
+            self._bad_telemetry.setdefault(message.topic, ChangeLogger(log, message.topic)).report(f"ignored: {error}")
+            return
+        if message.topic in self._bad_telemetry:
+            self._bad_telemetry.pop(message.topic).report(None)
+        if update is None:
+            return
+        if self._telemetry[update.device_id].apply(update, time.time()):
+            self._policy.resend(update.device_id)  # back after a restart: its non-persistent limit is gone
+            self._wake.set()
+        self._mark_dirty(update.device_id)
+
+    async def _on_connect(self) -> None:
+        """Commands published while the connection was down are lost: send every limit again."""
+        self._policy.resend()
+        self._wake.set()
+
+    # ---- commands -------------------------------------------------------------------------------
+
+    async def _command_loop(self) -> None:
+        """Send whatever the policy says is due, whenever an input arrives or a timer expires."""
+        while True:
+            self._wake.clear()
+            commands = self._policy.next_commands()
+            if commands:
+                await asyncio.gather(*(self._send(command) for command in commands))
+            await self._publish_state()
+            wake_at = self._policy.wake_at()
+            timeout = None if wake_at is None else max(0.0, wake_at - self._clock())
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that coincides with a wake-up
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+
+    async def _send(self, command: Command) -> None:
+        """Publish one limit command, never retained (OpenDTU ignores retained commands)."""
+        message = self._driver.limit_command(command.device_id, command.limit_w)
+        if not await self._bus.publish(message.topic, message.payload, retain=False):
+            log.debug("not connected: limit %s for %s not sent", message.payload, command.device_id)
+            return
+        log.debug("limit %s W -> %s", message.payload, command.device_id)
+        self._commands_sent += 1
+        telemetry = self._telemetry[command.device_id]
+        telemetry.record_command(command.limit_w, time.time())
+        if telemetry.seen:
+            self._mark_dirty(command.device_id)
+
+    async def _publish_state(self) -> None:
+        """Publish the actuator's state when its mode, reason or command count changed."""
+        mode, reason = self._policy.mode()
+        if self._published_state is None or self._published_state[:2] != (mode, reason):
+            log.info("mode %s: %s", mode, reason)
+        current = (mode, reason, self._commands_sent)
+        if current == self._published_state:
+            return
+        self._published_state = current
+        state = ActuatorState(
+            actuator_id=self._settings.actuator_id, mode=mode, reason=reason, commands_sent=self._commands_sent
+        )
+        await self._bus.publish(self._topics.actuator_state(self._settings.actuator_id), state, retain=True)
+
+    # ---- device states --------------------------------------------------------------------------
+
+    def _mark_dirty(self, device_id: str) -> None:
+        self._dirty.add(device_id)
+        self._dirty_event.set()
+
+    async def _device_state_loop(self) -> None:
+        """Publish changed device states, coalescing the burst of topics a DTU sends each cycle."""
+        actuator_id = self._settings.actuator_id
+        while True:
+            await self._dirty_event.wait()
+            await asyncio.sleep(self._settings.telemetry_debounce_s)
+            self._dirty_event.clear()
+            dirty, self._dirty = self._dirty, set()
+            for device_id in (device_id for device_id in self._inverters if device_id in dirty):
+                state = self._telemetry[device_id].state(actuator_id, device_id)
+                await self._bus.publish(self._topics.device_state(actuator_id, device_id), state, retain=True)
+
+
+async def run(settings: ActuatorOpenDtuServiceSettings, stop: asyncio.Event) -> None:
+    """Run one actuator instance until ``stop`` is set."""
+    config = settings.actuator_opendtu
+    topics = Topics(settings.mqtt.topic_prefix)
+    bus = MqttBus(
+        settings.mqtt,
+        client_id=f"zeropower-actuator-{config.actuator_id}-{socket.gethostname()}",
+        availability_topic=topics.availability(f"actuator/{config.actuator_id}"),
+    )
+    service = ActuatorService(config, bus, topics)
+    log.info(
+        "actuator %s: %s at prefix %r with %s",
+        config.actuator_id,
+        config.driver.type,
+        config.driver.prefix,
+        ", ".join(
+            f"{device_id} {inv.min_limit_w:g}-{inv.max_w:g} W{'' if inv.enabled else ' (disabled)'}"
+            for device_id, inv in config.inverters_by_id.items()
+        ),
+    )
+    async with asyncio.TaskGroup() as group:
+        group.create_task(bus.run(stop))
+        group.create_task(service.run(stop))
+
+
+def main() -> None:
+    """Entry point of ``python -m zeropower.actuator_opendtu``."""
+    run_service(SERVICE_NAME, ActuatorOpenDtuServiceSettings, run)

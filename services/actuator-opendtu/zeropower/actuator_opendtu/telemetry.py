@@ -1,0 +1,80 @@
+"""An inverter's telemetry gathered from the DTU's many topics into one normalised DeviceState."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from zeropower.actuator_opendtu.drivers import TelemetryUpdate
+from zeropower.shared.messages import DeviceState
+
+
+@dataclass
+class InverterTelemetry:
+    """The newest value of each telemetry field of one inverter, and the last limit sent to it."""
+
+    nameplate_w: float | None
+    reachable: bool | None = None
+    producing: bool | None = None
+    power_w: float | None = None
+    dc_power_w: float | None = None
+    dc_channels_w: dict[int, float] = field(default_factory=dict)
+    limit_w: float | None = None
+    limit_percent: float | None = None
+    updated_at: float | None = None
+    received_at: float | None = None
+    last_command_w: float | None = None
+    last_command_at: float | None = None
+
+    @property
+    def seen(self) -> bool:
+        """True once any telemetry arrived (before that, nothing is published about the inverter)."""
+        return self.received_at is not None
+
+    def apply(self, update: TelemetryUpdate, received_at: float) -> bool:
+        """Take in one message's values; True when the inverter has just become reachable."""
+        was_reachable = self.reachable
+        for name in ("reachable", "producing", "power_w", "dc_power_w", "limit_w", "limit_percent", "updated_at"):
+            value = getattr(update, name)
+            if value is not None:
+                setattr(self, name, value)
+        if update.dc_channel_w is not None:
+            channel, power_w = update.dc_channel_w
+            self.dc_channels_w[channel] = power_w
+        self.received_at = received_at
+        return self.reachable is True and was_reachable is not True
+
+    def record_command(self, limit_w: float, sent_at: float) -> None:
+        """Remember the limit just sent."""
+        self.last_command_w = limit_w
+        self.last_command_at = sent_at
+
+    def state(self, actuator_id: str, device_id: str) -> DeviceState:
+        """The normalised state to publish."""
+        return DeviceState(
+            actuator_id=actuator_id,
+            device_id=device_id,
+            reachable=bool(self.reachable),
+            producing=bool(self.producing),
+            power_w=self.power_w,
+            dc_power_w=self._dc_power_w(),
+            limit_w=self._limit_w(),
+            updated_at=self.updated_at if self.updated_at is not None else self.received_at,
+            last_command_w=self.last_command_w,
+            last_command_at=self.last_command_at,
+        )
+
+    def _limit_w(self) -> float | None:
+        """The limit in force: relative x nameplate when the nameplate is known, else the DTU's absolute value.
+
+        OpenDTU computes its absolute read-back from a maximum power it reads from the inverter some time
+        after boot, so it can be wrong for minutes; the relative read-back is reliable.
+        """
+        if self.limit_percent is not None and self.nameplate_w is not None:
+            return round(self.limit_percent * self.nameplate_w / 100, 1)
+        return self.limit_w
+
+    def _dc_power_w(self) -> float | None:
+        """Total DC input: the DTU's total, else the sum of the DC inputs."""
+        if self.dc_power_w is not None:
+            return self.dc_power_w
+        return round(sum(self.dc_channels_w.values()), 1) if self.dc_channels_w else None

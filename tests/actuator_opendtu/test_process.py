@@ -1,0 +1,63 @@
+"""``python -m zeropower.actuator_opendtu`` as a real process: clean stop on SIGTERM, exit 2 on bad config."""
+
+import asyncio
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import MqttProbe, start_service
+from zeropower.shared.topics import Topics
+from zeropower.sim.broker import Broker
+
+pytestmark = pytest.mark.integration
+
+CONFIG = """\
+mqtt:
+  port: {port}
+  topic_prefix: {prefix}
+actuator_opendtu:
+  actuator_id: balcony
+  driver: {{type: opendtu, prefix: solar}}
+  inverters:
+    - {{serial: "114182912345", name: roof, max_w: 800, nameplate_w: 800}}
+"""
+
+
+async def test_sigterm_publishes_offline_and_exits_quickly(broker: Broker, probe: MqttProbe, tmp_path: Path):
+    config = tmp_path / "zeropower.yaml"
+    config.write_text(CONFIG.format(port=broker.port, prefix="zp-proc"), encoding="utf-8")
+    availability = Topics("zp-proc").availability("actuator/balcony")
+    process = start_service("actuator_opendtu", {"ZEROPOWER_CONFIG": str(config)}, tmp_path / "service.log")
+    try:
+        await probe.wait_for(availability, lambda m: m.text == "online", timeout=20)
+        await probe.wait_for(Topics("zp-proc").actuator_announce("balcony"))
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        returncode = await asyncio.to_thread(process.wait, 5)
+        elapsed = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert returncode == 0, (tmp_path / "service.log").read_text()
+    assert elapsed < 2.0
+    async with MqttProbe(broker.port) as fresh:
+        offline = await fresh.wait_for(availability)
+    assert (offline.text, offline.retain) == ("offline", True)
+
+
+def test_invalid_config_exits_with_status_2_naming_the_field(tmp_path: Path):
+    env = {"ZEROPOWER_ACTUATOR_OPENDTU__INVERTERS": '[{"serial": "114182912345", "max_w": -800}]'}
+    process = start_service("actuator_opendtu", env, tmp_path / "service.log")
+    try:
+        returncode = process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+    output = (tmp_path / "service.log").read_text()
+    assert returncode == 2, output
+    assert "actuator_opendtu.inverters.0.max_w" in output
