@@ -51,6 +51,10 @@ class Topics:
         """Command to the simulator: override ``load_w`` or ``pv_w`` (a number) or ``auto``."""
         return f"{self.prefix}/sim/set/{quantity}"
 
+    def sim_set_reachable(self, serial: str) -> str:
+        """Command to the simulator: ``on``/``off`` switches one inverter's radio link (``+``: any)."""
+        return f"{self.prefix}/sim/set/reachable/{serial}"
+
     def all_actuator_announcements(self) -> str:
         """Filter matching every actuator's announcement."""
         return self.actuator_announce("+")

@@ -1,0 +1,3 @@
+from zeropower.sim.service import main
+
+main()

@@ -1,0 +1,78 @@
+"""Commands to the simulator over MQTT: force the load or the PV power, cut an inverter's radio link."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+from zeropower.shared.messages import parse_on_off
+from zeropower.shared.mqtt import IncomingMessage, MqttBus
+from zeropower.shared.topics import Topics
+from zeropower.sim.plant import Plant
+
+log = logging.getLogger("zeropower.sim.controls")
+
+AUTO = "auto"
+
+
+def parse_override(payload: str) -> float | None:
+    """A forced value in W (a number >= 0), or None for ``auto`` (back to the profile)."""
+    text = payload.strip().strip('"')
+    if text.lower() == AUTO:
+        return None
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"expected a number >= 0 or 'auto', got {payload[:40]!r}")
+    return value
+
+
+class SimControls:
+    """Applies ``<p>/sim/set/load_w``, ``<p>/sim/set/pv_w`` and ``<p>/sim/set/reachable/<serial>`` to the plant.
+
+    Retained commands are ignored: a forgotten retained override would silently bend every later run.
+    """
+
+    def __init__(self, plant: Plant, bus: MqttBus, topics: Topics) -> None:
+        self._plant = plant
+        bus.subscribe(topics.sim_set("load_w"), self._on_load)
+        bus.subscribe(topics.sim_set("pv_w"), self._on_pv)
+        bus.subscribe(topics.sim_set_reachable("+"), self._on_reachable)
+
+    async def _on_load(self, message: IncomingMessage) -> None:
+        self._apply_override(message, "load", self._plant.set_load_w)
+
+    async def _on_pv(self, message: IncomingMessage) -> None:
+        self._apply_override(message, "PV", self._plant.set_pv_w)
+
+    async def _on_reachable(self, message: IncomingMessage) -> None:
+        if self._refuse_retained(message):
+            return
+        serial = message.topic.rpartition("/")[2]
+        inverter = self._plant.inverters.get(serial)
+        if inverter is None:
+            log.warning("ignoring %s: no inverter with serial %s", message.topic, serial)
+            return
+        try:
+            inverter.link_ok = parse_on_off(message.payload)
+        except ValueError as error:
+            log.warning("ignoring %s: %s", message.topic, error)
+            return
+        log.info("radio link to %s %s", serial, "up" if inverter.link_ok else "down")
+
+    def _apply_override(self, message: IncomingMessage, what: str, apply: Callable[[float | None], None]) -> None:
+        if self._refuse_retained(message):
+            return
+        try:
+            value = parse_override(message.text)
+        except ValueError:
+            log.warning("ignoring %s: expected a number >= 0 or 'auto', got %r", message.topic, message.text[:40])
+            return
+        apply(value)
+        log.info("%s %s", what, "from the profile" if value is None else f"forced to {value:g} W")
+
+    @staticmethod
+    def _refuse_retained(message: IncomingMessage) -> bool:
+        if message.retain:
+            log.warning("ignoring retained command on %s: publish it without the retain flag", message.topic)
+        return message.retain

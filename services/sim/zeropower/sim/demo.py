@@ -1,0 +1,231 @@
+"""``make demo``: the whole system on simulated hardware, with a live status line.
+
+Starts a private broker, the simulator (Shelly Pro 3EM over HTTP + OpenDTU over MQTT) and the real meter,
+controller and actuator services configured for it, then shows what happens until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import aiomqtt
+import yaml
+from pydantic import ValidationError
+
+from zeropower.shared.messages import ControllerState, SimState
+from zeropower.shared.topics import Topics
+from zeropower.sim.broker import Broker, free_port
+from zeropower.sim.settings import SimSettings
+
+SERVICES = ("sim", "meter", "controller", "actuator_opendtu")
+LOAD_STEP_W = 250.0  # a load change this big is announced, and its settling timed
+SETTLED_W = 50.0  # grid within this of the target for SETTLED_FOR_S counts as settled
+SETTLED_FOR_S = 3.0
+
+
+def demo_config(mqtt_port: int, shelly_port: int) -> dict[str, object]:
+    """One config file for every service: the simulator's devices, and the services pointed at them."""
+    sim = SimSettings()
+    return {
+        "mqtt": {"host": "127.0.0.1", "port": mqtt_port},
+        "sim": {"shelly": {"host": "127.0.0.1", "port": shelly_port}},
+        "meter": {"driver": {"type": "shelly_gen2", "url": f"http://127.0.0.1:{shelly_port}"}},
+        "controller": {"target_w": 20, "dead_time_s": 5},
+        "actuator_opendtu": {
+            "driver": {"type": "opendtu", "prefix": sim.opendtu.prefix},
+            "inverters": [
+                {"serial": inverter.serial, "name": inverter.name, "max_w": inverter.max_w, "min_percent": 5}
+                for inverter in sim.inverters
+            ],
+        },
+    }
+
+
+def port_or_free(preferred: int) -> int:
+    """``preferred`` when nothing listens there, else any free port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        busy = probe.connect_ex(("127.0.0.1", preferred)) == 0
+    return free_port() if busy else preferred
+
+
+@dataclass
+class StatusBoard:
+    """Turns the simulator's ground truth and the controller's state into lines for the terminal."""
+
+    target_w: float
+    started: float = field(default_factory=time.monotonic)
+    sim: SimState | None = None
+    controller: ControllerState | None = None
+    last_load_w: float | None = None
+    step_at: float | None = None
+    settled_since: float | None = None
+
+    def on_sim(self, state: SimState) -> list[str]:
+        """Take a SimState; return event lines (load steps, settling)."""
+        self.sim = state
+        now = time.monotonic()
+        events = []
+        if self.last_load_w is not None and abs(state.load_w - self.last_load_w) >= LOAD_STEP_W:
+            events.append(f"{self.elapsed():6.0f} s  load step {state.load_w - self.last_load_w:+.0f} W")
+            self.step_at, self.settled_since = now, None
+        self.last_load_w = state.load_w
+        if self.step_at is not None:
+            if abs(state.grid_w - self.target_w) <= SETTLED_W or (
+                state.grid_w > 0 and state.limit_w >= state.pv_available_w
+            ):
+                self.settled_since = self.settled_since or now
+                if now - self.settled_since >= SETTLED_FOR_S:
+                    events.append(
+                        f"{self.elapsed():6.0f} s  settled {self.settled_since - self.step_at:.0f} s after the step"
+                    )
+                    self.step_at = None
+            else:
+                self.settled_since = None
+        return events
+
+    def elapsed(self) -> float:
+        """Seconds since the demo started."""
+        return time.monotonic() - self.started
+
+    def line(self) -> str:
+        """The status line."""
+        if self.sim is None:
+            return f"{self.elapsed():6.0f} s  waiting for the simulator..."
+        sim = self.sim
+        mode = "" if self.controller is None else f" | {self.controller.mode}: {self.controller.reason}"
+        return (
+            f"{self.elapsed():6.0f} s  grid {sim.grid_w:+6.0f} W | load {sim.load_w:5.0f} W"
+            f" | PV {sim.pv_available_w:5.0f} W | limit {sim.limit_w:5.0f} W | output {sim.output_w:5.0f} W"
+            f" | exported {sim.exported_wh:6.2f} Wh"
+            f" | imported {sim.imported_wh:6.1f} Wh{mode}"
+        )
+
+
+async def show_status(port: int, board: StatusBoard, stop: asyncio.Event) -> None:
+    """Follow the simulator and the controller and print the status line until ``stop``."""
+    topics = Topics()
+    interactive = sys.stdout.isatty()
+    last_print = 0.0
+    async with aiomqtt.Client("127.0.0.1", port, identifier="zeropower-demo") as client:
+        await client.subscribe(topics.sim_state())
+        await client.subscribe(topics.controller_state())
+        async for message in client.messages:
+            if stop.is_set():
+                return
+            try:
+                if message.topic.matches(topics.controller_state()):
+                    board.controller = ControllerState.model_validate_json(bytes(message.payload))  # type: ignore[arg-type]
+                    continue
+                events = board.on_sim(SimState.model_validate_json(bytes(message.payload)))  # type: ignore[arg-type]
+            except ValidationError:
+                continue
+            for event in events:
+                print(("\r\x1b[2K" if interactive else "") + event, flush=True)
+            if interactive:
+                print("\r\x1b[2K" + board.line()[: _width()], end="", flush=True)
+            elif time.monotonic() - last_print >= 5:
+                print(board.line(), flush=True)
+                last_print = time.monotonic()
+
+
+def _width() -> int:
+    with contextlib.suppress(OSError):
+        return os.get_terminal_size().columns - 1
+    return 200
+
+
+def prepare(workdir: Path) -> tuple[Broker, Path, float]:
+    """Write the config, start the broker; return it, the config file and the controller's target."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    broker = Broker(port=port_or_free(1883), workdir=workdir)
+    config = demo_config(broker.port, free_port())
+    config_file = workdir / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    broker.start()
+    print(f"MQTT broker ({broker.implementation}) on 127.0.0.1:{broker.port}: watch it in MQTT Explorer")
+    print(f"config: {config_file}   logs: {workdir}/<service>.log")
+    print(f"try a load step: publish 150 to {Topics().sim_set('load_w')} (and 'auto' to go back); Ctrl-C stops\n")
+    return broker, config_file, float(config["controller"]["target_w"])  # type: ignore[index]
+
+
+async def run_demo(config_file: Path, logs: dict[str, IO[bytes]], port: int, target_w: float, duration_s: float) -> int:
+    """Run the services; return the exit status (non-zero when a service died)."""
+    workdir = config_file.parent
+    processes: dict[str, asyncio.subprocess.Process] = {}
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    status = 0
+    try:
+        for service in SERVICES:
+            processes[service] = await asyncio.create_subprocess_exec(
+                *[sys.executable, "-m", f"zeropower.{service}", "--config", str(config_file)],
+                stdout=logs[service],
+                stderr=logs[service],
+            )
+        board = StatusBoard(target_w=target_w)
+        watcher = asyncio.create_task(show_status(port, board, stop))
+        deaths = [asyncio.create_task(process.wait()) for process in processes.values()]
+        waits = [asyncio.create_task(stop.wait()), watcher, *deaths]
+        await asyncio.wait(waits, timeout=duration_s or None, return_when=asyncio.FIRST_COMPLETED)
+        for service, process in processes.items():
+            if process.returncode is not None:
+                log_tail = _tail(workdir / f"{service}.log")
+                print(f"\n{service} exited with status {process.returncode}; its log:\n{log_tail}")
+                status = 1
+        stop.set()
+        for task in waits:
+            task.cancel()
+        print("\n" + board.line())
+    finally:
+        await _stop_all(processes)
+    return status
+
+
+async def _stop_all(processes: dict[str, asyncio.subprocess.Process]) -> None:
+    for process in processes.values():
+        if process.returncode is None:
+            process.terminate()
+    for process in processes.values():
+        try:
+            await asyncio.wait_for(process.wait(), 5)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def main() -> None:
+    """Entry point of ``python -m zeropower.sim.demo``."""
+    parser = argparse.ArgumentParser(prog="python -m zeropower.sim.demo", description=__doc__)
+    parser.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0 = at Ctrl-C)")
+    parser.add_argument("--workdir", type=Path, default=Path("var/demo"), help="config and logs go here")
+    arguments = parser.parse_args()
+    broker, config_file, target_w = prepare(arguments.workdir)
+    logs = {service: (arguments.workdir / f"{service}.log").open("ab") for service in SERVICES}
+    try:
+        status = asyncio.run(run_demo(config_file, logs, broker.port, target_w, arguments.duration))
+    finally:
+        for log in logs.values():
+            log.close()
+        broker.stop()
+    print("stopped")
+    raise SystemExit(status)
+
+
+if __name__ == "__main__":
+    main()

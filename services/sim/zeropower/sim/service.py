@@ -1,0 +1,108 @@
+"""The simulator service: the plant in real time, a Shelly Pro 3EM on HTTP, an OpenDTU on MQTT, ground truth."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import time
+from collections.abc import Callable
+
+from zeropower.shared.messages import SimState
+from zeropower.shared.mqtt import MqttBus
+from zeropower.shared.service import run_service
+from zeropower.shared.topics import OpenDtuTopics, Topics
+from zeropower.sim.controls import SimControls
+from zeropower.sim.opendtu import OpenDtuEmulator
+from zeropower.sim.plant import Plant
+from zeropower.sim.settings import SimServiceSettings
+from zeropower.sim.shelly import ShellyEmulator
+
+log = logging.getLogger("zeropower.sim")
+
+SERVICE_ID = "sim"
+
+
+async def run_plant(
+    plant: Plant, step_s: float, stop: asyncio.Event, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """Step the plant in real time until ``stop`` is set (late wake-ups are caught up in steps of ``step_s``)."""
+    last = clock()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), step_s)
+        now = clock()
+        remaining_s = now - last
+        last = now
+        while remaining_s > 0:
+            dt_s = min(remaining_s, step_s)
+            plant.step(dt_s)
+            remaining_s -= dt_s
+
+
+def sim_state(plant: Plant) -> SimState:
+    """The plant's ground truth as a message."""
+    return SimState(
+        load_w=round(plant.load_w, 1),
+        pv_available_w=round(plant.pv_available_w, 1),
+        output_w=round(plant.output_w, 1),
+        limit_w=round(plant.limit_w, 1),
+        grid_w=round(plant.grid_w, 1),
+        exported_wh=round(plant.exported_wh, 3),
+        imported_wh=round(plant.imported_wh, 3),
+    )
+
+
+async def publish_states(plant: Plant, bus: MqttBus, topic: str, interval_s: float, stop: asyncio.Event) -> None:
+    """Publish the ground truth every ``interval_s`` until ``stop`` is set."""
+    while not stop.is_set():
+        await bus.publish(topic, sim_state(plant))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
+
+
+async def run(settings: SimServiceSettings, stop: asyncio.Event) -> None:
+    """Run the simulator until ``stop`` is set."""
+    sim = settings.sim
+    topics = Topics(settings.mqtt.topic_prefix)
+    host = socket.gethostname()
+    plant = Plant(sim)
+    bus = MqttBus(
+        settings.mqtt, client_id=f"zeropower-{SERVICE_ID}-{host}", availability_topic=topics.availability(SERVICE_ID)
+    )
+    dtu_bus = MqttBus(
+        settings.mqtt,
+        client_id=f"zeropower-{SERVICE_ID}-opendtu-{host}",
+        availability_topic=OpenDtuTopics(sim.opendtu.prefix).dtu_status(),
+    )
+    SimControls(plant, bus, topics)  # it subscribes its handlers on the bus
+    dtu = OpenDtuEmulator(plant, dtu_bus, sim.opendtu)
+    shelly = ShellyEmulator(plant, sim.shelly, random.Random(f"{sim.seed}-shelly"))
+    try:
+        await shelly.start()
+    except OSError as error:
+        raise SystemExit(
+            f"zeropower.sim: cannot serve the Shelly on {sim.shelly.host}:{sim.shelly.port}: {error.strerror}"
+        ) from None
+    log.info(
+        "Shelly Pro 3EM on http://%s:%d, OpenDTU on MQTT prefix %s with %s",
+        sim.shelly.host,
+        shelly.port,
+        sim.opendtu.prefix,
+        ", ".join(f"{i.serial} ({i.name}, {i.max_w:g} W)" for i in sim.inverters),
+    )
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(bus.run(stop))
+            group.create_task(run_plant(plant, sim.step_s, stop))
+            group.create_task(dtu.run(stop))
+            group.create_task(publish_states(plant, bus, topics.sim_state(), sim.state_interval_s, stop))
+    finally:
+        await shelly.stop()
+
+
+def main() -> None:
+    """Entry point of ``python -m zeropower.sim``."""
+    run_service(SERVICE_ID, SimServiceSettings, run)

@@ -1,0 +1,86 @@
+"""The plant: grid balance, PV split, overrides and energy counters."""
+
+import pytest
+
+from zeropower.sim.plant import Plant
+from zeropower.sim.settings import CloudSettings, ConstantPv, InverterSettings, LoadSettings, SimSettings
+
+ROOF = InverterSettings(serial="114182912345", name="roof", max_w=800, dead_time_s=0, ramp_w_per_s=10_000, phase="a")
+BALCONY = InverterSettings(serial="112182954321", name="balcony", max_w=400, dead_time_s=0, ramp_w_per_s=10_000)
+
+
+def make(load_w: float = 300, pv_w: float = 1000, inverters=(ROOF, BALCONY)) -> Plant:
+    return Plant(
+        SimSettings(
+            load=LoadSettings(base_w=load_w, noise_w=0, appliances=[]),
+            pv=ConstantPv(power_w=pv_w, clouds=CloudSettings(per_hour=0)),
+            inverters=list(inverters),
+        )
+    )
+
+
+def run(plant: Plant, seconds: float, dt_s: float = 0.1) -> None:
+    for _ in range(round(seconds / dt_s)):
+        plant.step(dt_s)
+
+
+def test_grid_is_load_minus_output_per_phase_and_in_total():
+    plant = make()
+    run(plant, 10)
+    assert plant.output_w == pytest.approx(1000 * 0.955)
+    assert plant.grid_w == pytest.approx(300 - 955)
+    assert sum(plant.phase_grid_w) == pytest.approx(plant.grid_w)
+    assert plant.phase_grid_w[0] == pytest.approx(300 * 0.45 - 955)  # both inverters feed phase a
+    assert plant.limit_w == 1200
+
+
+def test_pv_is_shared_by_nameplate_power():
+    plant = make(pv_w=600)
+    assert plant.pv_share_w("114182912345") == pytest.approx(400)
+    assert plant.pv_share_w("112182954321") == pytest.approx(200)
+
+
+def test_limits_reach_the_inverter_and_the_grid():
+    plant = make()
+    run(plant, 10)
+    assert plant.command_limit("114182912345", 100) == 100
+    assert plant.command_limit("112182954321", 0) == 8
+    run(plant, 1)
+    assert plant.output_w == pytest.approx(108)
+    assert plant.limit_w == 108
+    assert plant.grid_w == pytest.approx(192)
+
+
+def test_overrides_replace_the_profiles_until_auto():
+    plant = make(load_w=300, pv_w=1000)
+    plant.set_load_w(2500)
+    plant.set_pv_w(0)
+    assert (plant.load_w, plant.pv_available_w) == (pytest.approx(2500), 0)
+    run(plant, 5)
+    assert (plant.load_w, plant.output_w, plant.grid_w) == (pytest.approx(2500), 0, pytest.approx(2500))
+    plant.set_load_w(None)
+    plant.set_pv_w(None)
+    run(plant, 5)
+    assert (plant.load_w, plant.pv_available_w) == (pytest.approx(300), 1000)
+
+
+def test_energy_counters_integrate_import_and_export():
+    plant = make(load_w=300, inverters=[ROOF])
+    plant.command_limit("114182912345", 100)  # dead time 0: in force at the first step
+    run(plant, 3600, dt_s=1.0)
+    assert plant.imported_wh == pytest.approx(200, abs=0.5)
+    assert plant.exported_wh == 0
+    plant.set_load_w(0)
+    run(plant, 1800, dt_s=1.0)
+    assert plant.exported_wh == pytest.approx(50)
+    assert plant.imported_wh == pytest.approx(200, abs=0.5)
+
+
+def test_phase_counters_sum_each_phase_like_a_pro_3em():
+    plant = make(load_w=300, inverters=[ROOF])  # 135/105/60 W load, the inverter on phase a
+    plant.command_limit("114182912345", 200)
+    run(plant, 3600, dt_s=1.0)
+    assert plant.phase_exported_wh[0] == pytest.approx(65, abs=0.5)
+    assert plant.phase_imported_wh[1:] == [pytest.approx(105), pytest.approx(60)]
+    assert plant.imported_wh == pytest.approx(100, abs=0.5)  # the utility meter nets the phases
+    assert plant.exported_wh == 0
