@@ -1,0 +1,3 @@
+from zeropower.meter.service import main
+
+main()

@@ -1,0 +1,45 @@
+"""The two kinds of meter driver: polled (the service asks) and push (the meter sends)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+from zeropower.shared.messages import GridReading
+
+Deliver = Callable[[GridReading], Awaitable[None]]
+"""Where a push meter hands each reading (the service publishes it)."""
+
+
+@runtime_checkable
+class PolledMeter(Protocol):
+    """A meter the service reads once per poll interval."""
+
+    description: str
+    """What is read, for logs and errors, e.g. ``Shelly Gen2 http://192.168.1.50 (EM 0)``."""
+
+    async def read(self) -> GridReading:
+        """Read grid power now: W, positive = import from the grid, negative = export.
+
+        Raises MeterError (the message names what was wrong) when the meter gives no valid value.
+        """
+        ...
+
+
+@runtime_checkable
+class PushMeter(Protocol):
+    """A meter that sends readings by itself; the service watches for silence."""
+
+    description: str
+    """What is listened to, for logs and the error of a stale reading."""
+
+    async def run(self, deliver: Deliver, stop: asyncio.Event) -> None:
+        """Hand every reading to ``deliver`` until ``stop`` is set.
+
+        Power in W, positive = import; invalid data is delivered as a missing reading with its cause.
+        """
+        ...
+
+
+Meter = PolledMeter | PushMeter

@@ -1,0 +1,69 @@
+"""Home Assistant: any sensor entity through the REST API, ``GET /api/states/<entity_id>``."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, Literal
+
+import httpx
+from pydantic import Field, HttpUrl, SecretStr
+
+from zeropower.meter.http import JsonHttp, base_url
+from zeropower.meter.key_path import resolve
+from zeropower.meter.reading import MeterError, finite_number, watts
+from zeropower.shared.messages import GridReading
+from zeropower.shared.settings import StrictModel
+
+_NOT_A_VALUE = {"unavailable", "unknown"}
+
+
+class HomeAssistantConfig(StrictModel):
+    """A Home Assistant sensor whose state is grid power in W or kW."""
+
+    type: Literal["homeassistant"] = Field(description="Driver reading a Home Assistant entity.")
+    url: HttpUrl = Field(description="Home Assistant's address, e.g. http://homeassistant.local:8123.")
+    entity_id: str = Field(
+        pattern=r"^[a-z0-9_]+\.[a-z0-9_]+$", description="The sensor entity, e.g. sensor.grid_power."
+    )
+    token: SecretStr = Field(description="A long-lived access token (HA profile → Security).")
+    invert: bool = Field(False, description="Flip the sign, for a sensor that counts export as positive.")
+
+
+class HomeAssistantMeter:
+    """Reads one entity's ``state``; only the units W and kW are accepted."""
+
+    def __init__(self, config: HomeAssistantConfig, client: httpx.AsyncClient, timeout_s: float) -> None:
+        self._config = config
+        self._url = f"{base_url(config.url)}/api/states/{config.entity_id}"
+        headers = {"Authorization": f"Bearer {config.token.get_secret_value()}"}
+        self._http = JsonHttp(client, timeout_s, headers=headers)
+        self.description = f"Home Assistant {base_url(config.url)} ({config.entity_id})"
+
+    async def read(self) -> GridReading:
+        """Grid power in W, positive = import (after ``invert``), stamped with the entity's last report."""
+        entity = self._config.entity_id
+        document = await self._http.get_json(self._url)
+        state = resolve(document, "state")
+        if state in _NOT_A_VALUE:
+            raise MeterError(f"{entity} is {state}")
+        attributes = document.get("attributes")
+        unit = attributes.get("unit_of_measurement") if isinstance(attributes, dict) else None
+        if unit not in {"W", "kW"}:
+            raise MeterError(f"{entity} has unit {unit!r}; expected W or kW")
+        power = watts(finite_number(state, f"{entity} state"), unit, invert=self._config.invert)
+        return GridReading(timestamp=_reported_at(document), power_w=power)
+
+
+def _reported_at(document: dict[str, Any]) -> float:
+    """When HA last heard from the sensor (``last_reported``, else ``last_updated``), else now."""
+    for key in ("last_reported", "last_updated"):
+        text = document.get(key)
+        if isinstance(text, str):
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                continue
+            if moment.tzinfo is not None:
+                return moment.timestamp()
+    return time.time()

@@ -1,0 +1,112 @@
+"""Any MQTT topic: a bare number or a JSON payload with a key path, optionally import minus export."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Literal
+
+from pydantic import Field
+
+from zeropower.meter.drivers.base import Deliver
+from zeropower.meter.key_path import KeyPath, resolve
+from zeropower.meter.reading import MeterError, PowerUnit, finite_number, missing_reading, watts
+from zeropower.shared.messages import GridReading
+from zeropower.shared.mqtt import IncomingMessage, MqttBus
+from zeropower.shared.settings import StrictModel
+
+_TOPIC = r"^[^#+]+$"
+
+
+class MqttMeterConfig(StrictModel):
+    """A topic on the service's own broker that carries grid power (e.g. Tasmota's tele/<topic>/SENSOR)."""
+
+    type: Literal["mqtt"] = Field(description="Driver listening to an MQTT topic.")
+    topic: str = Field(pattern=_TOPIC, description="Topic with the power (import power when an export is set).")
+    path: KeyPath = Field("", description="Key path in a JSON payload, e.g. 'SML/curr_w'; empty = bare number.")
+    export_topic: str | None = Field(
+        None, pattern=_TOPIC, description="Topic with the export power; grid = topic - export (default: same topic)."
+    )
+    export_path: KeyPath | None = Field(None, description="Key path of the export power in its payload.")
+    unit: PowerUnit = Field("W", description="Unit of the values: W, kW or mW.")
+    invert: bool = Field(False, description="Flip the sign, for a source that counts export as positive.")
+
+    @property
+    def has_export(self) -> bool:
+        """True when grid power is import minus a separate export value."""
+        return self.export_topic is not None or self.export_path is not None
+
+
+class MqttMeter:
+    """Subscribes through the service's MqttBus and delivers a reading for every message.
+
+    Retained messages are skipped: they may be hours old. With an export value, each message gives
+    import minus the newest export, provided both are younger than ``stale_after_s``.
+    """
+
+    def __init__(self, config: MqttMeterConfig, bus: MqttBus, stale_after_s: float) -> None:
+        self._config = config
+        self._bus = bus
+        self._stale_after_s = stale_after_s
+        self._export_topic = config.export_topic or config.topic
+        self._latest: dict[str, tuple[float, float]] = {}  # "import"/"export" -> (W, arrival time)
+        self._deliver: Deliver | None = None
+        self.description = f"MQTT topic {config.topic}" + (
+            f" minus {self._export_topic}" if config.has_export and self._export_topic != config.topic else ""
+        )
+
+    async def run(self, deliver: Deliver, stop: asyncio.Event) -> None:
+        """Subscribe and deliver readings until ``stop`` is set."""
+        self._deliver = deliver
+        self._bus.subscribe(self._config.topic, self._on_message)
+        if self._config.has_export and self._export_topic != self._config.topic:
+            self._bus.subscribe(self._export_topic, self._on_message)
+        await stop.wait()
+
+    async def _on_message(self, message: IncomingMessage) -> None:
+        if message.retain or self._deliver is None:
+            return
+        await self._deliver(self._reading(message, time.time()))
+
+    def _reading(self, message: IncomingMessage, now: float) -> GridReading:
+        config = self._config
+        try:
+            if message.topic == config.topic:
+                self._store("import", message, config.path, now)
+            if config.has_export and message.topic == self._export_topic:
+                self._store("export", message, config.export_path or "", now)
+            power = self._fresh("import", config.topic, now)
+            if config.has_export:
+                power -= self._fresh("export", self._export_topic, now)
+        except MeterError as error:
+            return missing_reading(str(error), now)
+        return GridReading(timestamp=now, power_w=watts(power, config.unit, invert=config.invert))
+
+    def _store(self, role: str, message: IncomingMessage, path: str, now: float) -> None:
+        self._latest.pop(role, None)
+        self._latest[role] = (_payload_value(message, path), now)
+
+    def _fresh(self, role: str, topic: str, now: float) -> float:
+        if role not in self._latest:
+            raise MeterError(f"no valid {role} value on {topic} yet")
+        value, arrived = self._latest[role]
+        if now - arrived > self._stale_after_s:
+            raise MeterError(f"the {role} value on {topic} is older than {self._stale_after_s:g} s")
+        return value
+
+
+def _payload_value(message: IncomingMessage, path: str) -> float:
+    """The number at ``path`` in the payload (empty path: the payload is the number)."""
+    where = f"{message.topic} {path}" if path else message.topic
+    if not path:
+        return finite_number(message.text.strip(), where)
+    try:
+        document = json.loads(message.payload)
+    except ValueError:
+        raise MeterError(f"{message.topic}: payload is not JSON: {message.text[:60]!r}") from None
+    try:
+        value = resolve(document, path)
+    except MeterError as error:
+        raise MeterError(f"{message.topic}: {error}") from None
+    return finite_number(value, where)

@@ -1,0 +1,101 @@
+"""Shelly Gen1 energy meters (3EM, EM): ``GET /status``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import httpx
+from pydantic import Field, HttpUrl, SecretStr
+
+from zeropower.meter.http import JsonHttp, base_url, secret_value
+from zeropower.meter.key_path import resolve
+from zeropower.meter.reading import MeterError, finite_number, optional_number
+from zeropower.shared.messages import GridReading, PhaseReading
+from zeropower.shared.settings import StrictModel
+
+
+class ShellyGen1Config(StrictModel):
+    """A Shelly 3EM or EM (first generation)."""
+
+    type: Literal["shelly_gen1"] = Field(description="Driver for Shelly Gen1 energy meters.")
+    url: HttpUrl = Field(description="The Shelly's address, e.g. http://192.168.1.40.")
+    channel: int | None = Field(
+        None,
+        ge=0,
+        le=2,
+        description="emeter index to read; unset = the 3EM's total_power over all phases. A Shelly EM needs "
+        "0 or 1 (its second clamp often measures PV, so channels are not summed).",
+    )
+    username: str = Field("admin", description="Login user name (when the Shelly's login is on).")
+    password: SecretStr | None = Field(None, description="Login password (HTTP basic auth); unset or empty = no login.")
+
+
+class ShellyGen1Meter:
+    """Reads ``/status``; every emeter read must report ``is_valid: true``."""
+
+    def __init__(self, config: ShellyGen1Config, client: httpx.AsyncClient, timeout_s: float) -> None:
+        self._config = config
+        self._url = f"{base_url(config.url)}/status"
+        password = secret_value(config.password)
+        auth = httpx.BasicAuth(config.username, password) if password else None
+        self._http = JsonHttp(client, timeout_s, auth)
+        which = "total_power" if config.channel is None else f"emeter {config.channel}"
+        self.description = f"Shelly Gen1 {base_url(config.url)} ({which})"
+
+    async def read(self) -> GridReading:
+        """Grid power in W, positive = import (``total_power``, or the configured emeter's ``power``)."""
+        status = await self._http.get_json(self._url)
+        emeters = resolve(status, "emeters")
+        if not isinstance(emeters, list) or not emeters:
+            raise MeterError("'emeters' in /status is not a non-empty list")
+        channel = self._config.channel
+        if channel is None:
+            if "total_power" not in status:
+                raise MeterError("/status has no 'total_power' (a Shelly EM needs 'channel' set to 0 or 1)")
+            used = list(enumerate(emeters))
+            power = finite_number(status["total_power"], "total_power")
+        else:
+            if channel >= len(emeters):
+                raise MeterError(f"channel {channel} does not exist: the device has {len(emeters)} emeters")
+            used = [(channel, emeters[channel])]
+            power = finite_number(resolve(emeters[channel], "power"), f"emeters/{channel}/power")
+        for index, emeter in used:
+            _check_valid(index, emeter)
+        return GridReading(
+            timestamp=_device_time(status),
+            power_w=power,
+            phases=[_phase(emeter) for _, emeter in used],
+            energy_import_wh=_energy(used, "total"),
+            energy_export_wh=_energy(used, "total_returned"),
+        )
+
+
+def _check_valid(index: int, emeter: Any) -> None:
+    if not isinstance(emeter, dict):
+        raise MeterError(f"emeters/{index} is not an object")
+    if emeter.get("is_valid") is not True:
+        raise MeterError(f"emeter {index} reports is_valid {emeter.get('is_valid')!r}: the device's own check failed")
+
+
+def _phase(emeter: dict[str, Any]) -> PhaseReading:
+    return PhaseReading(
+        power_w=optional_number(emeter, "power"),
+        voltage_v=optional_number(emeter, "voltage"),
+        current_a=optional_number(emeter, "current"),
+        power_factor=optional_number(emeter, "pf"),
+    )
+
+
+def _energy(emeters: list[tuple[int, dict[str, Any]]], key: str) -> float | None:
+    """A counter summed over the emeters read (Wh); None unless every one has it."""
+    counters = [optional_number(emeter, key) for _, emeter in emeters]
+    return None if None in counters else sum(c for c in counters if c is not None)
+
+
+def _device_time(status: dict[str, Any]) -> float:
+    """The Shelly's own clock (``unixtime``, 0 until it has synced), else the time of reading."""
+    unixtime = status.get("unixtime")
+    if isinstance(unixtime, int) and not isinstance(unixtime, bool) and unixtime > 0:
+        return float(unixtime)
+    return time.time()

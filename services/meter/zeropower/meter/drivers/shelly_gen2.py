@@ -1,0 +1,103 @@
+"""Shelly Gen2/Gen3/Pro energy meters over RPC: Pro 3EM and 3EM Gen3 (EM), Pro EM and EM Gen3 (EM1)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+import httpx
+from pydantic import Field, HttpUrl, SecretStr
+
+from zeropower.meter.http import JsonHttp, base_url, secret_value
+from zeropower.meter.key_path import resolve
+from zeropower.meter.reading import MeterError, finite_number, optional_number
+from zeropower.shared.change_log import ChangeLogger
+from zeropower.shared.messages import GridReading, PhaseReading
+from zeropower.shared.settings import StrictModel
+
+log = logging.getLogger(__name__)
+
+#: Shelly Gen2+ devices always log in as this user (HTTP digest, SHA-256).
+SHELLY_USER = "admin"
+
+
+class ShellyGen2Config(StrictModel):
+    """A Shelly Pro 3EM / 3EM Gen3 (profile triphase) or Pro EM / EM Gen3 / 3EM in profile monophase."""
+
+    type: Literal["shelly_gen2"] = Field(description="Driver for Shelly Gen2/Gen3/Pro energy meters.")
+    url: HttpUrl = Field(description="The Shelly's address, e.g. http://192.168.1.50.")
+    profile: Literal["triphase", "monophase"] = Field(
+        "triphase",
+        description="triphase: EM.GetStatus (total of three phases); monophase: EM1.GetStatus (one channel, "
+        "Pro EM, EM Gen3, or a 3EM switched to the monophase profile).",
+    )
+    channel: int = Field(
+        0, ge=0, le=2, description="Component id: the EM id (triphase) or the EM1 channel (monophase)."
+    )
+    password: SecretStr | None = Field(
+        None, description="Password of user admin when authentication is on (HTTP digest); unset or empty = none."
+    )
+    energy: bool = Field(
+        True, description="Also read the energy counters (EMData / EM1Data): one more request per poll."
+    )
+
+
+class ShellyGen2Meter:
+    """Reads ``EM.GetStatus`` or ``EM1.GetStatus`` and, when enabled, the matching energy data."""
+
+    def __init__(self, config: ShellyGen2Config, client: httpx.AsyncClient, timeout_s: float) -> None:
+        self._config = config
+        self._rpc = f"{base_url(config.url)}/rpc"
+        password = secret_value(config.password)
+        auth = httpx.DigestAuth(SHELLY_USER, password) if password else None
+        self._http = JsonHttp(client, timeout_s, auth)
+        component = "EM" if config.profile == "triphase" else "EM1"
+        self._component = component
+        self.description = f"Shelly Gen2 {base_url(config.url)} ({component} {config.channel})"
+        self._energy_problem = ChangeLogger(log, f"{self.description} energy counters")
+
+    async def read(self) -> GridReading:
+        """Grid power in W, positive = import (``total_act_power`` or the channel's ``act_power``)."""
+        status = await self._get(f"{self._component}.GetStatus")
+        if not isinstance(status, dict):
+            raise MeterError(f"{self._component}.GetStatus did not answer an object")
+        errors = status.get("errors")
+        if isinstance(errors, list) and "power_meter_failure" in errors:
+            raise MeterError(f"{self._component} {self._config.channel} reports power_meter_failure")
+        if self._component == "EM":
+            power = finite_number(resolve(status, "total_act_power"), "EM total_act_power")
+            phases = [_phase(status, f"{phase}_") for phase in "abc"]
+        else:
+            power = finite_number(resolve(status, "act_power"), f"EM1 {self._config.channel} act_power")
+            phases = [_phase(status, "")]
+        energy_import, energy_export = await self._energy() if self._config.energy else (None, None)
+        return GridReading(power_w=power, phases=phases, energy_import_wh=energy_import, energy_export_wh=energy_export)
+
+    async def _get(self, method: str) -> Any:
+        return await self._http.get_json(f"{self._rpc}/{method}", {"id": str(self._config.channel)})
+
+    async def _energy(self) -> tuple[float | None, float | None]:
+        """Import and export counters in Wh; a failure here is logged and leaves them out of the reading."""
+        if self._component == "EM":
+            method, import_key, export_key = "EMData.GetStatus", "total_act", "total_act_ret"
+        else:
+            method, import_key, export_key = "EM1Data.GetStatus", "total_act_energy", "total_act_ret_energy"
+        try:
+            data = await self._get(method)
+            if not isinstance(data, dict):
+                raise MeterError(f"{method} did not answer an object")
+            counters = finite_number(data.get(import_key), import_key), finite_number(data.get(export_key), export_key)
+        except MeterError as error:
+            self._energy_problem.report(f"{error}; publishing power without energy counters")
+            return None, None
+        self._energy_problem.report(None)
+        return counters
+
+
+def _phase(status: dict[str, Any], prefix: str) -> PhaseReading:
+    return PhaseReading(
+        power_w=optional_number(status, f"{prefix}act_power"),
+        voltage_v=optional_number(status, f"{prefix}voltage"),
+        current_a=optional_number(status, f"{prefix}current"),
+        power_factor=optional_number(status, f"{prefix}pf"),
+    )

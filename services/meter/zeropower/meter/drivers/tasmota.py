@@ -1,0 +1,73 @@
+"""Tasmota with an SML script (IR reading head): ``GET /cm?cmnd=Status 10``."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+from urllib.parse import quote, urlencode
+
+import httpx
+from pydantic import Field, HttpUrl, SecretStr, model_validator
+
+from zeropower.meter.http import JsonHttp, base_url, secret_value
+from zeropower.meter.key_path import resolve
+from zeropower.meter.reading import MeterError, finite_number
+from zeropower.shared.messages import GridReading
+from zeropower.shared.settings import StrictModel
+
+
+class TasmotaConfig(StrictModel):
+    """A Tasmota device whose script publishes meter values under ``StatusSNS.<prefix>``."""
+
+    type: Literal["tasmota"] = Field(description="Driver for Tasmota SML readers.")
+    url: HttpUrl = Field(description="The Tasmota's address, e.g. http://192.168.1.60.")
+    prefix: str = Field("SML", min_length=1, description="Sensor name the script reports under (e.g. SML, Meter).")
+    power_key: str | None = Field(
+        None, min_length=1, description="Key of the signed grid power in W (e.g. curr_w, Power_curr)."
+    )
+    import_key: str | None = Field(
+        None, min_length=1, description="Key of the import power in W (OBIS 1.7.0); use with export_key."
+    )
+    export_key: str | None = Field(
+        None, min_length=1, description="Key of the export power in W (OBIS 2.7.0); grid = import - export."
+    )
+    username: str | None = Field(None, description="Web admin user, when a web password is set (usually admin).")
+    password: SecretStr | None = Field(None, description="Web password (sent as a query parameter, as Tasmota wants).")
+
+    @model_validator(mode="after")
+    def _one_way_to_read_power(self) -> Self:
+        split = (self.import_key, self.export_key)
+        if self.power_key is None and None in split:
+            raise ValueError("set power_key (signed power) or both import_key and export_key")
+        if self.power_key is not None and split != (None, None):
+            raise ValueError("set either power_key or import_key/export_key, not both")
+        return self
+
+
+class TasmotaMeter:
+    """Reads ``Status 10`` and takes the configured keys under ``StatusSNS.<prefix>``.
+
+    Tasmota's ``Time`` carries no time zone, so readings are stamped with the time of reading.
+    """
+
+    def __init__(self, config: TasmotaConfig, client: httpx.AsyncClient, timeout_s: float) -> None:
+        self._config = config
+        password = secret_value(config.password)
+        query = {"cmnd": "Status 10"} | ({"user": config.username or "admin", "password": password} if password else {})
+        self._url = f"{base_url(config.url)}/cm?{urlencode(query, quote_via=quote)}"  # Status%2010, as documented
+        self._http = JsonHttp(client, timeout_s)
+        if config.power_key is not None:
+            self._terms = [(config.power_key, 1.0)]
+        else:  # the validator ensures both keys are set
+            self._terms = [(str(config.import_key), 1.0), (str(config.export_key), -1.0)]
+        self.description = f"Tasmota {base_url(config.url)} ({config.prefix})"
+
+    async def read(self) -> GridReading:
+        """Grid power in W, positive = import (the power key, or import minus export)."""
+        status = await self._http.get_json(self._url)
+        if isinstance(status, dict) and "WARNING" in status and "StatusSNS" not in status:
+            raise MeterError(f"Tasmota refused the command: {status['WARNING']}")
+        power = 0.0
+        for key, sign in self._terms:
+            path = f"StatusSNS/{self._config.prefix}/{key}"
+            power += sign * finite_number(resolve(status, path), path)
+        return GridReading(power_w=power)

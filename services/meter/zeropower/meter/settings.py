@@ -1,0 +1,33 @@
+"""Meter service settings: the ``meter`` section (``ZEROPOWER_METER__<FIELD>``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from zeropower.meter.drivers import DriverConfig
+from zeropower.meter.drivers.sim import SimConfig
+from zeropower.shared.settings import ServiceSettings, StrictModel
+
+
+class MeterSettings(StrictModel):
+    """How often and how patiently the grid meter is read, and which driver reads it."""
+
+    poll_interval_s: float = Field(
+        1.0, gt=0, le=3600, description="Time between polls in s (polled drivers); missed ticks are skipped."
+    )
+    timeout_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Longest wait for one HTTP request in s; a slow answer delays the next poll, never stacks.",
+    )
+    stale_after_s: float = Field(
+        10.0, gt=0, description="Push drivers: publish a missing reading after this many s without data."
+    )
+    driver: DriverConfig = Field(default_factory=SimConfig, description="The meter and how to reach it (by type).")
+
+
+class MeterServiceSettings(ServiceSettings):
+    """Settings of the meter service."""
+
+    meter: MeterSettings = Field(default_factory=MeterSettings, description="The grid meter.")

@@ -1,0 +1,213 @@
+"""The meter service in-process against a local device server and a real Mosquitto; and its command line."""
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.helpers import wait_until
+from zeropower.meter.drivers.shelly_gen2 import ShellyGen2Config
+from zeropower.meter.drivers.vzlogger_push import VzloggerPushConfig
+from zeropower.meter.service import poll, read_or_explain, run
+from zeropower.meter.settings import MeterServiceSettings, MeterSettings
+from zeropower.shared.messages import GridReading
+from zeropower.shared.topics import Topics
+from zeropower.sim.broker import free_port
+
+EM_STATUS = {"id": 0, "a_act_power": -100.0, "total_act_power": -300.5}
+EM_DATA = {"id": 0, "total_act": 1000.0, "total_act_ret": 2000.0}
+
+
+@contextlib.asynccontextmanager
+async def meter_service(mqtt_settings, driver, **meter):
+    settings = MeterServiceSettings(mqtt=mqtt_settings, meter=MeterSettings(driver=driver, **meter))
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+def shelly(device):
+    return ShellyGen2Config(type="shelly_gen2", url=device.url)
+
+
+def payload(message):
+    return json.loads(message.payload)
+
+
+def assert_one_at_a_time(device, min_gap_s):
+    """Each poll started only after the previous one had finished (answered or timed out)."""
+    starts = [request.at for request in device.seen("/rpc/EM.GetStatus")]
+    assert len(starts) >= 3
+    assert all(later - earlier >= min_gap_s for earlier, later in itertools.pairwise(starts))
+
+
+async def test_publishes_readings_and_missing_readings_with_the_cause(mqtt_settings, probe, device, caplog):
+    caplog.set_level(logging.INFO, logger="zeropower.meter")
+    topics = Topics(mqtt_settings.topic_prefix)
+    device.json("/rpc/EM.GetStatus", EM_STATUS)
+    device.json("/rpc/EMData.GetStatus", EM_DATA)
+    async with meter_service(mqtt_settings, shelly(device), poll_interval_s=0.05):
+        await probe.wait_for(topics.availability("meter"), lambda m: m.text == "online")
+        valid = await probe.wait_for(topics.grid_power())
+        assert valid.retain is False
+        assert payload(valid)["power_w"] == -300.5
+        assert payload(valid)["energy_export_wh"] == 2000.0
+        assert payload(valid)["phases"][0]["power_w"] == -100.0
+
+        device.status("/rpc/EM.GetStatus", 500, "boom")
+        missing = await probe.wait_for_new(topics.grid_power(), lambda m: payload(m)["power_w"] is None)
+        assert payload(missing)["error"].startswith("HTTP 500 Internal Server Error from http://127.0.0.1:")
+        for _ in range(3):  # keeps publishing missing readings while the device fails
+            await probe.wait_for_new(topics.grid_power(), lambda m: payload(m)["power_w"] is None)
+
+        device.json("/rpc/EM.GetStatus", {**EM_STATUS, "total_act_power": "NaN"})
+        nan = await probe.wait_for_new(topics.grid_power(), lambda m: "nan" in (payload(m)["error"] or "").lower())
+        assert payload(nan)["power_w"] is None
+
+        device.json("/rpc/EM.GetStatus", EM_STATUS)
+        await probe.wait_for_new(topics.grid_power(), lambda m: payload(m)["power_w"] == -300.5)
+    await probe.wait_for(topics.availability("meter"), lambda m: m.text == "offline")
+
+    messages = [r.getMessage() for r in caplog.records if r.name == "zeropower.meter"]
+    assert len([m for m in messages if "HTTP 500" in m]) == 1  # once per change of state, not per poll
+    assert len([m for m in messages if "recovered" in m]) == 1
+
+
+async def test_a_slow_meter_does_not_pile_up_requests(mqtt_settings, probe, device):
+    topics = Topics(mqtt_settings.topic_prefix)
+    device.json("/rpc/EM.GetStatus", EM_STATUS, delay_s=0.3)
+    device.json("/rpc/EMData.GetStatus", EM_DATA)
+    async with meter_service(mqtt_settings, shelly(device), poll_interval_s=0.05, timeout_s=1.0):
+        for _ in range(4):
+            await probe.wait_for_new(topics.grid_power(), lambda m: payload(m)["power_w"] == -300.5)
+    assert device.max_in_flight == 1
+    assert_one_at_a_time(device, min_gap_s=0.3)
+
+
+async def test_a_hanging_meter_times_out_one_request_at_a_time(mqtt_settings, probe, device):
+    topics = Topics(mqtt_settings.topic_prefix)
+    device.hang("/rpc/EM.GetStatus")
+    async with meter_service(mqtt_settings, shelly(device), poll_interval_s=0.05, timeout_s=0.2):
+        for _ in range(3):
+            message = await probe.wait_for_new(topics.grid_power())
+            assert payload(message)["power_w"] is None
+            assert "/rpc/EM.GetStatus within 0.2 s" in payload(message)["error"]
+    assert_one_at_a_time(device, min_gap_s=0.2)  # the abandoned requests still hang on the server
+
+
+async def test_push_meter_silence_is_reported(mqtt_settings, probe, caplog):
+    topics = Topics(mqtt_settings.topic_prefix)
+    port = free_port()
+    driver = VzloggerPushConfig(type="vzlogger_push", listen_host="127.0.0.1", listen_port=port, measurement="grid")
+    async with meter_service(mqtt_settings, driver, stale_after_s=0.3):
+        silent = await probe.wait_for(topics.grid_power())
+        assert payload(silent)["power_w"] is None
+        assert payload(silent)["error"] == (
+            f"no data from vzlogger push on 127.0.0.1:{port} (measurement 'grid') for over 0.3 s"
+        )
+        async with httpx.AsyncClient() as client:
+            response = await client.post(f"http://127.0.0.1:{port}/write?db=vz&precision=ms", content="grid value=-42")
+        assert response.status_code == 204
+        await probe.wait_for(topics.grid_power(), lambda m: payload(m)["power_w"] == -42)  # published before the 204
+        again = await probe.wait_for_new(topics.grid_power())
+        assert payload(again)["error"] == payload(silent)["error"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "zeropower.meter" and "no data" in r.getMessage()]
+    assert len(warnings) == 2  # at the start and after the reading, not for every repetition
+
+
+def run_meter_command(tmp_path, env, *arguments):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ZEROPOWER_")} | env
+    return subprocess.run(
+        [sys.executable, "-m", "zeropower.meter", *arguments],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_invalid_environment_exits_2_naming_the_field(tmp_path):
+    result = run_meter_command(tmp_path, {"ZEROPOWER_METER__POLL_INTERVAL_S": "abc"})
+    assert result.returncode == 2
+    assert "meter.poll_interval_s: Input should be a valid number" in result.stderr
+
+
+def test_unknown_key_in_yaml_exits_2_naming_it(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("meter:\n  driver:\n    type: shelly_gen2\n    url: http://192.168.1.50\n    pasword: x\n")
+    result = run_meter_command(tmp_path, {}, "--config", str(config))
+    assert result.returncode == 2
+    assert "meter.driver.shelly_gen2.pasword: Extra inputs are not permitted" in result.stderr
+
+
+class SlowMeter:
+    """A meter whose every read takes ``duration_s``; it records when reads start."""
+
+    description = "slow test meter"
+
+    def __init__(self, duration_s):
+        self.duration_s = duration_s
+        self.starts = []
+
+    async def read(self):
+        self.starts.append(asyncio.get_running_loop().time())
+        await asyncio.sleep(self.duration_s)  # the meter is slow (simulation, not synchronisation)
+        return GridReading(power_w=1.0)
+
+
+async def test_polls_start_on_interval_ticks_and_skip_the_missed_ones():
+    meter = SlowMeter(duration_s=0.5)
+    readings = asyncio.Queue()
+    stop = asyncio.Event()
+    task = asyncio.create_task(poll(meter, readings.put, 0.2, stop))
+    for _ in range(4):
+        await asyncio.wait_for(readings.get(), 5)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    offsets = [start - meter.starts[0] for start in meter.starts[:4]]
+    # a read of 0.5 s misses two ticks of 0.2 s: the next one starts on the third (0.6), not at once (0.5)
+    # nor a full interval after the read (0.7)
+    assert offsets == pytest.approx([0.0, 0.6, 1.2, 1.8], abs=0.07)
+
+
+class BrokenMeter:
+    """A meter with a bug: it raises something that is not a MeterError."""
+
+    description = "broken test meter"
+
+    async def read(self):
+        raise KeyError("oops")
+
+
+async def test_a_driver_bug_costs_a_reading_not_the_service():
+    reading = await read_or_explain(BrokenMeter())
+    assert reading.power_w is None
+    assert reading.error == "driver error KeyError: 'oops'"
+
+
+async def test_stops_at_once_even_while_a_read_hangs(mqtt_settings, probe, device):
+    topics = Topics(mqtt_settings.topic_prefix)
+    device.hang("/rpc/EM.GetStatus")
+    settings = MeterServiceSettings(mqtt=mqtt_settings, meter=MeterSettings(driver=shelly(device), timeout_s=30))
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    await probe.wait_for(topics.availability("meter"), lambda m: m.text == "online")
+    await wait_until(lambda: device.in_flight == 1)
+    started = asyncio.get_running_loop().time()
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert asyncio.get_running_loop().time() - started < 1.0
+    await probe.wait_for(topics.availability("meter"), lambda m: m.text == "offline")

@@ -1,0 +1,140 @@
+"""The Shelly Gen2 driver against a local RPC server, including real SHA-256 digest authentication."""
+
+import pytest
+from aiohttp import web
+
+from tests.meter.conftest import DigestGuard
+from zeropower.meter.drivers.shelly_gen2 import ShellyGen2Config, ShellyGen2Meter
+from zeropower.meter.reading import MeterError
+
+PRO_3EM = {
+    "id": 0,
+    "a_act_power": 375.5,
+    "a_current": 2.392,
+    "a_voltage": 229.0,
+    "a_pf": 0.76,
+    "a_freq": 50.0,
+    "b_act_power": 100.0,
+    "b_current": 0.5,
+    "b_voltage": 230.0,
+    "b_pf": 0.9,
+    "c_act_power": 83.465,
+    "c_current": 0.964,
+    "c_voltage": 231.0,
+    "c_pf": 0.5,
+    "total_act_power": 558.965,
+    "total_aprt_power": 882.413,
+    "total_current": 3.856,
+}
+PRO_3EM_DATA = {"id": 0, "total_act": 5312000.5, "total_act_ret": 1201000.25, "a_total_act_energy": 1.0}
+PRO_EM_CHANNEL_1 = {"id": 1, "current": 1.473, "voltage": 226.9, "act_power": -332.2, "aprt_power": 335, "pf": 0.99}
+PRO_EM_DATA_1 = {"id": 1, "total_act_energy": 6644.9, "total_act_ret_energy": 2595.26}
+
+
+def meter_for(device, http, **config):
+    return ShellyGen2Meter(ShellyGen2Config(type="shelly_gen2", url=device.url, **config), http, timeout_s=2)
+
+
+async def test_pro_3em_triphase(device, http):
+    device.json("/rpc/EM.GetStatus", PRO_3EM)
+    device.json("/rpc/EMData.GetStatus", PRO_3EM_DATA)
+    reading = await meter_for(device, http).read()
+    assert reading.power_w == 558.965
+    assert [p.power_w for p in reading.phases] == [375.5, 100.0, 83.465]
+    assert reading.phases[0].current_a == 2.392
+    assert reading.phases[2].voltage_v == 231.0
+    assert reading.phases[1].power_factor == 0.9
+    assert reading.energy_import_wh == 5312000.5
+    assert reading.energy_export_wh == 1201000.25
+    assert device.seen("/rpc/EM.GetStatus")[-1].query == {"id": "0"}
+
+
+async def test_pro_em_monophase_channel(device, http):
+    device.json("/rpc/EM1.GetStatus", PRO_EM_CHANNEL_1)
+    device.json("/rpc/EM1Data.GetStatus", PRO_EM_DATA_1)
+    reading = await meter_for(device, http, profile="monophase", channel=1).read()
+    assert reading.power_w == -332.2
+    assert len(reading.phases) == 1
+    assert reading.phases[0].current_a == 1.473
+    assert reading.energy_import_wh == 6644.9
+    assert reading.energy_export_wh == 2595.26
+    assert device.seen("/rpc/EM1.GetStatus")[-1].query == {"id": "1"}
+
+
+async def test_energy_can_be_switched_off(device, http):
+    device.json("/rpc/EM.GetStatus", PRO_3EM)
+    reading = await meter_for(device, http, energy=False).read()
+    assert reading.energy_import_wh is None
+    assert device.seen("/rpc/EMData.GetStatus") == []
+
+
+async def test_failing_energy_request_keeps_the_power(device, http, caplog):
+    device.json("/rpc/EM.GetStatus", PRO_3EM)
+    device.status("/rpc/EMData.GetStatus", 500, '{"code":-105,"message":"Argument id not found"}')
+    meter = meter_for(device, http)
+    first = await meter.read()
+    second = await meter.read()
+    assert (first.power_w, first.energy_import_wh) == (558.965, None)
+    assert second.power_w == 558.965
+    warnings = [r for r in caplog.records if "energy counters" in r.getMessage()]
+    assert len(warnings) == 1  # logged once, not per poll
+    assert "HTTP 500" in warnings[0].getMessage()
+
+
+async def test_power_meter_failure(device, http):
+    device.json("/rpc/EM.GetStatus", {**PRO_3EM, "errors": ["power_meter_failure"]})
+    with pytest.raises(MeterError, match="EM 0 reports power_meter_failure"):
+        await meter_for(device, http, energy=False).read()
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ('{"id":0,"total_act_power":NaN}', "EM total_act_power is nan, not a finite number"),
+        ('{"id":0,"total_act_power":Infinity}', "EM total_act_power is inf, not a finite number"),
+        ('{"id":0,"total_act_power":"n/a"}', "EM total_act_power is 'n/a', not a number"),
+        ('{"id":0,"total_act_power":true}', "EM total_act_power is a bool, not a number"),
+        ('{"id":0}', "no key 'total_act_power'"),
+        ("[1,2]", "did not answer an object"),
+    ],
+)
+async def test_bad_payloads(device, http, body, match):
+    device.json("/rpc/EM.GetStatus", body)
+    with pytest.raises(MeterError, match=match):
+        await meter_for(device, http, energy=False).read()
+
+
+async def test_nan_phase_value_is_left_out(device, http):
+    device.json("/rpc/EM.GetStatus", '{"total_act_power": 10.0, "a_act_power": NaN, "a_voltage": 230}')
+    reading = await meter_for(device, http, energy=False).read()
+    assert reading.power_w == 10.0
+    assert reading.phases[0].power_w is None
+    assert reading.phases[0].voltage_v == 230
+
+
+async def test_digest_sha256_authentication(device, http):
+    guard = DigestGuard("admin", "s3cret")
+
+    async def status(request: web.Request) -> web.Response:
+        return web.json_response(PRO_3EM if request.path.endswith("EM.GetStatus") else PRO_3EM_DATA)
+
+    device.route("/rpc/EM.GetStatus", guard.protect(status))
+    device.route("/rpc/EMData.GetStatus", guard.protect(status))
+    meter = meter_for(device, http, password="s3cret")
+    reading = await meter.read()
+    assert reading.power_w == 558.965
+    assert reading.energy_import_wh == 5312000.5
+    assert (await meter.read()).power_w == 558.965
+
+
+async def test_digest_with_wrong_password_is_401(device, http):
+    guard = DigestGuard("admin", "s3cret")
+
+    async def status(_: web.Request) -> web.Response:
+        return web.json_response(PRO_3EM)
+
+    device.route("/rpc/EM.GetStatus", guard.protect(status))
+    with pytest.raises(MeterError, match=r"HTTP 401 .*EM\.GetStatus \(check user name and password"):
+        await meter_for(device, http, password="wrong", energy=False).read()
+    with pytest.raises(MeterError, match="HTTP 401"):
+        await meter_for(device, http, energy=False).read()  # no password at all
