@@ -16,7 +16,7 @@ $(VENV)/.installed: constraints.txt requirements-dev.txt $(PYPROJECTS)
 	touch $@
 
 demo: install
-	$(BIN)/python -m zeropower.sim.demo
+	$(BIN)/python -m zeropower.sim.demo $(DEMO_ARGS)
 
 system-deps:
 	bash scripts/system-deps
