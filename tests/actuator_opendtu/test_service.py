@@ -13,7 +13,7 @@ from zeropower.actuator_opendtu.service import run
 from zeropower.actuator_opendtu.settings import ActuatorOpenDtuServiceSettings
 from zeropower.shared.messages import ActuatorAnnouncement, ActuatorState, DeviceState, SetpointCommand
 from zeropower.shared.settings import MqttSettings
-from zeropower.shared.topics import OpenDtuTopics, Topics
+from zeropower.shared.topics import OpenDtuTopics, Topics, actuator_service_id
 from zeropower.sim.broker import Broker
 
 ROOF = "114182912345"
@@ -81,7 +81,7 @@ async def test_announcement_and_state_are_retained(broker, mqtt_settings, probe)
         ],
     )
     async with running(settings, probe) as topics:
-        await probe.wait_for(topics.availability("actuator/opendtu"), payload("online"))
+        await probe.wait_for(topics.availability(actuator_service_id("opendtu")), payload("online"))
         stored = await retained(broker)
     announcement = ActuatorAnnouncement.model_validate_json(stored[topics.actuator_announce("opendtu")].payload)
     assert announcement.actuator_id == "opendtu"
@@ -285,7 +285,7 @@ async def test_two_instances_side_by_side(mqtt_settings, probe):
         await probe.wait_for(DTU.limit_command(ROOF), payload("300"))
         await probe.wait_for(DTU.limit_command(GARAGE), payload("200"))
         for actuator_id in ("east", "west"):
-            await probe.wait_for(topics.availability(f"actuator/{actuator_id}"), payload("online"))
+            await probe.wait_for(topics.availability(actuator_service_id(actuator_id)), payload("online"))
             await probe.wait_for(topics.actuator_state(actuator_id), mode("following"))
     assert payloads(probe, DTU.limit_command(GARAGE)) == ["200"]
     assert payloads(probe, DTU.limit_command(ROOF)) == ["300"]
@@ -294,5 +294,5 @@ async def test_two_instances_side_by_side(mqtt_settings, probe):
 @pytest.mark.parametrize("actuator_id", ["opendtu", "second"])
 async def test_availability_goes_offline_on_a_clean_stop(mqtt_settings, probe, actuator_id):
     async with running(make_settings(mqtt_settings, actuator_id=actuator_id), probe) as topics:
-        await probe.wait_for(topics.availability(f"actuator/{actuator_id}"), payload("online"))
-    await probe.wait_for(topics.availability(f"actuator/{actuator_id}"), payload("offline"))
+        await probe.wait_for(topics.availability(actuator_service_id(actuator_id)), payload("online"))
+    await probe.wait_for(topics.availability(actuator_service_id(actuator_id)), payload("offline"))

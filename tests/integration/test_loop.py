@@ -13,6 +13,7 @@ import pytest
 
 from tests.helpers import MqttProbe, start_service
 from tests.integration.conftest import BALCONY, ROOF, SERVICES, TARGET_W, System, limit_payload
+from zeropower.shared.topics import actuator_service_id
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +92,9 @@ async def test_broker_restart_mid_run_loop_resumes_without_restarting_services(s
 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_sigterm_publishes_offline_and_exits_within_2_s(system: System, service: str):
-    availability = system.topics.availability("actuator/opendtu" if service == "actuator_opendtu" else service)
+    availability = system.topics.availability(
+        actuator_service_id("opendtu") if service == "actuator_opendtu" else service
+    )
     await system.probe.wait_for(availability, lambda m: m.text == "online", timeout=20)
     process = system.processes[service]
     started = time.monotonic()

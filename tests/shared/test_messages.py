@@ -3,7 +3,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from zeropower.shared.messages import GridReading, parse_on_off
+from zeropower.shared.messages import GridReading, InvalidMessageError, parse_message, parse_on_off
 
 
 def test_grid_reading_round_trip():
@@ -37,3 +37,11 @@ def test_parse_on_off(payload, expected):
 def test_parse_on_off_names_bad_payload():
     with pytest.raises(ValueError, match="'maybe'"):
         parse_on_off(b"maybe")
+
+
+def test_parse_message_names_the_field():
+    assert parse_message(GridReading, b'{"power_w": 5}').power_w == 5
+    with pytest.raises(InvalidMessageError, match="invalid GridReading: power_w: "):
+        parse_message(GridReading, b'{"power_w": "lots"}')
+    with pytest.raises(InvalidMessageError, match="invalid GridReading: payload: Invalid JSON"):
+        parse_message(GridReading, b"\xff")

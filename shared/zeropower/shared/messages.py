@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Literal, Self
+from typing import Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 OnOff = Literal["on", "off"]
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class Message(BaseModel):
@@ -137,6 +138,20 @@ class SimState(Message):
     grid_w: float = Field(description="Grid power in W (positive = import).")
     exported_wh: float = Field(description="Energy exported since start in Wh.")
     imported_wh: float = Field(description="Energy imported since start in Wh.")
+
+
+class InvalidMessageError(ValueError):
+    """A payload that does not match its model; the message names the field and the problem."""
+
+
+def parse_message(model: type[ModelT], payload: bytes | str) -> ModelT:
+    """Validate a JSON payload against its model; raises InvalidMessageError naming the first bad field."""
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as error:
+        problem = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "payload"
+        raise InvalidMessageError(f"invalid {model.__name__}: {where}: {problem['msg']}") from None
 
 
 def parse_on_off(payload: bytes | str) -> bool:

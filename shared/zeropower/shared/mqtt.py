@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import aiomqtt
 from pydantic import BaseModel
 
 from zeropower.shared.settings import MqttSettings
+from zeropower.shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,12 @@ class MqttBus:
         self._connect_hooks: list[ConnectHook] = []
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
+
+    @classmethod
+    def for_service(cls, settings: MqttSettings, service_id: str) -> MqttBus:
+        """The bus of one zeropower service: client id from service and host, availability from the catalogue."""
+        client_id = f"zeropower-{service_id.replace('/', '-')}-{socket.gethostname()}"
+        return cls(settings, client_id, Topics(settings.topic_prefix).availability(service_id))
 
     def subscribe(self, topic_filter: str, handler: Handler) -> None:
         """Call ``handler`` for every message matching ``topic_filter`` (kept across reconnects)."""

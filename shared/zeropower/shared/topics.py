@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def actuator_service_id(actuator_id: str) -> str:
+    """The service id of one actuator instance (its topics live below ``<prefix>/actuator/<id>/``)."""
+    return f"actuator/{actuator_id}"
+
+
 @dataclass(frozen=True)
 class Topics:
     """zeropower's own topics below one prefix (default ``zeropower``)."""

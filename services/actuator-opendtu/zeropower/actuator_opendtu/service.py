@@ -5,19 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
-
-from pydantic import ValidationError
 
 from zeropower.actuator_opendtu.policy import Clock, Command, CommandPolicy
 from zeropower.actuator_opendtu.settings import ActuatorOpenDtuServiceSettings, ActuatorOpenDtuSettings
 from zeropower.actuator_opendtu.telemetry import InverterTelemetry
 from zeropower.shared.change_log import ChangeLogger
-from zeropower.shared.messages import ActuatorAnnouncement, ActuatorState, DeviceInfo, SetpointCommand
+from zeropower.shared.messages import (
+    ActuatorAnnouncement,
+    ActuatorState,
+    DeviceInfo,
+    InvalidMessageError,
+    SetpointCommand,
+    parse_message,
+)
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
 from zeropower.shared.service import run_service
-from zeropower.shared.topics import Topics
+from zeropower.shared.topics import Topics, actuator_service_id
 
 log = logging.getLogger("zeropower.actuator_opendtu")
 
@@ -87,11 +91,9 @@ class ActuatorService:
             self._bad_setpoints.report(f"ignoring a retained message on {message.topic}: setpoints must be live")
             return
         try:
-            command = SetpointCommand.model_validate_json(message.payload)
-        except ValidationError as error:
-            first = error.errors(include_url=False)[0]
-            where = ".".join(str(part) for part in first["loc"]) or "payload"
-            self._bad_setpoints.report(f"ignoring invalid SetpointCommand on {message.topic}: {where}: {first['msg']}")
+            command = parse_message(SetpointCommand, message.payload)
+        except InvalidMessageError as error:
+            self._bad_setpoints.report(f"ignoring {message.topic}: {error}")
             return
         self._bad_setpoints.report(None)
         for device_id in self._policy.on_setpoints(command.setpoints_w, dry_run=command.dry_run):
@@ -199,11 +201,7 @@ async def run(settings: ActuatorOpenDtuServiceSettings, stop: asyncio.Event) -> 
     """Run one actuator instance until ``stop`` is set."""
     config = settings.actuator_opendtu
     topics = Topics(settings.mqtt.topic_prefix)
-    bus = MqttBus(
-        settings.mqtt,
-        client_id=f"zeropower-actuator-{config.actuator_id}-{socket.gethostname()}",
-        availability_topic=topics.availability(f"actuator/{config.actuator_id}"),
-    )
+    bus = MqttBus.for_service(settings.mqtt, actuator_service_id(config.actuator_id))
     service = ActuatorService(config, bus, topics)
     log.info(
         "actuator %s: %s at prefix %r with %s",

@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from typing import TypeVar
-
-from pydantic import ValidationError
 
 from zeropower.controller.logic import Decision, ZeroExportController
 from zeropower.controller.settings import ControllerServiceSettings
@@ -18,7 +15,9 @@ from zeropower.shared.messages import (
     ActuatorAnnouncement,
     DeviceState,
     GridReading,
+    InvalidMessageError,
     SetpointCommand,
+    parse_message,
     parse_on_off,
 )
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
@@ -93,11 +92,9 @@ class ControllerService:
 
     def _parse(self, model: type[Payload], message: IncomingMessage) -> Payload | None:
         try:
-            parsed = model.model_validate_json(message.payload)
-        except ValidationError as error:
-            first = error.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"]) or "payload"
-            self._bad_input.report(f"ignoring invalid {model.__name__} on {message.topic}: {where}: {first['msg']}")
+            parsed = parse_message(model, message.payload)
+        except InvalidMessageError as error:
+            self._bad_input.report(f"ignoring {message.topic}: {error}")
             return None
         self._bad_input.report(None)
         return parsed
@@ -121,11 +118,7 @@ class ControllerService:
 async def run(settings: ControllerServiceSettings, stop: asyncio.Event) -> None:
     """Run the controller until ``stop`` is set."""
     topics = Topics(settings.mqtt.topic_prefix)
-    bus = MqttBus(
-        settings.mqtt,
-        client_id=f"zeropower-{SERVICE_ID}-{socket.gethostname()}",
-        availability_topic=topics.availability(SERVICE_ID),
-    )
+    bus = MqttBus.for_service(settings.mqtt, SERVICE_ID)
     service = ControllerService(ZeroExportController(settings.controller, time.time), bus, topics)
     async with asyncio.TaskGroup() as group:
         group.create_task(bus.run(stop))

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import socket
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -116,11 +115,7 @@ async def _wait_for_stop(stop: asyncio.Event, timeout_s: float) -> None:
 async def run(settings: MeterServiceSettings, stop: asyncio.Event) -> None:
     """Run the meter service until ``stop`` is set."""
     topics = Topics(settings.mqtt.topic_prefix)
-    bus = MqttBus(
-        settings.mqtt,
-        client_id=f"zeropower-{SERVICE_ID}-{socket.gethostname()}",
-        availability_topic=topics.availability(SERVICE_ID),
-    )
+    bus = MqttBus.for_service(settings.mqtt, SERVICE_ID)
     if settings.log_level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO: twice a second
     config = settings.meter

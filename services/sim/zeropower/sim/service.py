@@ -69,9 +69,7 @@ async def run(settings: SimServiceSettings, stop: asyncio.Event) -> None:
     topics = Topics(settings.mqtt.topic_prefix)
     host = socket.gethostname()
     plant = Plant(sim)
-    bus = MqttBus(
-        settings.mqtt, client_id=f"zeropower-{SERVICE_ID}-{host}", availability_topic=topics.availability(SERVICE_ID)
-    )
+    bus = MqttBus.for_service(settings.mqtt, SERVICE_ID)
     dtu_bus = MqttBus(
         settings.mqtt,
         client_id=f"zeropower-{SERVICE_ID}-opendtu-{host}",
