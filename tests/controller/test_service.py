@@ -83,6 +83,7 @@ async def test_garbage_does_not_stop_the_loop(mqtt_settings, probe):
     topics = Topics(mqtt_settings.topic_prefix)
     await announce(probe, topics)
     async with controller(mqtt_settings, target_w=0):
+        await probe.wait_for(topics.availability("controller"), lambda m: m.text == "online")
         for garbage in [b"not json", b'{"power_w": "NaN"}', b'{"power_w": 5, "extra": 1}', b"\xff"]:
             await probe.publish(topics.grid_power(), garbage)
         await probe.publish(topics.actuator_announce("broken"), b"[1,2]")

@@ -141,11 +141,11 @@ class MqttBus:
 
     async def _start_session(self, client: aiomqtt.Client) -> None:
         self._client = client
-        await client.publish(self._availability_topic, ONLINE, qos=1, retain=True)
         for topic_filter, _ in self._subscriptions:
             await self._subscribe_now(client, topic_filter)
         for topic, data in list(self._retained.items()):
             await client.publish(topic, data, qos=1, retain=True)
+        await client.publish(self._availability_topic, ONLINE, qos=1, retain=True)  # ready: subscribed
         self.connected.set()
         for hook in self._connect_hooks:
             await hook()

@@ -175,7 +175,7 @@ class ZeroExportController:
             if not self._reachable(device, now):
                 self._set(device, device.info.min_w, now, track=False)
                 continue
-            if device.changed_at is not None and now - device.changed_at >= self.settle_timeout_s:
+            if device.changed_at is not None and now - device.changed_at >= self._settle_after_s(device):
                 self._settle(device)
             controllable.append(device)
         return controllable
@@ -258,6 +258,15 @@ class ZeroExportController:
         else:
             device.changed_at = now
         device.setpoint_w = limit_w
+
+    def _settle_after_s(self, device: _Device) -> float:
+        """How long an unconfirmed change stays in flight.
+
+        A small one (which an actuator may skip, and telemetry can hardly tell from noise) one dead time,
+        a larger one until ``settle_timeout_s``.
+        """
+        change = abs(self._expected_output(device, device.setpoint_w) - (device.output_before_w or 0.0))
+        return self.settings.dead_time_s if change < self.settings.settle_tolerance_w else self.settle_timeout_s
 
     @staticmethod
     def _settle(device: _Device) -> None:
