@@ -34,6 +34,12 @@ def test_grid_is_load_minus_output_per_phase_and_in_total():
     assert plant.limit_w == 1200
 
 
+def test_starts_as_if_it_had_been_running():
+    plant = make(pv_w=600)
+    assert plant.output_w == pytest.approx(600 * 0.955)  # no ramp from zero at start
+    assert make(pv_w=2000).output_w == pytest.approx(1200)  # capped by the limits
+
+
 def test_pv_is_shared_by_nameplate_power():
     plant = make(pv_w=600)
     assert plant.pv_share_w("114182912345") == pytest.approx(400)

@@ -96,8 +96,9 @@ class MqttBus:
         delay = self._settings.reconnect_min_s
         last_problem: str | None = None
         while not stop.is_set():
+            client = self._make_client()
             try:
-                async with self._make_client() as client:
+                async with client:
                     await self._start_session(client)
                     if last_problem is not None:
                         log.info("connected to MQTT broker %s:%s again", self._settings.host, self._settings.port)
@@ -119,6 +120,7 @@ class MqttBus:
             finally:
                 self._client = None
                 self.connected.clear()
+                _settle_disconnect_reason(client)
             if not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
@@ -178,6 +180,17 @@ class MqttBus:
                         await handler(incoming)
                     except Exception:
                         log.exception("handler for %s failed on a message on %s", topic_filter, incoming.topic)
+
+
+def _settle_disconnect_reason(client: aiomqtt.Client) -> None:
+    """Read the reason of an unexpected disconnect that no call awaited (we already logged the error).
+
+    aiomqtt keeps it in a future; when the session ended another way (a timeout, a stop), nobody reads it
+    and asyncio would log "Future exception was never retrieved" at every broker outage.
+    """
+    disconnected = client._disconnected  # private: aiomqtt offers no public way to read it
+    if disconnected.done() and not disconnected.cancelled():
+        disconnected.exception()
 
 
 def _encode(payload: str | bytes | BaseModel) -> bytes:

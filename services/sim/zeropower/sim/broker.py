@@ -51,7 +51,8 @@ class Broker:
         """Start the broker and wait until it accepts connections."""
         command = self._mosquitto_command() if self.implementation == "mosquitto" else self._amqtt_command()
         with self._log.open("ab") as log:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            # Own session: a Ctrl-C in the terminal reaches whoever started it, who stops it last.
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_for_port(self.port)
         except TimeoutError:

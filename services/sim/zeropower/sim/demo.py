@@ -173,6 +173,7 @@ async def run_demo(config_file: Path, logs: dict[str, IO[bytes]], port: int, tar
                 *[sys.executable, "-m", f"zeropower.{service}", "--config", str(config_file)],
                 stdout=logs[service],
                 stderr=logs[service],
+                start_new_session=True,  # Ctrl-C reaches only the demo, which stops them before the broker
             )
         board = StatusBoard(target_w=target_w)
         watcher = asyncio.create_task(show_status(port, board, stop))

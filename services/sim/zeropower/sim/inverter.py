@@ -72,6 +72,11 @@ class InverterModel:
         """The limit in force as a share of the nameplate power (0.02-1)."""
         return self.limit_w / self.settings.max_w
 
+    def settle(self, pv_w: float) -> None:
+        """Start as if it had been running a while: producing what its limit and ``pv_w`` of sun allow."""
+        self._update_power_state(pv_w)
+        self.output_w = min(self.limit_w, pv_w * EFFICIENCY, self.settings.max_w) if self.powered else 0.0
+
     def command_limit(self, limit_w: float, now_s: float) -> float | None:
         """Send a limit in W; it is clamped to [2 %, nameplate] and followed after the dead time.
 

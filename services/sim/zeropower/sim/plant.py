@@ -32,6 +32,8 @@ class Plant:
         self.exported_wh = 0.0
         self.phase_imported_wh = [0.0, 0.0, 0.0]
         self.phase_exported_wh = [0.0, 0.0, 0.0]
+        for inverter in self.inverters.values():
+            inverter.settle(self.pv_share_w(inverter.serial))
 
     def set_load_w(self, load_w: float | None) -> None:
         """Force the household load to ``load_w`` (spread over the phases like the base load); None = profile."""
