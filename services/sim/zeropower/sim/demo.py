@@ -144,10 +144,10 @@ def _width() -> int:
     return 200
 
 
-def prepare(workdir: Path) -> tuple[Broker, Path, float]:
+def prepare(workdir: Path, mqtt_port: int) -> tuple[Broker, Path, float]:
     """Write the config, start the broker; return it, the config file and the controller's target."""
     workdir.mkdir(parents=True, exist_ok=True)
-    broker = Broker(port=port_or_free(1883), workdir=workdir)
+    broker = Broker(port=mqtt_port, workdir=workdir)
     config = demo_config(broker.port, free_port())
     config_file = workdir / "config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -215,8 +215,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m zeropower.sim.demo", description=__doc__)
     parser.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0 = at Ctrl-C)")
     parser.add_argument("--workdir", type=Path, default=Path("var/demo"), help="config and logs go here")
+    parser.add_argument("--mqtt-port", type=int, help="port of the demo's broker (default: 1883 if free, else any)")
     arguments = parser.parse_args()
-    broker, config_file, target_w = prepare(arguments.workdir)
+    broker, config_file, target_w = prepare(arguments.workdir, arguments.mqtt_port or port_or_free(1883))
     logs = {service: (arguments.workdir / f"{service}.log").open("ab") for service in SERVICES}
     try:
         status = asyncio.run(run_demo(config_file, logs, broker.port, target_w, arguments.duration))
