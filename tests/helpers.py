@@ -8,28 +8,16 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 
 import aiomqtt
 
+from zeropower.shared.mqtt import IncomingMessage
+from zeropower.shared.settings import SettingsT
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class Received:
-    """A message the probe saw."""
-
-    topic: str
-    payload: bytes
-    retain: bool
-
-    @property
-    def text(self) -> str:
-        """Payload as text."""
-        return self.payload.decode(errors="replace")
 
 
 class MqttProbe:
@@ -37,7 +25,7 @@ class MqttProbe:
 
     def __init__(self, port: int) -> None:
         self._client = aiomqtt.Client("127.0.0.1", port, identifier=f"probe-{os.getpid()}-{id(self)}")
-        self.messages: list[Received] = []
+        self.messages: list[IncomingMessage] = []
         self._new = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
 
@@ -61,14 +49,14 @@ class MqttProbe:
         async for message in self._client.messages:
             payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
             async with self._new:
-                self.messages.append(Received(str(message.topic), payload, bool(message.retain)))
+                self.messages.append(IncomingMessage(str(message.topic), payload, bool(message.retain)))
                 self._new.notify_all()
 
     async def publish(self, topic: str, payload: str | bytes, *, retain: bool = False, qos: int = 1) -> None:
         """Publish a message."""
         await self._client.publish(topic, payload, qos=qos, retain=retain)
 
-    def on(self, topic: str) -> list[Received]:
+    def on(self, topic: str) -> list[IncomingMessage]:
         """Every message received on exactly this topic."""
         return [m for m in self.messages if m.topic == topic]
 
@@ -79,10 +67,10 @@ class MqttProbe:
     async def wait_for(
         self,
         topic: str,
-        predicate: Callable[[Received], bool] = lambda _: True,
+        predicate: Callable[[IncomingMessage], bool] = lambda _: True,
         timeout: float = 10.0,
         since: int = 0,
-    ) -> Received:
+    ) -> IncomingMessage:
         """Wait for a message on ``topic`` (received after position ``since``) that satisfies ``predicate``."""
         async with self._new:
             seen = since
@@ -95,8 +83,8 @@ class MqttProbe:
                     await self._new.wait()
 
     async def wait_for_new(
-        self, topic: str, predicate: Callable[[Received], bool] = lambda _: True, timeout: float = 10.0
-    ) -> Received:
+        self, topic: str, predicate: Callable[[IncomingMessage], bool] = lambda _: True, timeout: float = 10.0
+    ) -> IncomingMessage:
         """Like wait_for, but only messages that arrive from now on."""
         return await self.wait_for(topic, predicate, timeout, since=self.mark())
 
@@ -108,6 +96,20 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 10.0, inter
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def service_running(
+    run: Callable[[SettingsT, asyncio.Event], Awaitable[None]], settings: SettingsT
+) -> AsyncIterator[None]:
+    """Run a service's ``run(settings, stop)`` in this process until the block ends, then stop it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
 
 
 def start_service(module: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:

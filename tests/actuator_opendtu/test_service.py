@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.helpers import MqttProbe, Received
+from tests.helpers import MqttProbe, service_running
 from zeropower.actuator_opendtu.service import run
 from zeropower.actuator_opendtu.settings import ActuatorOpenDtuServiceSettings
 from zeropower.shared.messages import ActuatorAnnouncement, ActuatorState, DeviceState, SetpointCommand
+from zeropower.shared.mqtt import IncomingMessage
 from zeropower.shared.settings import MqttSettings
 from zeropower.shared.topics import OpenDtuTopics, Topics, actuator_service_id
 from zeropower.sim.broker import Broker
@@ -31,15 +32,10 @@ def make_settings(mqtt_settings: MqttSettings, **actuator) -> ActuatorOpenDtuSer
 @contextlib.asynccontextmanager
 async def running(settings: ActuatorOpenDtuServiceSettings, probe: MqttProbe):
     """Run the service until the block ends; enter the block once it has subscribed (its announcement is out)."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(settings, stop))
     topics = Topics(settings.mqtt.topic_prefix)
-    try:
+    async with service_running(run, settings):
         await probe.wait_for(topics.actuator_announce(settings.actuator_opendtu.actuator_id))
         yield topics
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 5)
 
 
 async def send(probe: MqttProbe, topics: Topics, setpoints: dict[str, float], actuator_id: str = "opendtu", **extra):
@@ -47,24 +43,19 @@ async def send(probe: MqttProbe, topics: Topics, setpoints: dict[str, float], ac
     await probe.publish(topics.actuator_setpoints(actuator_id), command.model_dump_json())
 
 
-def payload(text: str) -> Callable[[Received], bool]:
+def payload(text: str) -> Callable[[IncomingMessage], bool]:
     return lambda message: message.text == text
 
 
-def mode(name: str) -> Callable[[Received], bool]:
+def mode(name: str) -> Callable[[IncomingMessage], bool]:
     return lambda message: ActuatorState.model_validate_json(message.payload).mode == name
-
-
-def after(probe: MqttProbe, mark: int, predicate: Callable[[Received], bool]) -> Callable[[Received], bool]:
-    """Match only messages received after the first ``mark`` ones."""
-    return lambda message: predicate(message) and any(message is later for later in probe.messages[mark:])
 
 
 def payloads(probe: MqttProbe, topic: str) -> list[str]:
     return [message.text for message in probe.on(topic)]
 
 
-async def retained(broker: Broker) -> dict[str, Received]:
+async def retained(broker: Broker) -> dict[str, IncomingMessage]:
     """The broker's retained messages, as a client connecting now receives them."""
     async with MqttProbe(broker.port) as fresh:
         await fresh.publish("zp-test/marker", "done")  # handled after the subscription's retained messages
@@ -169,14 +160,14 @@ async def test_fail_safe_after_the_setpoint_timeout_and_recovery(mqtt_settings, 
     async with running(settings, probe) as topics:
         await send(probe, topics, {ROOF: 600})
         await probe.wait_for(DTU.limit_command(ROOF), payload("600"))
-        mark = len(probe.messages)
-        await probe.wait_for(DTU.limit_command(ROOF), after(probe, mark, payload("100")), timeout=6)
-        state = await probe.wait_for(topics.actuator_state("opendtu"), after(probe, mark, mode("fail-safe")))
+        mark = probe.mark()
+        await probe.wait_for(DTU.limit_command(ROOF), payload("100"), timeout=6, since=mark)
+        state = await probe.wait_for(topics.actuator_state("opendtu"), mode("fail-safe"), since=mark)
         assert "no setpoint" in ActuatorState.model_validate_json(state.payload).reason
-        mark = len(probe.messages)
+        mark = probe.mark()
         await send(probe, topics, {ROOF: 500})
-        await probe.wait_for(DTU.limit_command(ROOF), after(probe, mark, payload("500")))
-        await probe.wait_for(topics.actuator_state("opendtu"), after(probe, mark, mode("following")))
+        await probe.wait_for(DTU.limit_command(ROOF), payload("500"), since=mark)
+        await probe.wait_for(topics.actuator_state("opendtu"), mode("following"), since=mark)
 
 
 async def test_a_telemetry_burst_becomes_one_normalised_device_state(broker, mqtt_settings, probe):

@@ -1,11 +1,10 @@
 """The controller service against a real Mosquitto."""
 
-import asyncio
 import contextlib
 import json
 import time
 
-from tests.helpers import MqttProbe
+from tests.helpers import MqttProbe, service_running
 from zeropower.controller.service import run
 from zeropower.controller.settings import ControllerServiceSettings, ControllerSettings
 from zeropower.shared.messages import ActuatorAnnouncement, DeviceInfo, DeviceState, GridReading
@@ -17,13 +16,8 @@ SERIAL = "114182912345"
 @contextlib.asynccontextmanager
 async def controller(mqtt_settings, **overrides):
     settings = ControllerServiceSettings(mqtt=mqtt_settings, controller=ControllerSettings(**overrides))
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(settings, stop))
-    try:
+    async with service_running(run, settings):
         yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 3)
 
 
 async def announce(probe: MqttProbe, topics: Topics) -> None:

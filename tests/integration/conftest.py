@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import MqttProbe, Received, start_service
+from tests.helpers import MqttProbe, start_service
 from zeropower.shared.messages import SimState
+from zeropower.shared.mqtt import IncomingMessage
 from zeropower.shared.topics import OpenDtuTopics, Topics
 from zeropower.sim.broker import Broker, free_port
 
@@ -105,7 +106,7 @@ class System:
         return (self.workdir / f"{service}.log").read_text(errors="replace")
 
 
-def limit_payload(message: Received) -> float:
+def limit_payload(message: IncomingMessage) -> float:
     """The W of an OpenDTU limit command."""
     return float(message.text)
 

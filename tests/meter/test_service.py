@@ -12,7 +12,7 @@ import sys
 import httpx
 import pytest
 
-from tests.helpers import wait_until
+from tests.helpers import service_running, wait_until
 from zeropower.meter.drivers.shelly_gen2 import ShellyGen2Config
 from zeropower.meter.drivers.vzlogger_push import VzloggerPushConfig
 from zeropower.meter.service import poll, read_or_explain, run
@@ -28,13 +28,8 @@ EM_DATA = {"id": 0, "total_act": 1000.0, "total_act_ret": 2000.0}
 @contextlib.asynccontextmanager
 async def meter_service(mqtt_settings, driver, **meter):
     settings = MeterServiceSettings(mqtt=mqtt_settings, meter=MeterSettings(driver=driver, **meter))
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(settings, stop))
-    try:
+    async with service_running(run, settings):
         yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 5)
 
 
 def shelly(device):

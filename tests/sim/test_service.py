@@ -9,8 +9,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.helpers import MqttProbe, Received
+from tests.helpers import MqttProbe, service_running
 from zeropower.shared.messages import SimState
+from zeropower.shared.mqtt import IncomingMessage
 from zeropower.shared.settings import MqttSettings
 from zeropower.shared.topics import OpenDtuTopics, Topics
 from zeropower.sim.broker import free_port
@@ -45,18 +46,13 @@ def settings(mqtt_settings: MqttSettings) -> SimServiceSettings:
 
 @contextlib.asynccontextmanager
 async def running(settings: SimServiceSettings, probe: MqttProbe):
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(settings, stop))
     topics = Topics(settings.mqtt.topic_prefix)
-    try:
+    async with service_running(run, settings):
         await probe.wait_for(topics.sim_state())
         yield topics
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 5)
 
 
-def state(predicate: Callable[[SimState], bool]) -> Callable[[Received], bool]:
+def state(predicate: Callable[[SimState], bool]) -> Callable[[IncomingMessage], bool]:
     return lambda message: predicate(SimState.model_validate_json(message.payload))
 
 
