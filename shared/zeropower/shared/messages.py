@@ -140,6 +140,17 @@ class SimState(Message):
     imported_wh: float = Field(description="Energy imported since start in Wh.")
 
 
+class RecorderState(Message):
+    """The recorder's health: what reached InfluxDB, what waits in the spool, what was lost and why."""
+
+    received: int = Field(ge=0, description="MQTT messages received since start.")
+    written: int = Field(ge=0, description="Points InfluxDB accepted since start.")
+    spooled: int = Field(ge=0, description="Points waiting in the on-disk spool now.")
+    dropped: int = Field(ge=0, description="Points dropped since start because the spool was full.")
+    rejected: int = Field(ge=0, description="Points InfluxDB refused for good since start (e.g. field type conflict).")
+    lag_s: float = Field(ge=0, description="Age of the oldest point not yet written in s; 0 when all are written.")
+
+
 class InvalidMessageError(ValueError):
     """A payload that does not match its model; the message names the field and the problem."""
 

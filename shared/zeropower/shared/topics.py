@@ -48,6 +48,10 @@ class Topics:
         """Normalised state of one device behind an actuator (DeviceState), retained."""
         return f"{self.prefix}/actuator/{actuator_id}/device/{device_id}/state"
 
+    def recorder_state(self) -> str:
+        """The recorder's health (RecorderState), retained."""
+        return f"{self.prefix}/recorder/state"
+
     def sim_state(self) -> str:
         """The simulator's ground truth (SimState), a stream, not retained."""
         return f"{self.prefix}/sim/state"

@@ -1,0 +1,3 @@
+from zeropower.recorder.service import main
+
+main()

@@ -1,0 +1,194 @@
+"""Real time-series databases for tests: InfluxDB 1.x (``influxd``) and VictoriaMetrics, on free ports.
+
+``InfluxServer`` starts Debian's ``influxd`` (1.6) with a private config and data directory, can be stopped
+and started again on the same port and data, and answers InfluxQL queries. ``VictoriaMetricsServer`` is a
+real server that accepts the InfluxDB v2 write API (``/api/v2/write``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from zeropower.sim.broker import free_port
+
+_INFLUXD_CONFIG = """\
+reporting-disabled = true
+bind-address = "127.0.0.1:{rpc_port}"
+
+[meta]
+  dir = "{root}/meta"
+  logging-enabled = false
+
+[data]
+  dir = "{root}/data"
+  wal-dir = "{root}/wal"
+  query-log-enabled = false
+
+[monitor]
+  store-enabled = false
+
+[subscriber]
+  enabled = false
+
+[continuous_queries]
+  enabled = false
+
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:{http_port}"
+  log-enabled = false
+  pprof-enabled = false
+  unix-socket-enabled = false
+
+[logging]
+  level = "warn"
+
+[ifql]
+  enabled = false
+"""
+
+
+def _wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=1).is_success:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {timeout_s} s")
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class InfluxServer:
+    """A private ``influxd`` (InfluxDB 1.x); stop() and start() keep its port and data."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._root = workdir
+        self._root.mkdir(parents=True, exist_ok=True)
+        self._config = self._root / "influxdb.conf"
+        self._config.write_text(_INFLUXD_CONFIG.format(root=self._root, http_port=self.port, rpc_port=free_port()))
+        self._log = self._root / "influxd.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        """True when ``influxd`` is installed."""
+        return shutil.which("influxd") is not None
+
+    def start(self) -> Self:
+        """Start influxd and wait until it answers ``/ping``."""
+        with self._log.open("ab") as log:
+            self._process = subprocess.Popen(
+                ["influxd", "run", "-config", str(self._config)], stdout=log, stderr=subprocess.STDOUT
+            )
+        _wait_for_http(f"{self.url}/ping", self._process, self._log)
+        return self
+
+    def stop(self) -> None:
+        """Stop influxd (writers see connection refused)."""
+        _stop(self._process)
+        self._process = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def create_database(self, name: str) -> None:
+        """CREATE DATABASE (idempotent)."""
+        self.query(f'CREATE DATABASE "{name}"', method="POST")
+
+    def query(self, influxql: str, database: str | None = None, *, method: str = "GET") -> list[dict[str, Any]]:
+        """Run InfluxQL; returns the series of the first statement (name, columns, values, tags)."""
+        params = {"q": influxql, "epoch": "ns", **({"db": database} if database else {})}
+        response = httpx.request(method, f"{self.url}/query", params=params, timeout=30)
+        response.raise_for_status()
+        result = response.json()["results"][0]
+        if "error" in result:
+            raise RuntimeError(f"InfluxQL error: {result['error']}")
+        return list(result.get("series", []))
+
+    def rows(self, influxql: str, database: str) -> list[dict[str, Any]]:
+        """The rows of a SELECT as dicts (column name to value), tags of GROUP BY included."""
+        return [
+            {**series.get("tags", {}), **dict(zip(series["columns"], values, strict=True))}
+            for series in self.query(influxql, database)
+            for values in series["values"]
+        ]
+
+
+class VictoriaMetricsServer:
+    """A private VictoriaMetrics: accepts ``/api/v2/write`` and exports series as JSON lines."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._data = workdir / "victoria-metrics"
+        self._log = workdir / "victoria-metrics.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        """True when ``victoria-metrics`` is installed."""
+        return shutil.which("victoria-metrics") is not None
+
+    def start(self) -> Self:
+        """Start it and wait until it is healthy."""
+        command = [
+            "victoria-metrics",
+            f"-httpListenAddr=127.0.0.1:{self.port}",
+            f"-storageDataPath={self._data}",
+            "-search.latencyOffset=0s",
+            "-loggerLevel=ERROR",
+        ]
+        with self._log.open("ab") as log:
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        _wait_for_http(f"{self.url}/health", self._process, self._log)
+        return self
+
+    def stop(self) -> None:
+        """Stop it."""
+        _stop(self._process)
+        self._process = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def export(self, selector: str) -> list[dict[str, Any]]:
+        """Every series matching a PromQL selector, e.g. ``{__name__=~"grid_.*"}`` (metric, values, timestamps)."""
+        httpx.get(f"{self.url}/internal/force_flush", timeout=10).raise_for_status()
+        response = httpx.get(f"{self.url}/api/v1/export", params={"match[]": selector}, timeout=30)
+        response.raise_for_status()
+        return [json.loads(line) for line in response.content.splitlines() if line]
