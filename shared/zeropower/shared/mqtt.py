@@ -137,7 +137,7 @@ class MqttBus:
             will=aiomqtt.Will(self._availability_topic, OFFLINE, qos=1, retain=True),
             keepalive=settings.keepalive_s,
             timeout=5,
-            tls_context=_tls_context(settings) if settings.tls else None,
+            tls_context=tls_context(settings) if settings.tls else None,
             tls_insecure=settings.tls_insecure if settings.tls else None,
         )
 
@@ -209,7 +209,8 @@ def _payload_bytes(payload: object) -> bytes:
     return str(payload).encode()
 
 
-def _tls_context(settings: MqttSettings) -> ssl.SSLContext:
+def tls_context(settings: MqttSettings) -> ssl.SSLContext:
+    """The TLS context for the broker connection: CA (or the system's), optional client certificate."""
     context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
     if settings.cert_file:
         context.load_cert_chain(str(settings.cert_file), str(settings.key_file) if settings.key_file else None)

@@ -1,0 +1,29 @@
+# One image per zeropower service, from one recipe: docker compose passes SERVICE (the package directory
+# under services/) and MODULE (what follows `python -m zeropower.`). Build context: the repository root.
+#   docker build --build-arg SERVICE=meter --build-arg MODULE=meter -t zeropower-meter .
+# Pure Python plus wheels that exist for amd64 and arm64 (Raspberry Pi 4/5 with a 64-bit OS).
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ARG SERVICE
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_CONSTRAINT=/src/constraints.txt
+RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=<directory under services/>" >&2; exit 1; }
+RUN python -m venv /opt/zeropower
+COPY constraints.txt /src/constraints.txt
+COPY shared /src/shared
+COPY services/${SERVICE} /src/services/${SERVICE}
+# PIP_CONSTRAINT pins the build backend (hatchling) too, which -c alone would not.
+RUN /opt/zeropower/bin/pip install -c /src/constraints.txt /src/shared "/src/services/${SERVICE}"
+
+FROM ${PYTHON_IMAGE}
+ARG MODULE
+RUN test -n "$MODULE" || { echo "build with --build-arg MODULE=<python -m zeropower.MODULE>" >&2; exit 1; }
+# A system user without login; its home is the working directory and the place for state (recorder spool).
+RUN useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/zeropower \
+        --shell /usr/sbin/nologin zeropower
+COPY --from=build /opt/zeropower /opt/zeropower
+ENV PATH=/opt/zeropower/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 ZEROPOWER_MODULE=${MODULE}
+WORKDIR /var/lib/zeropower
+USER zeropower
+# exec: the service itself becomes PID 1 and receives docker's SIGTERM (it then publishes offline).
+ENTRYPOINT ["/bin/sh", "-c", "exec python -m \"zeropower.$ZEROPOWER_MODULE\" \"$@\"", "zeropower"]
