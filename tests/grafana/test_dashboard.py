@@ -1,0 +1,292 @@
+"""The Grafana provisioning and the "Zero Export" dashboard: its structure, and every panel's query on real data.
+
+The integration test runs the simulated system (simulator, meter, controller, actuator) and the recorder as real
+processes into a real InfluxDB 1.x (Debian's ``influxd``), then runs each panel's InfluxQL with Grafana's macros
+and the dashboard's variables filled in, as Grafana would, and requires data from every one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import REPO, start_service
+from tests.influx import InfluxServer
+from tests.integration.conftest import SERVICES, system_config
+from zeropower.sim.broker import Broker, free_port
+
+GRAFANA = REPO / "grafana"
+DASHBOARD_FILE = GRAFANA / "dashboards" / "zero-export.json"
+DATASOURCE_FILE = GRAFANA / "provisioning" / "datasources" / "influxdb.yaml"
+PROVIDER_FILE = GRAFANA / "provisioning" / "dashboards" / "zeropower.yaml"
+COMPOSE_FILE = REPO / "docker-compose.yml"
+
+REQUIRED_STATS = {
+    "Zero Export Status",
+    "Power AC",
+    "Temperature",
+    "Production Today",
+    "Production Total",
+    "Peak Power AC",
+    "Peak Power DC",
+    "Exported / Imported Energy",
+}
+REQUIRED_TIME_SERIES = {
+    "Grid Power",
+    "AC+DC Power & Limit",
+    "Voltage",
+    "Current",
+    "Panel DC Voltages",
+    "Temperature",
+    "Power Factor",
+    "Reactive Power",
+    "Frequency",
+    "Efficiency",
+    "Control Setpoint",
+}
+#: Grafana unit ids the dashboard may use (a typo such as "watts" would silently show plain numbers).
+ELECTRICAL_UNITS = {"watt", "watth", "kwatth", "voltampreact", "volt", "amp", "hertz"}
+KNOWN_UNITS = {"none", "string", "celsius", "percent", *ELECTRICAL_UNITS}
+
+#: Grafana's macros as the integration test fills them in: the last 10 minutes in 10 s buckets.
+MACROS = {"timeFilter": "time > now() - 10m", "__interval": "10s", "interval": "10s", "__interval_ms": "10000"}
+#: ``$name``, ``${name}``, ``${name:format}`` and ``[[name]]``: Grafana's variable syntaxes.
+VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)(?::\w+)?\}|\[\[(\w+)(?::\w+)?\]\]")
+#: Variables Grafana itself provides in links (not defined in the dashboard).
+GRAFANA_BUILTINS = {"__url_time_range", "__from", "__to", "__dashboard", "__org", "__user"}
+
+DATABASE = "zeropower"
+#: How long the integration test waits for every panel's query to return data.
+DATA_TIMEOUT_S = 60.0
+
+
+def load_dashboard() -> dict[str, Any]:
+    return dict(json.loads(DASHBOARD_FILE.read_text()))
+
+
+def all_panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every panel that shows data (panels inside rows included, rows themselves left out)."""
+    panels: list[dict[str, Any]] = []
+    for panel in dashboard["panels"]:
+        if panel["type"] == "row":
+            panels += panel.get("panels", [])
+        else:
+            panels.append(panel)
+    return panels
+
+
+def variables(dashboard: dict[str, Any]) -> dict[str, str]:
+    """The dashboard variables' current values."""
+    return {variable["name"]: variable["current"]["value"] for variable in dashboard["templating"]["list"]}
+
+
+def provisioned_datasource() -> dict[str, Any]:
+    (datasource,) = yaml.safe_load(DATASOURCE_FILE.read_text())["datasources"]
+    return dict(datasource)
+
+
+def render(query: str, values: dict[str, str]) -> str:
+    """A panel's InfluxQL as Grafana sends it: macros and dashboard variables replaced."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = next(group for group in match.groups() if group)
+        if name not in values:
+            raise KeyError(f"unknown variable ${name} in {query!r}")
+        return values[name]
+
+    return VARIABLE.sub(replace, query)
+
+
+def panel_queries() -> list[Any]:
+    """One pytest parameter per target of every panel: (panel title, refId, InfluxQL with macros filled in)."""
+    dashboard = load_dashboard()
+    values = {**variables(dashboard), **MACROS}
+    return [
+        pytest.param(
+            panel["title"],
+            target["refId"],
+            render(target["query"], values),
+            id=f"{panel['id']}-{panel['title']}-{target['refId']}",
+        )
+        for panel in all_panels(dashboard)
+        for target in panel["targets"]
+    ]
+
+
+# --- structure (no processes) ---------------------------------------------------------------------------------
+
+
+def test_dashboard_has_every_required_panel() -> None:
+    panels = all_panels(load_dashboard())
+    titles_by_type: dict[str, set[str]] = {}
+    for panel in panels:
+        titles_by_type.setdefault(panel["type"], set()).add(panel["title"])
+    assert titles_by_type["stat"] >= REQUIRED_STATS
+    assert titles_by_type["timeseries"] >= REQUIRED_TIME_SERIES
+    assert len({panel["id"] for panel in panels}) == len(panels), "panel ids must be unique"
+
+
+def test_every_target_is_a_raw_influxql_query_on_the_provisioned_datasource() -> None:
+    uid = provisioned_datasource()["uid"]
+    for panel in all_panels(load_dashboard()):
+        assert panel["datasource"] == {"type": "influxdb", "uid": uid}, panel["title"]
+        assert panel["targets"], f"{panel['title']}: no query"
+        ref_ids = [target["refId"] for target in panel["targets"]]
+        assert len(set(ref_ids)) == len(ref_ids), f"{panel['title']}: refIds {ref_ids} are not unique"
+        for target in panel["targets"]:
+            where = f"{panel['title']} {target['refId']}"
+            assert target["datasource"] == {"type": "influxdb", "uid": uid}, where
+            assert target["rawQuery"] is True, where
+            query = target["query"]
+            assert query.startswith("SELECT "), where
+            assert "$timeFilter" in query, f"{where}: every query must be bounded by the dashboard's time range"
+            assert all(bucket == "$__interval" for bucket in re.findall(r"time\(([^)]*)\)", query)), where
+
+
+def test_every_panel_has_a_known_unit() -> None:
+    for panel in all_panels(load_dashboard()):
+        assert panel["fieldConfig"]["defaults"].get("unit") in KNOWN_UNITS, panel["title"]
+
+
+def test_units_of_the_main_panels() -> None:
+    units = {panel["title"]: panel["fieldConfig"]["defaults"]["unit"] for panel in all_panels(load_dashboard())}
+    assert units["Power AC"] == units["Grid Power"] == units["AC+DC Power & Limit"] == "watt"
+    assert units["Production Today"] == units["Exported / Imported Energy"] == "watth"
+    assert units["Production Total"] == "kwatth"
+    assert units["Voltage"] == units["Panel DC Voltages"] == "volt"
+    assert (units["Current"], units["Frequency"], units["Efficiency"]) == ("amp", "hertz", "percent")
+    assert units["Temperature"] == "celsius"
+
+
+def test_zero_export_status_shows_on_off_and_toggles_through_the_api() -> None:
+    dashboard = load_dashboard()
+    (status,) = [panel for panel in all_panels(dashboard) if panel["title"] == "Zero Export Status"]
+    assert 'last("enabled")' in status["targets"][0]["query"]
+    assert 'FROM "controller"' in status["targets"][0]["query"]
+    defaults = status["fieldConfig"]["defaults"]
+    options = {key: value for mapping in defaults["mappings"] for key, value in mapping["options"].items()}
+    assert (options["1"]["text"], options["1"]["color"]) == ("ON", "green")
+    assert (options["0"]["text"], options["0"]["color"]) == ("OFF", "red")
+    for link in [*defaults["links"], *status["links"]]:
+        assert link["url"].startswith("${api_url}/api/toggle?")
+        assert "redirect=${dashboard_url:percentencode}" in link["url"]
+        assert "token=${api_token:percentencode}" in link["url"]
+    values = variables(dashboard)
+    assert values["api_url"] == "http://localhost:8000"
+    assert values["dashboard_url"].endswith(f"/d/{dashboard['uid']}/zero-export")
+    assert values["api_token"] == ""
+
+
+def test_links_use_only_defined_variables() -> None:
+    dashboard = load_dashboard()
+    defined = set(variables(dashboard)) | GRAFANA_BUILTINS
+    for panel in all_panels(dashboard):
+        for link in [*panel.get("links", []), *panel["fieldConfig"]["defaults"].get("links", [])]:
+            used = {next(g for g in match.groups() if g) for match in VARIABLE.finditer(link["url"])}
+            assert used <= defined, f"{panel['title']}: {used - defined}"
+
+
+def test_datasource_is_influxql_from_environment_variables() -> None:
+    datasource = provisioned_datasource()
+    assert datasource["type"] == "influxdb"
+    assert datasource["jsonData"]["version"] == "InfluxQL"
+    assert datasource["url"] == "${INFLUXDB_URL}"
+    assert datasource["jsonData"]["dbName"] == "${INFLUXDB_BUCKET}"
+    assert datasource["jsonData"]["httpHeaderName1"] == "Authorization"
+    assert datasource["secureJsonData"]["httpHeaderValue1"] == "Token ${INFLUXDB_TOKEN}"
+
+
+def test_provisioning_matches_docker_compose() -> None:
+    if not COMPOSE_FILE.exists():
+        pytest.skip("no docker-compose.yml")
+    grafana = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["grafana"]
+    mounts = dict(volume.split(":")[:2] for volume in grafana["volumes"] if volume.startswith("./"))
+    assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
+    (provider,) = yaml.safe_load(PROVIDER_FILE.read_text())["providers"]
+    assert provider["options"]["path"] == mounts["./grafana/dashboards"]
+    used = set(re.findall(r"\$\{(\w+)\}", json.dumps(provisioned_datasource())))
+    assert used == {"INFLUXDB_URL", "INFLUXDB_BUCKET", "INFLUXDB_TOKEN"}
+    assert used <= set(grafana["environment"]), "Grafana's environment in docker-compose.yml lacks a variable"
+
+
+def test_render_fills_macros_and_variables() -> None:
+    values = {"api_url": "http://pi:8000", **MACROS}
+    query = 'SELECT mean("x") FROM "m" WHERE $timeFilter GROUP BY time($__interval) [[api_url]] ${api_url:raw}'
+    assert render(query, values) == (
+        'SELECT mean("x") FROM "m" WHERE time > now() - 10m GROUP BY time(10s) http://pi:8000 http://pi:8000'
+    )
+    with pytest.raises(KeyError, match="nope"):
+        render("SELECT $nope", values)
+
+
+# --- every panel's query on real data -------------------------------------------------------------------------
+
+
+def missing_values(series: list[dict[str, Any]]) -> list[str]:
+    """Why a query result would leave a panel empty: no series, or result columns that are null throughout."""
+    if not series:
+        return ["no series"]
+    empty = []
+    for column in {column for s in series for column in s["columns"]} - {"time"}:
+        if not any(
+            row[s["columns"].index(column)] is not None for s in series if column in s["columns"] for row in s["values"]
+        ):
+            empty.append(f"column {column!r} has only nulls")
+    return empty
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InfluxServer, float]]:
+    """The simulated system and the recorder writing into a real InfluxDB; yields it and the time it started."""
+    if not InfluxServer.available():
+        pytest.skip("influxd not installed (scripts/system-deps installs it)")
+    workdir = tmp_path_factory.mktemp("grafana")
+    with InfluxServer(workdir / "influxdb") as influx, Broker(workdir=workdir) as broker:
+        influx.create_database(DATABASE)
+        config: dict[str, Any] = system_config(broker.port, free_port())
+        config["sim"]["opendtu"] = {"publish_interval_s": 1}
+        config["recorder"] = {
+            "influxdb": {"type": "influxdb1", "url": influx.url, "database": DATABASE, "timeout_s": 5},
+            "flush_interval_s": 0.2,
+            "spool": {"directory": str(workdir / "spool")},
+        }
+        config_file = workdir / "config.yaml"
+        config_file.write_text(yaml.safe_dump(config))
+        env = {"ZEROPOWER_CONFIG": str(config_file)}
+        processes = {name: start_service(name, env, workdir / f"{name}.log") for name in (*SERVICES, "recorder")}
+        try:
+            yield influx, time.monotonic()
+        finally:
+            for process in processes.values():
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in processes.values():
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            for name, process in processes.items():
+                log = (workdir / f"{name}.log").read_text(errors="replace")
+                assert process.returncode == 0, f"{name} exited with {process.returncode}:\n{log[-2000:]}"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("title", "ref_id", "query"), panel_queries())
+def test_panel_query_returns_data(recorded: tuple[InfluxServer, float], title: str, ref_id: str, query: str) -> None:
+    """Each query yields a non-null value in every column (polled until it appears, no fixed wait)."""
+    influx, started = recorded
+    deadline = started + DATA_TIMEOUT_S
+    while True:
+        problems = missing_values(influx.query(query, DATABASE))
+        if not problems or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert not problems, f"{title} ({ref_id}) shows no data: {problems}\n{query}"
