@@ -14,12 +14,11 @@ import argparse
 import asyncio
 import os
 import sys
-from pathlib import Path
 
 import aiomqtt
 
 from zeropower.shared.mqtt import ONLINE, tls_context
-from zeropower.shared.service import settings_or_exit
+from zeropower.shared.service import add_config_argument, settings_or_exit
 from zeropower.shared.settings import MqttSettings, ServiceSettings
 from zeropower.shared.topics import Topics
 
@@ -76,12 +75,7 @@ def main() -> None:
     )
     parser.add_argument("service_id", help="meter, controller, actuator/<actuator_id>, recorder, sim, ...")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the broker (default 5)")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=os.environ.get("ZEROPOWER_CONFIG"),
-        help="YAML config file (default: $ZEROPOWER_CONFIG), for its mqtt section",
-    )
+    add_config_argument(parser)
     arguments = parser.parse_args()
     settings = settings_or_exit("shared.health", ServiceSettings, arguments.config)
     status, explanation = check(settings.mqtt, arguments.service_id, arguments.timeout)

@@ -25,16 +25,21 @@ def run_service(
 ) -> None:
     """Parse ``--config``, load settings, and run ``main`` until SIGTERM/SIGINT sets its stop event."""
     parser = argparse.ArgumentParser(prog=f"python -m zeropower.{name}", description=f"zeropower {name} service")
+    add_config_argument(parser)
+    arguments = parser.parse_args()
+    settings = settings_or_exit(name, settings_cls, arguments.config)
+    configure_logging(settings)
+    asyncio.run(_run_until_signal(main, settings))
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--config`` option every zeropower command takes."""
     parser.add_argument(
         "--config",
         type=Path,
         default=os.environ.get("ZEROPOWER_CONFIG"),
         help="YAML config file (default: $ZEROPOWER_CONFIG); environment variables override it",
     )
-    arguments = parser.parse_args()
-    settings = settings_or_exit(name, settings_cls, arguments.config)
-    configure_logging(settings)
-    asyncio.run(_run_until_signal(main, settings))
 
 
 def settings_or_exit(name: str, settings_cls: type[SettingsT], config_file: Path | None) -> SettingsT:
