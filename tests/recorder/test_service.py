@@ -95,3 +95,27 @@ async def test_writes_through_the_v2_api(probe: MqttProbe, victoria: VictoriaMet
     [series] = exported()
     assert series["values"] == [123.5]
     assert series["timestamps"] == [int(reading.timestamp * 1000)]
+
+
+async def test_records_again_after_a_broker_restart_and_stops_promptly(
+    broker, influx, influx1_config, recorder_settings
+):
+    settings = recorder_settings(influx1_config)
+    topics = Topics(settings.mqtt.topic_prefix)
+    topic = f"{settings.mqtt.topic_prefix}/restart/value"
+
+    def values() -> list[float]:
+        return [row["value"] for row in influx.rows(f"SELECT value FROM mqtt WHERE topic = '{topic}'", DATABASE)]
+
+    async with service_running(run, settings):
+        async with MqttProbe(broker.port) as probe:
+            await wait_for_state(probe, topics, lambda s: True)
+            await probe.publish(topic, "1")
+            await wait_for_state(probe, topics, lambda s: s["written"] >= 1 and s["lag_s"] == 0)
+        broker.stop()
+        broker.start()  # forgets retained messages: the one below arrives once, live or on resubscribing
+        async with MqttProbe(broker.port) as probe:
+            await probe.publish(topic, "2", retain=True)
+            await wait_until(lambda: values() == [1.0, 2.0], interval=0.2)
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 2

@@ -1,4 +1,8 @@
-"""The recorder service: every subscribed MQTT message through the mapping rules into InfluxDB."""
+"""The recorder service: every subscribed MQTT message through the mapping rules into InfluxDB.
+
+Messages arrive through the firehose receiver (paho-mqtt's thread, see receiver.py); availability and the
+recorder's state go through ``MqttBus`` like every service's.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,14 @@ import contextlib
 import logging
 import time
 
-import aiomqtt
-
 from zeropower.recorder.mapping import Mapper
 from zeropower.recorder.pipeline import Backoff, Pipeline
+from zeropower.recorder.receiver import FirehoseReceiver
 from zeropower.recorder.settings import RecorderServiceSettings
 from zeropower.recorder.spool import Spool
 from zeropower.recorder.writers import make_writer
 from zeropower.shared.messages import RecorderState
-from zeropower.shared.mqtt import Handler, IncomingMessage, MqttBus
+from zeropower.shared.mqtt import MqttBus
 from zeropower.shared.service import run_service
 from zeropower.shared.topics import Topics
 
@@ -25,35 +28,19 @@ SERVICE_ID = "recorder"
 
 
 class RecorderService:
-    """Maps every message on its topic filters to points and hands them to the pipeline; publishes its state."""
+    """Counts the mapped messages from the receiver into the pipeline; publishes its state through the bus."""
 
-    def __init__(self, mapper: Mapper, pipeline: Pipeline, bus: MqttBus, topics: Topics, filters: list[str]) -> None:
-        self._mapper = mapper
+    def __init__(self, pipeline: Pipeline, bus: MqttBus, topics: Topics) -> None:
         self._pipeline = pipeline
         self._bus = bus
         self._topics = topics
         self.received = 0
-        self._last_ns = 0
-        for index, topic_filter in enumerate(filters):
-            bus.subscribe(topic_filter, self._handler(filters[:index]))
         bus.on_connect(self.publish_state)
 
-    def _handler(self, earlier_filters: list[str]) -> Handler:
-        """A handler that leaves messages matching an earlier filter to that one's handler (each is recorded once)."""
-
-        async def record(message: IncomingMessage) -> None:
-            if earlier_filters and any(aiomqtt.Topic(message.topic).matches(f) for f in earlier_filters):
-                return
-            self.record(message)
-
-        return record
-
-    def record(self, message: IncomingMessage) -> None:
-        """Map one message to points and queue them; arrival times are unique so no point overwrites another."""
+    def record(self, lines: list[str], arrival: float) -> None:
+        """Queue the points of one received message (``arrival``: Unix time in s)."""
         self.received += 1
-        arrival_ns = max(time.time_ns(), self._last_ns + 1)
-        self._last_ns = arrival_ns
-        self._pipeline.add(self._mapper.lines(message.topic, message.payload, arrival_ns), arrival_ns / 1e9)
+        self._pipeline.add(lines, arrival)
 
     def state(self) -> RecorderState:
         """The recorder's health now."""
@@ -93,16 +80,30 @@ async def run(settings: RecorderServiceSettings, stop: asyncio.Event) -> None:
             log.info("recording %s into %s", ", ".join(config.topics), writer.description)
             backoff = Backoff(config.retry_min_s, config.retry_max_s)
             pipeline = Pipeline(writer, spool, config.batch_size, config.flush_interval_s, backoff)
-            service = RecorderService(mapper, pipeline, bus, topics, config.topics)
+            service = RecorderService(pipeline, bus, topics)
+            receiver = FirehoseReceiver(settings.mqtt, config.topics, mapper, service.record)
             pipeline_stop = asyncio.Event()
             async with asyncio.TaskGroup() as group:
                 pipeline_task = group.create_task(pipeline.run(pipeline_stop))
+                receiving = group.create_task(receiver.run(stop))
+                await _first(receiver.subscribed, stop)  # "online" and the first state: recording has begun
                 group.create_task(service.run(stop, config.state_interval_s))
-                await bus.run(stop)  # no more messages after this: the pipeline can finish
+                await bus.run(stop)
+                await receiving  # no more messages after this: the pipeline can finish
                 pipeline_stop.set()
                 await pipeline_task
     finally:
         spool.close()
+
+
+async def _first(*events: asyncio.Event) -> None:
+    """Wait until any of ``events`` is set."""
+    waiters = {asyncio.ensure_future(event.wait()) for event in events}
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def main() -> None:
