@@ -32,6 +32,14 @@ class Topics:
         """The controller's state (ControllerState), retained."""
         return f"{self.prefix}/controller/state"
 
+    def controller_config_set(self) -> str:
+        """Command with the controller's tunables as JSON (ControllerTunables, partial allowed), retained."""
+        return f"{self.prefix}/controller/config/set"
+
+    def controller_config(self) -> str:
+        """The controller's effective tunables (ControllerTunables), retained."""
+        return f"{self.prefix}/controller/config"
+
     def actuator_announce(self, actuator_id: str) -> str:
         """An actuator's retained self-description (ActuatorAnnouncement)."""
         return f"{self.prefix}/actuator/{actuator_id}/announce"

@@ -9,7 +9,7 @@ import time
 from typing import TypeVar
 
 from zeropower.controller.logic import Decision, ZeroExportController
-from zeropower.controller.settings import ControllerServiceSettings
+from zeropower.controller.settings import ControllerServiceSettings, ControllerTunablesUpdate, tunables_of
 from zeropower.shared.change_log import ChangeLogger
 from zeropower.shared.messages import (
     ActuatorAnnouncement,
@@ -44,6 +44,11 @@ class ControllerService:
         bus.subscribe(topics.all_actuator_announcements(), self._on_announcement)
         bus.subscribe(topics.all_device_states(), self._on_device_state)
         bus.subscribe(topics.set_enabled(), self._on_enabled)
+        bus.subscribe(topics.controller_config_set(), self._on_config)
+
+    async def publish_config(self) -> None:
+        """Publish the effective tunables, retained (sent again after every reconnect)."""
+        await self._bus.publish(self._topics.controller_config(), tunables_of(self._controller.settings), retain=True)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick for staleness until ``stop`` is set."""
@@ -90,6 +95,22 @@ class ControllerService:
         self._controller.set_enabled(enabled)
         await self._publish(self._controller.tick())
 
+    async def _on_config(self, message: IncomingMessage) -> None:
+        if not message.payload:  # retained command cleared: keep what is in force
+            return
+        try:
+            update = parse_message(ControllerTunablesUpdate, message.payload)
+        except InvalidMessageError as error:
+            log.warning("ignoring %s: %s", message.topic, error)
+            return
+        changes = {
+            name: value for name, value in update.changes().items() if getattr(self._controller.settings, name) != value
+        }
+        if changes:
+            self._controller.settings = self._controller.settings.model_copy(update=changes)
+            log.info("settings changed: %s", ", ".join(f"{name}={value}" for name, value in changes.items()))
+        await self.publish_config()
+
     def _parse(self, model: type[Payload], message: IncomingMessage) -> Payload | None:
         try:
             parsed = parse_message(model, message.payload)
@@ -120,6 +141,7 @@ async def run(settings: ControllerServiceSettings, stop: asyncio.Event) -> None:
     topics = Topics(settings.mqtt.topic_prefix)
     bus = MqttBus.for_service(settings.mqtt, SERVICE_ID)
     service = ControllerService(ZeroExportController(settings.controller, time.time), bus, topics)
+    await service.publish_config()  # not connected yet: remembered and sent once connected
     async with asyncio.TaskGroup() as group:
         group.create_task(bus.run(stop))
         group.create_task(service.run(stop))

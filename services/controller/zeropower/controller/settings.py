@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, create_model, field_validator
+from pydantic.fields import FieldInfo
 
 from zeropower.shared.settings import ServiceSettings, StrictModel
 
@@ -53,3 +54,56 @@ class ControllerServiceSettings(ServiceSettings):
     """Settings of the controller service."""
 
     controller: ControllerSettings = Field(default_factory=ControllerSettings, description="The control loop.")
+
+
+#: The tunables that may be changed at run time (the API's ``/api/config/controller``, MQTT ``config/set``).
+TUNABLE_FIELDS = ("target_w", "deadband_w", "raise_gain", "cut_gain", "stale_after_s", "dead_time_s", "dry_run")
+
+
+class TunablesUpdateBase(StrictModel):
+    """Base of ControllerTunablesUpdate: only the fields given are changed; ``null`` is not allowed."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null (leave the field out to keep its value)")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields that were given, with their values."""
+        return self.model_dump(exclude_unset=True)
+
+
+def _tunable_fields(*, optional: bool) -> dict[str, Any]:
+    """The tunables' Field definitions taken from ControllerSettings (bounds, defaults, descriptions)."""
+    fields: dict[str, Any] = {}
+    for name in TUNABLE_FIELDS:
+        info = ControllerSettings.model_fields[name]
+        if optional:
+            fields[name] = (info.annotation | None, FieldInfo.merge_field_infos(info, default=None))
+        else:
+            fields[name] = (info.annotation, info)
+    return fields
+
+
+#: The run-time tunables of the loop: the same fields, bounds and defaults as ControllerSettings.
+ControllerTunables: type[StrictModel] = create_model(
+    "ControllerTunables",
+    __base__=StrictModel,
+    __doc__="The controller's run-time tunables (bounds as in ControllerSettings).",
+    **_tunable_fields(optional=False),
+)
+
+#: A partial change of the tunables, validated with the same bounds.
+ControllerTunablesUpdate: type[TunablesUpdateBase] = create_model(
+    "ControllerTunablesUpdate",
+    __base__=TunablesUpdateBase,
+    __doc__="A partial change of the controller's tunables: fields left out keep their value.",
+    **_tunable_fields(optional=True),
+)
+
+
+def tunables_of(settings: ControllerSettings) -> StrictModel:
+    """The tunables part of the controller's settings."""
+    return ControllerTunables.model_validate(settings.model_dump(include=set(TUNABLE_FIELDS)))

@@ -1,0 +1,1 @@
+"""zeropower API gateway: HTTP endpoints (FastAPI) that talk only MQTT to the other services."""

@@ -1,0 +1,3 @@
+from zeropower.api.service import main
+
+main()

@@ -1,0 +1,73 @@
+"""Prometheus metrics, collected from the gateway's snapshot at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from zeropower.api.gateway import Gateway
+
+
+class GatewayCollector(Collector):
+    """Exports the newest grid reading, setpoints, availability and message counters."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield every metric family from the current snapshot."""
+        snapshot = self._gateway.snapshot
+        grid = snapshot.grid
+        power = GaugeMetricFamily("zeropower_grid_power_watts", "Grid power in W (positive = import).")
+        if grid is not None and grid.power_w is not None:
+            power.add_metric([], grid.power_w)
+        yield power
+        imported = CounterMetricFamily(
+            "zeropower_grid_imported_energy_wh", "The meter's imported energy counter in Wh.", labels=[]
+        )
+        exported = CounterMetricFamily(
+            "zeropower_grid_exported_energy_wh", "The meter's exported energy counter in Wh.", labels=[]
+        )
+        if grid is not None and grid.energy_import_wh is not None:
+            imported.add_metric([], grid.energy_import_wh)
+        if grid is not None and grid.energy_export_wh is not None:
+            exported.add_metric([], grid.energy_export_wh)
+        yield imported
+        yield exported
+        setpoints = GaugeMetricFamily(
+            "zeropower_setpoint_watts", "The controller's setpoint per device in W.", labels=["device"]
+        )
+        controller = snapshot.controller
+        if controller is not None:
+            for device_id, limit_w in sorted(controller.setpoints_w.items()):
+                setpoints.add_metric([device_id], limit_w)
+        yield setpoints
+        enabled = GaugeMetricFamily("zeropower_enabled", "1 when zero-export control is switched on.")
+        if self._gateway.enabled is not None:
+            enabled.add_metric([], 1.0 if self._gateway.enabled else 0.0)
+        yield enabled
+        available = GaugeMetricFamily(
+            "zeropower_service_available", "1 when the service is online, 0 when offline.", labels=["service"]
+        )
+        for service_id, state in sorted(snapshot.availability.items()):
+            available.add_metric([service_id], 1.0 if state == "online" else 0.0)
+        yield available
+        received = CounterMetricFamily("zeropower_api_messages_received", "MQTT messages the API received.")
+        received.add_metric([], self._gateway.counters.received)
+        yield received
+        invalid = CounterMetricFamily("zeropower_api_invalid_messages", "MQTT messages the API could not parse.")
+        invalid.add_metric([], self._gateway.counters.invalid)
+        yield invalid
+        connected = GaugeMetricFamily("zeropower_api_broker_connected", "1 while the API is connected to the broker.")
+        connected.add_metric([], 1.0 if self._gateway.connected else 0.0)
+        yield connected
+
+
+def registry_for(gateway: Gateway) -> CollectorRegistry:
+    """A registry of its own per app (no global state shared between apps or tests)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(GatewayCollector(gateway))
+    return registry

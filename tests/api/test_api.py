@@ -1,0 +1,225 @@
+"""The API endpoints against a real Mosquitto (the gateway in-process, HTTP through ASGI)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import MqttProbe, service_running, wait_until
+from zeropower.controller.service import run as run_controller
+from zeropower.controller.settings import ControllerServiceSettings, ControllerSettings
+from zeropower.shared.messages import ControllerState, DeviceState, GridReading
+from zeropower.shared.topics import Topics
+
+TOKEN = "s3cret"
+
+
+def controller_state(*, enabled: bool) -> str:
+    return ControllerState(
+        enabled=enabled,
+        mode="regulating" if enabled else "paused",
+        reason="test",
+        grid_power_w=-120.0,
+        grid_age_s=0.1,
+        target_w=20.0,
+        output_w=300.0,
+        limit_w=310.0,
+        setpoints_w={"114182912345": 310.0},
+    ).model_dump_json()
+
+
+async def publish_state(probe: MqttProbe, topics: Topics, gateway, *, enabled: bool) -> None:
+    await probe.publish(topics.controller_state(), controller_state(enabled=enabled), retain=True)
+    await wait_until(lambda: gateway.snapshot.controller is not None and gateway.snapshot.controller.enabled == enabled)
+
+
+async def test_status_unknown_then_from_retained_state(api_client, mqtt_settings, probe):
+    topics = Topics(mqtt_settings.topic_prefix)
+    async with api_client() as (client, gateway):
+        response = await client.get("/api/status")
+        assert response.status_code == 503
+        assert "unknown" in response.json()["detail"]
+        await publish_state(probe, topics, gateway, enabled=False)
+        response = await client.get("/api/status")
+        assert response.status_code == 200
+        assert response.json() == {"enabled": "off"}
+
+
+async def test_toggle_publishes_retained_command(api_client, mqtt_settings, probe):
+    topics = Topics(mqtt_settings.topic_prefix)
+    async with api_client() as (client, gateway):
+        await publish_state(probe, topics, gateway, enabled=True)
+        mark = probe.mark()
+        response = await client.get("/api/toggle")
+        assert response.status_code == 200
+        assert response.json() == {"enabled": "off"}
+        command = await probe.wait_for(topics.set_enabled(), since=mark)
+        assert command.text == "off"
+        await publish_state(probe, topics, gateway, enabled=False)
+        assert (await client.get("/api/toggle")).json() == {"enabled": "on"}
+        await probe.wait_for(topics.set_enabled(), lambda m: m.text == "on", since=mark)
+    # retained: a new subscriber gets the newest command
+    async with MqttProbe(mqtt_settings.port) as late:
+        retained = await late.wait_for(topics.set_enabled())
+        assert retained.retain is True
+        assert retained.text == "on"
+
+
+async def test_put_enabled(api_client, mqtt_settings, probe):
+    topics = Topics(mqtt_settings.topic_prefix)
+    async with api_client() as (client, _gateway):
+        mark = probe.mark()
+        response = await client.put("/api/enabled", json={"enabled": "off"})
+        assert response.json() == {"enabled": "off"}
+        await probe.wait_for(topics.set_enabled(), lambda m: m.text == "off", since=mark)
+        bad = await client.put("/api/enabled", json={"enabled": "maybe"})
+        assert bad.status_code == 422
+        assert bad.json()["detail"][0]["loc"] == ["body", "enabled"]
+
+
+async def test_toggle_redirects_only_to_safe_targets(api_client, mqtt_settings, probe):
+    topics = Topics(mqtt_settings.topic_prefix)
+    async with api_client(redirect_allow_origins=["https://grafana.example.org"]) as (client, gateway):
+        await publish_state(probe, topics, gateway, enabled=True)
+        response = await client.get("/api/toggle", params={"redirect": "/d/zeropower"})
+        assert response.status_code == 303
+        assert response.headers["location"] == "/d/zeropower"
+        allowed = "https://grafana.example.org/d/zeropower?orgId=1"
+        response = await client.get("/api/toggle", params={"redirect": allowed})
+        assert response.status_code == 303
+        assert response.headers["location"] == allowed
+        mark = probe.mark()
+        for evil in [
+            "//evil.com",
+            "https://evil.com",
+            "javascript:alert(1)",
+            "/\\evil.com",
+            "https://grafana.example.org.evil.com/",
+        ]:
+            rejected = await client.get("/api/toggle", params={"redirect": evil})
+            assert rejected.status_code == 400, evil
+            assert "redirect" in rejected.json()["detail"]
+        assert not [m for m in probe.messages[mark:] if m.topic == topics.set_enabled()]  # rejected before publishing
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("GET", "/api/toggle", None),
+        ("PUT", "/api/enabled", {"enabled": "on"}),
+        ("PUT", "/api/config/controller", {"target_w": 5}),
+    ],
+)
+async def test_token_is_required_for_changes(api_client, mqtt_settings, probe, change):
+    method, path, body = change
+    topics = Topics(mqtt_settings.topic_prefix)
+    async with api_client(token=TOKEN) as (client, gateway):
+        await publish_state(probe, topics, gateway, enabled=True)
+        await probe.publish(
+            topics.controller_config(),
+            '{"target_w": 20, "deadband_w": 15, "raise_gain": 0.7, '
+            '"cut_gain": 1, "stale_after_s": 10, "dead_time_s": 8, "dry_run": false}',
+            retain=True,
+        )
+        await wait_until(lambda: gateway.snapshot.controller_config is not None)
+        for params, headers in [
+            ({}, {}),
+            ({"token": ""}, {}),
+            ({"token": "wrong"}, {}),
+            ({}, {"Authorization": "Bearer wrong"}),
+            ({}, {"Authorization": "Bearer "}),
+        ]:
+            response = await client.request(method, path, params=params, headers=headers, json=body)
+            assert response.status_code == 401, (params, headers)
+        ok = await client.request(method, path, params={"token": TOKEN}, json=body)
+        assert ok.status_code == 200
+        ok = await client.request(method, path, headers={"Authorization": f"Bearer {TOKEN}"}, json=body)
+        assert ok.status_code == 200
+        assert (await client.get("/api/status")).status_code == 200  # reading needs no token
+
+
+async def test_config_validation_names_the_field(api_client):
+    async with api_client() as (client, _gateway):
+        for body, field in [
+            ({"target_w": 5000}, "target_w"),
+            ({"raise_gain": 0}, "raise_gain"),
+            ({"dry_run": "perhaps"}, "dry_run"),
+            ({"target_w": None}, "target_w"),
+            ({"tick_interval_s": 1}, "tick_interval_s"),
+        ]:
+            response = await client.put("/api/config/controller", json=body)
+            assert response.status_code == 422, body
+            assert response.json()["detail"][0]["loc"] == ["body", field]
+
+
+async def test_config_round_trip_through_the_controller(api_client, mqtt_settings, probe):
+    topics = Topics(mqtt_settings.topic_prefix)
+    settings = ControllerServiceSettings(mqtt=mqtt_settings, controller=ControllerSettings(target_w=20))
+    async with service_running(run_controller, settings), api_client() as (client, gateway):
+        await wait_until(lambda: gateway.snapshot.controller_config is not None)
+        assert (await client.get("/api/config/controller")).json()["target_w"] == 20
+        response = await client.put("/api/config/controller", json={"target_w": -5, "dry_run": True})
+        assert response.status_code == 200
+        assert response.json()["deadband_w"] == 15
+        await probe.wait_for(topics.controller_config(), lambda m: json.loads(m.payload)["target_w"] == -5)
+        await wait_until(lambda: (gateway.snapshot.controller_config or {}).get("target_w") == -5)
+        config = (await client.get("/api/config/controller")).json()
+        assert config["target_w"] == -5
+        assert config["dry_run"] is True
+        state = await probe.wait_for(topics.controller_state(), lambda m: json.loads(m.payload)["target_w"] == -5)
+        assert json.loads(state.payload)["target_w"] == -5
+    # persistent: a restarted controller applies the retained command again
+    async with service_running(run_controller, settings):
+        await probe.wait_for_new(topics.controller_config(), lambda m: json.loads(m.payload)["target_w"] == -5)
+
+
+async def test_state_and_metrics(api_client, mqtt_settings, probe):
+    topics = Topics(mqtt_settings.topic_prefix)
+    async with api_client() as (client, gateway):
+        await publish_state(probe, topics, gateway, enabled=True)
+        device = DeviceState(actuator_id="roof", device_id="114182912345", reachable=True, producing=True, power_w=300)
+        await probe.publish(topics.device_state("roof", "114182912345"), device.model_dump_json(), retain=True)
+        await probe.publish(topics.availability("meter"), "online", retain=True)
+        await probe.publish(topics.availability("actuator/roof"), "offline", retain=True)
+        reading = GridReading(power_w=-120.5, energy_import_wh=5000, energy_export_wh=1200)
+        await probe.publish(topics.grid_power(), reading.model_dump_json())
+        await probe.publish(topics.grid_power(), "garbage")
+        await wait_until(lambda: gateway.snapshot.grid is not None and gateway.counters.invalid >= 1)
+        await wait_until(
+            lambda: len(gateway.snapshot.devices) == 1 and "actuator/roof" in gateway.snapshot.availability
+        )
+        state = (await client.get("/api/state")).json()
+        assert state["grid_power_w"] == -120.5
+        assert state["mode"] == "regulating"
+        assert state["setpoints_w"] == {"114182912345": 310.0}
+        assert state["actuators"]["roof"]["114182912345"]["power_w"] == 300
+        assert state["availability"]["meter"] == "online"
+        assert state["availability"]["actuator/roof"] == "offline"
+        assert state["availability"]["api"] == "online"
+        assert 0 <= state["grid_age_s"] < 10
+        metrics = await client.get("/metrics")
+        assert metrics.status_code == 200
+        assert metrics.headers["content-type"].startswith("text/plain")
+        text = metrics.text
+        assert "zeropower_grid_power_watts -120.5" in text
+        assert 'zeropower_setpoint_watts{device="114182912345"} 310.0' in text
+        assert "zeropower_grid_imported_energy_wh_total 5000.0" in text
+        assert "zeropower_grid_exported_energy_wh_total 1200.0" in text
+        assert 'zeropower_service_available{service="meter"} 1.0' in text
+        assert 'zeropower_service_available{service="actuator/roof"} 0.0' in text
+        assert "zeropower_api_invalid_messages_total 1.0" in text
+        assert "zeropower_api_messages_received_total" in text
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/openapi.json")).json()["info"]["title"] == "zeropower API"
+
+
+async def test_cors_only_for_configured_origins(api_client):
+    async with api_client(cors_origins=["https://ui.example.org"]) as (client, _gateway):
+        allowed = await client.get("/api/state", headers={"Origin": "https://ui.example.org"})
+        assert allowed.headers["access-control-allow-origin"] == "https://ui.example.org"
+        other = await client.get("/api/state", headers={"Origin": "https://evil.com"})
+        assert "access-control-allow-origin" not in other.headers
+    async with api_client() as (client, _gateway):
+        response = await client.get("/api/state", headers={"Origin": "https://ui.example.org"})
+        assert "access-control-allow-origin" not in response.headers

@@ -1,0 +1,303 @@
+"""Home Assistant discovery: payloads against HA's rules and our real topics; the publisher on Mosquitto."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any, get_args
+
+import jinja2
+import pytest
+from pydantic import ValidationError
+
+from tests.helpers import MqttProbe
+from zeropower.api.ha_discovery import HaDiscoveryPublisher, HaDiscoverySettings, discovery_messages, safe_id
+from zeropower.controller.settings import ControllerSettings, ControllerTunables, ControllerTunablesUpdate, tunables_of
+from zeropower.shared.messages import (
+    ActuatorAnnouncement,
+    ControllerMode,
+    ControllerState,
+    DeviceInfo,
+    DeviceState,
+    GridReading,
+    parse_message,
+    parse_on_off,
+)
+from zeropower.shared.mqtt import MqttBus
+from zeropower.shared.settings import MqttSettings
+from zeropower.shared.topics import Topics, actuator_service_id
+
+SERIAL = "114182912345"
+
+# Keys Home Assistant requires per component (its MQTT switch/sensor/number docs), plus the ones we always set.
+REQUIRED = {
+    "switch": {"command_topic"},
+    "sensor": {"state_topic"},
+    "number": {"command_topic", "min", "max"},
+}
+OURS = {"name", "unique_id", "default_entity_id", "device", "origin", "availability", "state_topic", "value_template"}
+# device_class → allowed units and state classes (HA's sensor docs; energy must be total(_increasing) for the
+# Energy dashboard).
+UNITS = {"power": {"W", "kW"}, "energy": {"Wh", "kWh"}, "enum": {None}}
+STATE_CLASSES = {"power": {None, "measurement"}, "energy": {"total", "total_increasing"}, "enum": {None}}
+
+
+def announcement(actuator_id: str = "roof", *serials: str) -> ActuatorAnnouncement:
+    devices = [DeviceInfo(device_id=s, name=f"inv {s}", min_w=40, max_w=800) for s in serials or (SERIAL,)]
+    return ActuatorAnnouncement(actuator_id=actuator_id, driver="opendtu", devices=devices)
+
+
+def by_unique_id(messages: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {payload["unique_id"]: payload for payload in messages.values()}
+
+
+def render(template: str, payload: str) -> str:
+    """Render like HA's MQTT value templates: ``value`` is the text, ``value_json`` the parsed JSON."""
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    return environment.from_string(template).render(value=payload, value_json=json.loads(payload))
+
+
+def controller_state(**overrides: Any) -> ControllerState:
+    values: dict[str, Any] = {
+        "enabled": True,
+        "mode": "regulating",
+        "reason": "export: cut limits by 310 W",
+        "grid_power_w": -290.0,
+        "grid_age_s": 0.01,
+        "target_w": 20.0,
+        "output_w": 610.0,
+        "limit_w": 300.0,
+        "setpoints_w": {SERIAL: 300.0},
+    }
+    return ControllerState(**(values | overrides))
+
+
+GRID = GridReading(power_w=-312.4, energy_import_wh=5312000.0, energy_export_wh=1201000.0)
+DEVICE = DeviceState(actuator_id="roof", device_id=SERIAL, reachable=True, producing=True, power_w=305.2, limit_w=300.0)
+
+
+@pytest.fixture
+def topics() -> Topics:
+    return Topics("zp")
+
+
+def test_every_payload_has_the_required_keys_and_valid_classes(topics):
+    components = {topic.split("/")[1] for topic in discovery_messages(HaDiscoverySettings(), topics, {})}
+    assert components == {"switch", "sensor", "number"}
+    messages = discovery_messages(HaDiscoverySettings(), topics, {"roof": announcement()})
+    assert messages
+    for topic, payload in messages.items():
+        prefix, component, node_id, object_id, tail = topic.split("/")
+        assert (prefix, node_id, tail) == ("homeassistant", "zeropower", "config")
+        assert object_id == payload["unique_id"] == safe_id(object_id)
+        assert payload["default_entity_id"] == f"{component}.{object_id}"
+        missing = (REQUIRED[component] | OURS) - set(payload)
+        assert not missing, f"{topic} lacks {missing}"
+        assert payload["device"]["identifiers"] == ["zeropower"]
+        assert payload["device"]["name"] == "zeropower"
+        assert {"manufacturer", "model"} <= set(payload["device"])
+        assert payload["origin"]["name"] == "zeropower"
+        assert payload["availability_mode"] == "all"
+        assert (payload["payload_available"], payload["payload_not_available"]) == ("online", "offline")
+        device_class = payload.get("device_class")
+        if device_class is not None:
+            assert payload.get("unit_of_measurement") in UNITS[device_class], topic
+            if component == "sensor":
+                assert payload.get("state_class") in STATE_CLASSES[device_class], topic
+        json.dumps(payload)  # plain JSON
+    unique_ids = [payload["unique_id"] for payload in messages.values()]
+    assert len(unique_ids) == len(set(unique_ids))
+
+
+def test_energy_sensors_suit_the_energy_dashboard():
+    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), Topics("zp"), {}))
+    for key in ("zeropower_grid_energy_import", "zeropower_grid_energy_export"):
+        assert entities[key]["device_class"] == "energy"
+        assert entities[key]["unit_of_measurement"] == "Wh"
+        assert entities[key]["state_class"] == "total_increasing"
+    assert entities["zeropower_grid_power"]["state_class"] == "measurement"
+
+
+def test_topics_are_the_ones_the_services_use(topics):
+    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), topics, {"roof": announcement()}))
+    switch = entities["zeropower_zero_export"]
+    assert switch["state_topic"] == topics.controller_state()
+    assert switch["command_topic"] == topics.set_enabled()
+    assert switch["retain"] is True
+    assert parse_on_off(switch["payload_on"]) is True
+    assert parse_on_off(switch["payload_off"]) is False
+    assert entities["zeropower_controller_mode"]["state_topic"] == topics.controller_state()
+    assert entities["zeropower_target"]["state_topic"] == topics.controller_state()
+    for key in ("grid_power", "grid_energy_import", "grid_energy_export"):
+        assert entities[f"zeropower_{key}"]["state_topic"] == topics.grid_power()
+    for key in ("power", "limit"):
+        assert entities[f"zeropower_roof_{SERIAL}_{key}"]["state_topic"] == topics.device_state("roof", SERIAL)
+    availability = {
+        "zeropower_zero_export": [topics.availability("controller")],
+        "zeropower_grid_power": [topics.availability("meter")],
+        f"zeropower_roof_{SERIAL}_power": [topics.availability(actuator_service_id("roof"))],
+    }
+    for key, expected in availability.items():
+        assert [entry["topic"] for entry in entities[key]["availability"]] == expected
+
+
+def test_target_and_deadband_numbers_use_the_controller_config_topics(topics):
+    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), topics, {}))
+    target, deadband = entities["zeropower_target"], entities["zeropower_deadband"]
+    assert target["command_topic"] == deadband["command_topic"] == topics.controller_config_set()
+    assert target["state_topic"] == topics.controller_state()
+    assert deadband["state_topic"] == topics.controller_config()
+    assert target["retain"] is deadband["retain"] is False  # partial updates must not replace the retained config
+    config = tunables_of(ControllerSettings(deadband_w=12.5))
+    assert render(deadband["value_template"], config.model_dump_json()) == "12.5"
+    assert render(target["value_template"], controller_state(target_w=-35.5).model_dump_json()) == "-35.5"
+    for number, field in ((target, "target_w"), (deadband, "deadband_w")):
+        update = parse_message(ControllerTunablesUpdate, render(number["command_template"], "25.0"))
+        assert update.changes() == {field: 25.0}
+        ControllerTunables.model_validate(config.model_dump() | {field: number["min"]})
+        ControllerTunables.model_validate(config.model_dump() | {field: number["max"]})
+        for outside in (number["min"] - 1, number["max"] + 1):
+            with pytest.raises(ValidationError):
+                ControllerTunables.model_validate(config.model_dump() | {field: outside})
+
+
+@pytest.mark.parametrize(
+    ("unique_id", "payload", "expected"),
+    [
+        ("zeropower_zero_export", controller_state(enabled=True), "on"),
+        ("zeropower_zero_export", controller_state(enabled=False, mode="paused"), "off"),
+        ("zeropower_controller_mode", controller_state(mode="fail-safe"), "fail-safe"),
+        ("zeropower_target", controller_state(target_w=20.0), "20.0"),
+        ("zeropower_grid_power", GRID, "-312.4"),
+        ("zeropower_grid_energy_import", GRID, "5312000.0"),
+        ("zeropower_grid_energy_export", GRID, "1201000.0"),
+        # A missing reading renders "None", which HA's MQTT sensor shows as unknown (never a wrong number).
+        ("zeropower_grid_power", GridReading(power_w=None, error="meter offline"), "None"),
+        ("zeropower_grid_energy_import", GridReading(power_w=1.0), "None"),
+        (f"zeropower_roof_{SERIAL}_power", DEVICE, "305.2"),
+        (f"zeropower_roof_{SERIAL}_limit", DEVICE, "300.0"),
+        (f"zeropower_roof_{SERIAL}_power", DEVICE.model_copy(update={"power_w": None}), "None"),
+    ],
+)
+def test_value_templates_render_real_payloads(topics, unique_id, payload, expected):
+    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), topics, {"roof": announcement()}))
+    entity = entities[unique_id]
+    assert render(entity["value_template"], payload.model_dump_json()) == expected
+    if "state_on" in entity:
+        assert expected in {entity["state_on"], entity["state_off"]}
+
+
+def test_mode_sensor_lists_every_controller_mode_and_the_reason():
+    mode = by_unique_id(discovery_messages(HaDiscoverySettings(), Topics("zp"), {}))["zeropower_controller_mode"]
+    assert mode["options"] == list(get_args(ControllerMode))
+    state = controller_state(reason="export: cut limits by 310 W").model_dump_json()
+    assert json.loads(render(mode["json_attributes_template"], state)) == {"reason": "export: cut limits by 310 W"}
+
+
+def test_inverters_ids_prefix_and_node_id():
+    settings = HaDiscoverySettings(prefix="ha", node_id="garage")
+    actuators = {"roof": announcement("roof", SERIAL, "1161.x y"), "shed": announcement("shed", "99")}
+    messages = discovery_messages(settings, Topics("zp"), actuators)
+    assert all(topic.startswith("ha/") and topic.split("/")[2] == "garage" for topic in messages)
+    sensors = {p["unique_id"] for t, p in messages.items() if p["state_topic"].endswith("/device/1161.x y/state")}
+    assert sensors == {"garage_roof_1161_x_y_power", "garage_roof_1161_x_y_limit"}
+    assert len([t for t in messages if "_shed_99_" in t]) == 2
+
+
+def test_settings():
+    settings = HaDiscoverySettings()
+    assert (settings.enabled, settings.prefix, settings.node_id) == (True, "homeassistant", "zeropower")
+    assert all(field.description for field in HaDiscoverySettings.model_fields.values())
+    with pytest.raises(ValidationError, match="unknown"):
+        HaDiscoverySettings(unknown=1)
+    with pytest.raises(ValidationError, match="node_id"):
+        HaDiscoverySettings(node_id="a/b")
+
+
+# --- The publisher against a real Mosquitto ---------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def publisher(mqtt_settings: MqttSettings, settings: HaDiscoverySettings | None = None) -> AsyncIterator[MqttBus]:
+    """Run a bus with the publisher installed; yields once the publisher's connect hook has run."""
+    bus = MqttBus.for_service(mqtt_settings, "api")
+    HaDiscoveryPublisher(bus, settings or HaDiscoverySettings(), Topics(mqtt_settings.topic_prefix)).install()
+    hooks_done = asyncio.Event()
+
+    async def after_publisher() -> None:  # hooks run in order: this one after the publisher's
+        hooks_done.set()
+
+    bus.on_connect(after_publisher)
+    stop = asyncio.Event()
+    task = asyncio.create_task(bus.run(stop))
+    try:
+        await asyncio.wait_for(hooks_done.wait(), 10)
+        yield bus
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+
+
+def expected_topics(mqtt_settings: MqttSettings, actuators: dict[str, ActuatorAnnouncement]) -> set[str]:
+    return set(discovery_messages(HaDiscoverySettings(), Topics(mqtt_settings.topic_prefix), actuators))
+
+
+async def test_publishes_retained_discovery_on_connect(mqtt_settings, probe, broker):
+    topics = expected_topics(mqtt_settings, {})
+    async with publisher(mqtt_settings):
+        for topic in topics:
+            message = await probe.wait_for(topic)
+            assert json.loads(message.payload)["state_topic"].startswith(mqtt_settings.topic_prefix + "/")
+        async with MqttProbe(broker.port) as late:  # a late subscriber (HA starting later) gets them retained
+            for topic in topics:
+                assert (await late.wait_for(topic)).retain is True
+
+
+async def test_publishes_again_when_home_assistant_comes_online(mqtt_settings, probe):
+    topics = expected_topics(mqtt_settings, {})
+    async with publisher(mqtt_settings):
+        for topic in topics:
+            await probe.wait_for(topic)
+        mark = probe.mark()
+        await probe.publish("homeassistant/status", "offline")
+        await probe.publish("homeassistant/status", "online")
+        for topic in topics:  # all of them (stopping the bus amid a burst of publishes is slow)
+            await probe.wait_for(topic, since=mark)
+
+
+async def test_new_actuator_adds_and_removal_clears_its_entities(mqtt_settings, probe):
+    topics = Topics(mqtt_settings.topic_prefix)
+    inverter = {f"homeassistant/sensor/zeropower/zeropower_roof_{SERIAL}_{key}/config" for key in ("power", "limit")}
+    assert inverter == expected_topics(mqtt_settings, {"roof": announcement()}) - expected_topics(mqtt_settings, {})
+    async with publisher(mqtt_settings):
+        await probe.publish(topics.actuator_announce("roof"), announcement().model_dump_json(), retain=True)
+        for topic in inverter:
+            message = await probe.wait_for(topic, lambda m: bool(m.payload))
+            assert json.loads(message.payload)["state_topic"] == topics.device_state("roof", SERIAL)
+        await probe.publish(topics.actuator_announce("roof"), b"", retain=True)
+        for topic in inverter:
+            await probe.wait_for(topic, lambda m: m.payload == b"")
+    # the controller's own entities stay
+    assert all(m.payload for m in probe.on("homeassistant/switch/zeropower/zeropower_zero_export/config"))
+
+
+async def test_an_actuator_announced_before_start_appears(mqtt_settings, probe):
+    topics = Topics(mqtt_settings.topic_prefix)
+    await probe.publish(topics.actuator_announce("shed"), announcement("shed", "77").model_dump_json(), retain=True)
+    await probe.publish(topics.actuator_announce("bad"), "{not json", retain=True)
+    async with publisher(mqtt_settings):
+        for topic in expected_topics(mqtt_settings, {"shed": announcement("shed", "77")}):
+            await probe.wait_for(topic)
+
+
+async def test_disabled_publishes_nothing(mqtt_settings, probe):
+    topics = Topics(mqtt_settings.topic_prefix)
+    async with publisher(mqtt_settings, HaDiscoverySettings(enabled=False)) as bus:
+        await probe.publish("homeassistant/status", "online")
+        await probe.publish(topics.actuator_announce("roof"), announcement().model_dump_json(), retain=True)
+        sentinel = f"{mqtt_settings.topic_prefix}/test/sentinel"
+        await bus.publish(sentinel, "done", retain=True)  # after the connect hooks, on the same connection
+        await probe.wait_for(sentinel)
+    assert [m.topic for m in probe.messages if m.topic.startswith("homeassistant/")] == ["homeassistant/status"]
