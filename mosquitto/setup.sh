@@ -71,7 +71,7 @@ for entry in meter:MQTT_METER_PASSWORD:required \
 	recorder:MQTT_RECORDER_PASSWORD:required \
 	healthcheck:MQTT_HEALTHCHECK_PASSWORD:required \
 	sim:MQTT_SIM_PASSWORD:optional \
-	api:MQTT_API_PASSWORD:optional \
+	api:MQTT_API_PASSWORD:required \
 	opendtu:MQTT_OPENDTU_PASSWORD:optional \
 	admin:MQTT_ADMIN_PASSWORD:optional; do
 	user="${entry%%:*}"

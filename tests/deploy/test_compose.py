@@ -31,9 +31,9 @@ from tests.helpers import REPO
 from zeropower.shared.settings import load_settings, read_config_file
 
 #: Services of the application; the rest (broker, database, dashboards, one-shot setup) are infrastructure.
-EXPECTED_ZEROPOWER = {"meter", "controller", "actuator-opendtu", "recorder", "sim"}
+EXPECTED_ZEROPOWER = {"meter", "controller", "actuator-opendtu", "recorder", "api", "sim"}
 #: Secrets that may stay empty: the users they create are optional (see mosquitto/setup.sh).
-OPTIONAL_SECRETS = {"MQTT_API_PASSWORD", "MQTT_OPENDTU_PASSWORD", "MQTT_ADMIN_PASSWORD"}
+OPTIONAL_SECRETS = {"MQTT_OPENDTU_PASSWORD", "MQTT_ADMIN_PASSWORD"}
 
 
 @pytest.fixture(scope="module")

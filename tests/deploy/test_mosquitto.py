@@ -244,7 +244,7 @@ def test_compose_health_check_command(broker, password, healthy):
 
 
 def test_setup_writes_private_files_and_skips_optional_users(tmp_path):
-    required = ["meter", "controller", "actuator-opendtu", "recorder", "healthcheck"]
+    required = ["meter", "controller", "actuator-opendtu", "recorder", "api", "healthcheck"]
     env = {USERS[user]: password_of(user) for user in required}
     result = run_setup(tmp_path / "auth", env=env)
     assert result.returncode == 0, result.stderr

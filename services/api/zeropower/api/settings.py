@@ -15,6 +15,7 @@ class ApiSettings(StrictModel):
     port: int = Field(8000, ge=1, le=65535, description="TCP port to listen on.")
     token: SecretStr | None = Field(
         None,
+        min_length=1,
         description="When set, state-changing endpoints require it (Authorization: Bearer <token> or ?token=).",
     )
     redirect_allow_origins: list[str] = Field(
