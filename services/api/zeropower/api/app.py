@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
+from zeropower.api.events import install_web
 from zeropower.api.gateway import Gateway
 from zeropower.api.metrics import registry_for
 from zeropower.api.settings import ApiSettings
@@ -113,6 +114,8 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
             "grid_power_w": grid.power_w if grid else None,
             "grid_error": grid.error if grid else None,
             "grid_age_s": None if received_at is None else round(time.monotonic() - received_at, 3),
+            "grid_energy_import_wh": grid.energy_import_wh if grid else None,
+            "grid_energy_export_wh": grid.energy_export_wh if grid else None,
             "mode": controller.mode if controller else None,
             "reason": controller.reason if controller else None,
             "target_w": controller.target_w if controller else None,
@@ -156,4 +159,5 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
         """Prometheus metrics in the text exposition format."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    install_web(app, gateway, state)
     return app

@@ -55,6 +55,7 @@ class Gateway:
         self.snapshot = Snapshot()
         self.counters = Counters()
         self._commanded_enabled: bool | None = None
+        self._changed = asyncio.Event()
         self.bus.subscribe(self.topics.controller_state(), self._on_controller_state)
         self.bus.subscribe(self.topics.controller_config(), self._on_controller_config)
         self.bus.subscribe(self.topics.availability("+"), self._on_availability)
@@ -79,6 +80,10 @@ class Gateway:
             return self.snapshot.controller.enabled
         return self._commanded_enabled
 
+    async def wait_changed(self) -> None:
+        """Return after the next message has updated the snapshot."""
+        await self._changed.wait()
+
     async def set_enabled(self, enabled: bool) -> bool:
         """Publish the on/off command retained; False when not connected."""
         self._commanded_enabled = enabled
@@ -91,7 +96,10 @@ class Gateway:
     # ---- subscriptions ----------------------------------------------------------------------
 
     def _count(self) -> None:
+        """Count a message and wake wait_changed(); the waiters run after the handler (it never awaits)."""
         self.counters.received += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def _invalid(self, message: IncomingMessage, error: Exception) -> None:
         self.counters.invalid += 1

@@ -1,0 +1,59 @@
+"""The web UI: the static page at ``/`` and its live feed ``GET /api/events`` (server-sent events)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from zeropower.api.gateway import Gateway
+
+WEB_DIR = Path(__file__).parent / "web"
+MIN_INTERVAL_S = 0.5  # at most two state events per second, however often MQTT messages arrive
+IDLE_S = 15.0  # the state is sent at least this often, so proxies keep an idle stream open
+
+
+def _event(name: str, data: Any) -> str:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n"
+
+
+async def state_events(gateway: Gateway, state: Callable[[], Awaitable[dict[str, Any]]]) -> AsyncIterator[str]:
+    """``state`` events (the JSON of ``GET /api/state``) and ``config`` events (the controller's tunables)."""
+    sent_config = None
+    while True:
+        sent_at = time.monotonic()
+        yield _event("state", await state())
+        config = gateway.snapshot.controller_config
+        if config is not None and config != sent_config:
+            sent_config = config
+            yield _event("config", config)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(gateway.wait_changed(), IDLE_S)
+        await asyncio.sleep(max(0.0, sent_at + MIN_INTERVAL_S - time.monotonic()))
+
+
+def install_web(app: FastAPI, gateway: Gateway, state: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+    """Serve the page at ``/``, its assets under ``/web/`` and the live feed at ``/api/events``."""
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html")
+
+    @app.get("/api/events", response_class=StreamingResponse)
+    async def events() -> StreamingResponse:
+        """Server-sent events: `state` (as `GET /api/state`) on every change, at most every 0.5 s; `config`."""
+        return StreamingResponse(
+            state_events(gateway, state),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")

@@ -1,0 +1,135 @@
+"use strict";
+// The zeropower page: live state over server-sent events, the on/off switch and the tuning form.
+
+const HISTORY_MS = 5 * 60 * 1000;
+const $ = (id) => document.getElementById(id);
+const watts = (value) => (value == null ? "–" : `${Math.round(value)} W`);
+const kwh = (value) => (value == null ? "–" : `${(value / 1000).toFixed(2)} kWh`);
+const history = [];
+let current = null;
+
+// PUT JSON; with a token configured, ask for it once (on 401) and keep it in localStorage.
+async function put(path, body) {
+  for (;;) {
+    const token = localStorage.getItem("zeropower-token");
+    const headers = { "Content-Type": "application/json" };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const response = await fetch(path, { method: "PUT", headers, body: JSON.stringify(body) });
+    if (response.status !== 401) return response;
+    const entered = prompt("API token");
+    if (!entered) return response;
+    localStorage.setItem("zeropower-token", entered);
+  }
+}
+
+function render(state) {
+  current = state;
+  const enabled = $("enabled");
+  enabled.textContent = state.enabled == null ? "?" : state.enabled.toUpperCase();
+  enabled.className = state.enabled ?? "";
+  const button = $("switch");
+  button.disabled = state.enabled == null;
+  button.textContent = state.enabled === "on" ? "Switch off" : "Switch on";
+  $("mode").textContent = state.mode ?? "–";
+  $("reason").textContent = state.reason ?? "–";
+  $("grid").textContent = state.grid_power_w == null ? state.grid_error ?? "–" : watts(state.grid_power_w);
+  $("output").textContent = watts(state.output_w);
+  $("limit").textContent = watts(state.limit_w);
+  $("target").textContent = watts(state.target_w);
+  $("imported").textContent = kwh(state.grid_energy_import_wh);
+  $("exported").textContent = kwh(state.grid_energy_export_wh);
+  renderInverters(state);
+  $("services").replaceChildren(...Object.entries(state.availability).map(([service, status]) => {
+    const item = document.createElement("li");
+    item.textContent = `${service}: ${status}`;
+    item.className = status === "online" ? "on" : "off";
+    return item;
+  }));
+  history.push({ t: Date.now(), grid: state.grid_power_w, output: state.output_w });
+  while (history[0].t < Date.now() - HISTORY_MS) history.shift();
+  drawChart();
+}
+
+function renderInverters(state) {
+  const rows = [];
+  for (const devices of Object.values(state.actuators)) {
+    for (const [id, device] of Object.entries(devices)) {
+      rows.push([id, watts(device.power_w), watts(device.limit_w), watts(state.setpoints_w[id])]);
+    }
+  }
+  rows.push(["Sum", watts(state.output_w), watts(state.limit_w), ""]);
+  $("inverters").replaceChildren(...rows.map((cells) => {
+    const row = document.createElement("tr");
+    for (const text of cells) row.insertCell().textContent = text;
+    return row;
+  }));
+}
+
+// Both lines on one scale from the smallest to the largest value (0 always included).
+function drawChart() {
+  const values = history.flatMap((p) => [p.grid, p.output]).filter((v) => v != null);
+  const low = Math.min(0, ...values);
+  const high = Math.max(1, ...values);
+  const y = (v) => 155 - ((v - low) / (high - low)) * 150;
+  const x = (t) => 600 - ((Date.now() - t) / HISTORY_MS) * 600;
+  const points = (key) => history.filter((p) => p[key] != null).map((p) => `${x(p.t)},${y(p[key])}`).join(" ");
+  $("grid-line").setAttribute("points", points("grid"));
+  $("output-line").setAttribute("points", points("output"));
+  $("zero").setAttribute("y1", y(0));
+  $("zero").setAttribute("y2", y(0));
+  $("scale").textContent = `${watts(low)} … ${watts(high)}, last ${HISTORY_MS / 60000} minutes`;
+}
+
+function showConfig(config) {
+  for (const input of $("tuning").elements) {
+    if (!(input.name in config)) continue;
+    if (input.type === "checkbox") input.checked = config[input.name];
+    else input.value = config[input.name];
+  }
+}
+
+async function switchOver() {
+  const wanted = current.enabled === "on" ? "off" : "on";
+  const button = $("switch");
+  button.disabled = true;
+  button.textContent = `switching ${wanted}…`;  // render() shows the state once the controller confirms
+  const response = await put("/api/enabled", { enabled: wanted });
+  if (!response.ok) button.textContent = `failed (${response.status})`;
+}
+
+async function saveTuning(event) {
+  event.preventDefault();
+  const form = $("tuning");
+  const body = {};
+  for (const input of form.elements) {
+    if (!input.name) continue;
+    input.parentElement.querySelector(".error").textContent = "";
+    body[input.name] = input.type === "checkbox" ? input.checked : Number(input.value);
+  }
+  $("tuning-status").textContent = "saving…";
+  const response = await put("/api/config/controller", body);
+  const answer = await response.json();
+  if (response.ok) {
+    $("tuning-status").textContent = "sent; the controller applies it within a step";
+  } else if (response.status === 422) {
+    $("tuning-status").textContent = "not saved";
+    for (const error of answer.detail) {
+      const input = form.elements[error.loc[1]];
+      if (input) input.parentElement.querySelector(".error").textContent = error.msg;
+    }
+  } else {
+    $("tuning-status").textContent = `not saved: ${answer.detail}`;
+  }
+}
+
+function connect() {
+  const source = new EventSource("/api/events");
+  source.addEventListener("state", (event) => render(JSON.parse(event.data)));
+  source.addEventListener("config", (event) => showConfig(JSON.parse(event.data)));
+  source.onopen = () => { $("connection").textContent = "live"; };
+  source.onerror = () => { $("connection").textContent = "reconnecting…"; };  // EventSource retries itself
+}
+
+$("switch").addEventListener("click", switchOver);
+$("tuning").addEventListener("submit", saveTuning);
+connect();
