@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from zeropower.sim.broker import free_port
+from zeropower.sim.demo import SERVICES
 
 pytestmark = pytest.mark.integration
 
@@ -22,6 +23,8 @@ def test_demo_runs_and_stops_cleanly(tmp_path):
             str(tmp_path),
             "--mqtt-port",
             str(free_port()),
+            "--api-port",
+            str(free_port()),
         ],
         capture_output=True,
         text=True,
@@ -33,7 +36,8 @@ def test_demo_runs_and_stops_cleanly(tmp_path):
     assert "grid" in result.stdout
     assert "exported" in result.stdout
     assert result.stdout.rstrip().endswith("stopped")
-    for service in ("sim", "meter", "controller", "actuator_opendtu"):
+    assert "web UI and REST API: http://127.0.0.1:" in result.stdout
+    for service in SERVICES:
         log = (tmp_path / f"{service}.log").read_text()
         assert "Traceback" not in log, f"{service}:\n{log}"
         assert " ERROR " not in log, f"{service}:\n{log}"

@@ -27,13 +27,13 @@ from zeropower.shared.topics import Topics
 from zeropower.sim.broker import Broker, free_port
 from zeropower.sim.settings import SimSettings
 
-SERVICES = ("sim", "meter", "controller", "actuator_opendtu")
+SERVICES = ("sim", "meter", "controller", "actuator_opendtu", "api")
 LOAD_STEP_W = 250.0  # a load change this big is announced, and its settling timed
 SETTLED_W = 50.0  # grid within this of the target for SETTLED_FOR_S counts as settled
 SETTLED_FOR_S = 3.0
 
 
-def demo_config(mqtt_port: int, shelly_port: int) -> dict[str, object]:
+def demo_config(mqtt_port: int, shelly_port: int, api_port: int) -> dict[str, object]:
     """One config file for every service: the simulator's devices, and the services pointed at them."""
     sim = SimSettings()
     return {
@@ -41,6 +41,7 @@ def demo_config(mqtt_port: int, shelly_port: int) -> dict[str, object]:
         "sim": {"shelly": {"host": "127.0.0.1", "port": shelly_port}},
         "meter": {"driver": {"type": "shelly_gen2", "url": f"http://127.0.0.1:{shelly_port}"}},
         "controller": {"target_w": 20, "dead_time_s": 5},
+        "api": {"host": "127.0.0.1", "port": api_port},
         "actuator_opendtu": {
             "driver": {"type": "opendtu", "prefix": sim.opendtu.prefix},
             "inverters": [
@@ -144,15 +145,16 @@ def _width() -> int:
     return 200
 
 
-def prepare(workdir: Path, mqtt_port: int) -> tuple[Broker, Path, float]:
+def prepare(workdir: Path, mqtt_port: int, api_port: int) -> tuple[Broker, Path, float]:
     """Write the config, start the broker; return it, the config file and the controller's target."""
     workdir.mkdir(parents=True, exist_ok=True)
     broker = Broker(port=mqtt_port, workdir=workdir)
-    config = demo_config(broker.port, free_port())
+    config = demo_config(broker.port, free_port(), api_port)
     config_file = workdir / "config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     broker.start()
     print(f"MQTT broker ({broker.implementation}) on 127.0.0.1:{broker.port}: watch it in MQTT Explorer")
+    print(f"web UI and REST API: http://127.0.0.1:{api_port}/ (API docs at /docs)")
     print(f"config: {config_file}   logs: {workdir}/<service>.log")
     print(f"try a load step: publish 150 to {Topics().sim_set('load_w')} (and 'auto' to go back); Ctrl-C stops\n")
     return broker, config_file, float(config["controller"]["target_w"])  # type: ignore[index]
@@ -216,8 +218,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0 = at Ctrl-C)")
     parser.add_argument("--workdir", type=Path, default=Path("var/demo"), help="config and logs go here")
     parser.add_argument("--mqtt-port", type=int, help="port of the demo's broker (default: 1883 if free, else any)")
+    parser.add_argument("--api-port", type=int, help="port of the web UI and API (default: 8000 if free, else any)")
     arguments = parser.parse_args()
-    broker, config_file, target_w = prepare(arguments.workdir, arguments.mqtt_port or port_or_free(1883))
+    broker, config_file, target_w = prepare(
+        arguments.workdir, arguments.mqtt_port or port_or_free(1883), arguments.api_port or port_or_free(8000)
+    )
     logs = {service: (arguments.workdir / f"{service}.log").open("ab") for service in SERVICES}
     try:
         status = asyncio.run(run_demo(config_file, logs, broker.port, target_w, arguments.duration))
