@@ -273,6 +273,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InfluxS
                     process.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     process.kill()
+                    process.wait()
             for name, process in processes.items():
                 log = (workdir / f"{name}.log").read_text(errors="replace")
                 assert process.returncode == 0, f"{name} exited with {process.returncode}:\n{log[-2000:]}"

@@ -132,4 +132,5 @@ async def system(tmp_path: Path) -> AsyncIterator[System]:
                     process.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     process.kill()
+                    process.wait()
             broker.stop()

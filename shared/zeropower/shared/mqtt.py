@@ -27,6 +27,11 @@ ConnectHook = Callable[[], Awaitable[None]]
 
 ONLINE = "online"
 OFFLINE = "offline"
+#: Longest wait for a broker's acknowledgement of a retained publish (loopback: milliseconds). A retained
+#: payload that times out is still sent again after the next reconnect.
+PUBLISH_TIMEOUT_S = 2.0
+#: Longest wait for a clean disconnect; a stop must finish within 2 s, and the broker sends the last will anyway.
+DISCONNECT_TIMEOUT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ class MqttBus:
         if client is None:
             return False
         try:
-            await client.publish(topic, data, qos=1 if retain else 0, retain=retain)
+            await client.publish(topic, data, qos=1 if retain else 0, retain=retain, timeout=PUBLISH_TIMEOUT_S)
         except aiomqtt.MqttError as error:
             log.debug("publish to %s failed: %s", topic, error)
             return False
@@ -98,7 +103,8 @@ class MqttBus:
         while not stop.is_set():
             client = self._make_client()
             try:
-                async with client:
+                await client.__aenter__()
+                try:
                     await self._start_session(client)
                     if last_problem is not None:
                         log.info("connected to MQTT broker %s:%s again", self._settings.host, self._settings.port)
@@ -107,6 +113,9 @@ class MqttBus:
                     await self._serve(client, stop)
                     if stop.is_set():
                         await client.publish(self._availability_topic, OFFLINE, qos=1, retain=True, timeout=1)
+                finally:
+                    self._client = None  # publishes from now on are not attempted
+                    await _disconnect(client)
             except aiomqtt.MqttError as error:
                 problem = str(error)
                 if problem != last_problem:
@@ -180,6 +189,13 @@ class MqttBus:
                         await handler(incoming)
                     except Exception:
                         log.exception("handler for %s failed on a message on %s", topic_filter, incoming.topic)
+
+
+async def _disconnect(client: aiomqtt.Client) -> None:
+    """Leave the session, waiting at most DISCONNECT_TIMEOUT_S (aiomqtt would wait up to its 5 s timeout)."""
+    with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+        async with asyncio.timeout(DISCONNECT_TIMEOUT_S):
+            await client.__aexit__(None, None, None)
 
 
 def _settle_disconnect_reason(client: aiomqtt.Client) -> None:
