@@ -153,3 +153,18 @@ class AhoyDtuTopics:
             return None
         name, _, subtopic = topic[len(head) :].partition("/")
         return (name, subtopic) if subtopic and name != "ctrl" else None
+
+
+@dataclass(frozen=True)
+class HomeAssistantTopics:
+    """Home Assistant's MQTT discovery layout below its discovery prefix (default ``homeassistant``)."""
+
+    prefix: str = "homeassistant"
+
+    def config(self, component: str, node_id: str, object_id: str) -> str:
+        """The retained discovery config of one entity."""
+        return f"{self.prefix}/{component}/{node_id}/{object_id}/config"
+
+    def status(self) -> str:
+        """Home Assistant's own ``online``/``offline`` (it asks for discovery again when ``online``)."""
+        return f"{self.prefix}/status"

@@ -25,7 +25,7 @@ from zeropower.shared.messages import (
 )
 from zeropower.shared.mqtt import OFFLINE, ONLINE, IncomingMessage, MqttBus
 from zeropower.shared.settings import StrictModel
-from zeropower.shared.topics import Topics, actuator_service_id
+from zeropower.shared.topics import HomeAssistantTopics, Topics, actuator_service_id
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def safe_id(text: str) -> str:
 
 def discovery_topic(settings: HaDiscoverySettings, component: str, object_id: str) -> str:
     """The retained config topic of one entity: ``<prefix>/<component>/<node_id>/<object_id>/config``."""
-    return f"{settings.prefix}/{component}/{settings.node_id}/{object_id}/config"
+    return HomeAssistantTopics(settings.prefix).config(component, settings.node_id, object_id)
 
 
 def discovery_messages(
@@ -272,7 +272,7 @@ class HaDiscoveryPublisher:
             log.info("Home Assistant discovery is switched off")
             return
         self._bus.subscribe(self._topics.all_actuator_announcements(), self._on_announcement)
-        self._bus.subscribe(f"{self._settings.prefix}/status", self._on_ha_status)
+        self._bus.subscribe(HomeAssistantTopics(self._settings.prefix).status(), self._on_ha_status)
         self._bus.on_connect(self.publish_all)
 
     async def publish_all(self) -> None:
