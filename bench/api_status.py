@@ -30,6 +30,8 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from measure import sample_process  # noqa: E402  (bench/, the script's own folder)
+
 from tests.helpers import start_service  # noqa: E402
 from zeropower.shared.messages import ControllerState  # noqa: E402
 from zeropower.shared.topics import Topics  # noqa: E402
@@ -139,14 +141,6 @@ def generator_process(url: str, rate: float, seconds: float, connections: int, c
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
-
-
-def sample_process(process: psutil.Process, samples: dict, stop: threading.Event) -> None:
-    while not stop.wait(0.2):
-        try:
-            samples["rss"] = max(samples.get("rss", 0), process.memory_info().rss)
-        except psutil.NoSuchProcess:
-            return
 
 
 def main() -> None:

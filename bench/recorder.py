@@ -23,6 +23,8 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from measure import sample_process  # noqa: E402  (bench/, the script's own folder)
+
 from tests.helpers import start_service  # noqa: E402
 from tests.influx import InfluxServer  # noqa: E402
 from zeropower.sim.broker import Broker  # noqa: E402
@@ -76,14 +78,6 @@ def publish(port: int, rate: float, total: int) -> float:
     client.loop_stop()
     client.disconnect()
     return total / elapsed
-
-
-def sample_process(process: psutil.Process, samples: dict, stop: threading.Event) -> None:
-    while not stop.wait(0.2):
-        try:
-            samples["rss"] = max(samples.get("rss", 0), process.memory_info().rss)
-        except psutil.NoSuchProcess:
-            return
 
 
 def main() -> None:

@@ -6,27 +6,14 @@ import json
 
 import pytest
 
+from tests.api.payloads import controller_state
 from tests.helpers import MqttProbe, service_running, wait_until
 from zeropower.controller.service import run as run_controller
 from zeropower.controller.settings import ControllerServiceSettings, ControllerSettings
-from zeropower.shared.messages import ControllerState, DeviceState, GridReading
+from zeropower.shared.messages import DeviceState, GridReading
 from zeropower.shared.topics import Topics
 
 TOKEN = "s3cret"
-
-
-def controller_state(*, enabled: bool) -> str:
-    return ControllerState(
-        enabled=enabled,
-        mode="regulating" if enabled else "paused",
-        reason="test",
-        grid_power_w=-120.0,
-        grid_age_s=0.1,
-        target_w=20.0,
-        output_w=300.0,
-        limit_w=310.0,
-        setpoints_w={"114182912345": 310.0},
-    ).model_dump_json()
 
 
 async def publish_state(probe: MqttProbe, topics: Topics, gateway, *, enabled: bool) -> None:

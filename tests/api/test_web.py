@@ -12,12 +12,13 @@ import pytest
 import uvicorn
 from playwright.async_api import Page, async_playwright, expect
 
+from tests.api.payloads import controller_state
 from tests.helpers import REPO, MqttProbe, wait_until
 from zeropower.api.app import create_app
 from zeropower.api.gateway import Gateway
 from zeropower.api.settings import ApiSettings
 from zeropower.controller.settings import ControllerTunables
-from zeropower.shared.messages import ControllerState, DeviceState, GridReading
+from zeropower.shared.messages import DeviceState, GridReading
 from zeropower.shared.settings import MqttSettings
 from zeropower.shared.topics import Topics
 
@@ -41,20 +42,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def controller_state(*, enabled: bool) -> str:
-    return ControllerState(
-        enabled=enabled,
-        mode="regulating" if enabled else "paused",
-        reason="grid within the deadband" if enabled else "switched off",
-        grid_power_w=-120.0,
-        grid_age_s=0.1,
-        target_w=20.0,
-        output_w=300.0,
-        limit_w=310.0,
-        setpoints_w={"114182912345": 310.0},
-    ).model_dump_json()
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -17,17 +15,6 @@ from zeropower.shared.mqtt import MqttBus
 from zeropower.shared.settings import MqttSettings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[SecuredBroker]:
-    running = SecuredBroker(tmp_path)
-    running.prepare()
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def settings(broker: SecuredBroker, user: str, password: str | None = None) -> MqttSettings:

@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiomqtt
@@ -105,17 +105,6 @@ def may_publish(user: str, topic: str, publishers: set[str]) -> bool:
     if user == "admin" or user in publishers:
         return True
     return any(topic.startswith(namespace) and user in owners for namespace, owners in NAMESPACE_OWNERS.items())
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[SecuredBroker]:
-    running = SecuredBroker(tmp_path)
-    running.prepare()
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
