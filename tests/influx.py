@@ -56,33 +56,66 @@ bind-address = "127.0.0.1:{rpc_port}"
 """
 
 
-def _wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited: {log.read_text()[-2000:]}")
+class _ServerProcess:
+    """A database server process on 127.0.0.1:port: start() waits until its health URL answers."""
+
+    port: int
+    url: str
+    _log: Path
+    _process: subprocess.Popen[bytes] | None = None
+    _health_path: str
+
+    def _command(self) -> list[str]:
+        """The server's command line (each subclass has its own)."""
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Start the server and wait until it is healthy."""
+        with self._log.open("ab") as log:
+            self._process = subprocess.Popen(self._command(), stdout=log, stderr=subprocess.STDOUT)
+        self._wait_until_healthy()
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (writers see connection refused); port and data stay for the next start()."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
         try:
-            if httpx.get(url, timeout=1).is_success:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} did not answer within {timeout_s} s")
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _wait_until_healthy(self, timeout_s: float = 20.0) -> None:
+        assert self._process is not None
+        url = f"{self.url}{self._health_path}"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"{self._process.args[0]} exited: {self._log.read_text()[-2000:]}")
+            try:
+                if httpx.get(url, timeout=1).is_success:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"{url} did not answer within {timeout_s} s")
 
 
-def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-class InfluxServer:
+class InfluxServer(_ServerProcess):
     """A private ``influxd`` (InfluxDB 1.x); stop() and start() keep its port and data."""
+
+    _health_path = "/ping"
 
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
@@ -92,34 +125,14 @@ class InfluxServer:
         self._config = self._root / "influxdb.conf"
         self._config.write_text(_INFLUXD_CONFIG.format(root=self._root, http_port=self.port, rpc_port=free_port()))
         self._log = self._root / "influxd.log"
-        self._process: subprocess.Popen[bytes] | None = None
 
     @staticmethod
     def available() -> bool:
         """True when ``influxd`` is installed."""
         return shutil.which("influxd") is not None
 
-    def start(self) -> Self:
-        """Start influxd and wait until it answers ``/ping``."""
-        with self._log.open("ab") as log:
-            self._process = subprocess.Popen(
-                ["influxd", "run", "-config", str(self._config)], stdout=log, stderr=subprocess.STDOUT
-            )
-        _wait_for_http(f"{self.url}/ping", self._process, self._log)
-        return self
-
-    def stop(self) -> None:
-        """Stop influxd (writers see connection refused)."""
-        _stop(self._process)
-        self._process = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _command(self) -> list[str]:
+        return ["influxd", "run", "-config", str(self._config)]
 
     def create_database(self, name: str) -> None:
         """CREATE DATABASE (idempotent)."""
@@ -144,47 +157,30 @@ class InfluxServer:
         ]
 
 
-class VictoriaMetricsServer:
+class VictoriaMetricsServer(_ServerProcess):
     """A private VictoriaMetrics: accepts ``/api/v2/write`` and exports series as JSON lines."""
+
+    _health_path = "/health"
 
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._data = workdir / "victoria-metrics"
         self._log = workdir / "victoria-metrics.log"
-        self._process: subprocess.Popen[bytes] | None = None
 
     @staticmethod
     def available() -> bool:
         """True when ``victoria-metrics`` is installed."""
         return shutil.which("victoria-metrics") is not None
 
-    def start(self) -> Self:
-        """Start it and wait until it is healthy."""
-        command = [
+    def _command(self) -> list[str]:
+        return [
             "victoria-metrics",
             f"-httpListenAddr=127.0.0.1:{self.port}",
             f"-storageDataPath={self._data}",
             "-search.latencyOffset=0s",
             "-loggerLevel=ERROR",
         ]
-        with self._log.open("ab") as log:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        _wait_for_http(f"{self.url}/health", self._process, self._log)
-        return self
-
-    def stop(self) -> None:
-        """Stop it."""
-        _stop(self._process)
-        self._process = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def export(self, selector: str) -> list[dict[str, Any]]:
         """Every series matching a PromQL selector, e.g. ``{__name__=~"grid_.*"}`` (metric, values, timestamps)."""
