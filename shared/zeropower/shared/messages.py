@@ -51,7 +51,8 @@ class GridReading(Message):
         return self.power_w is not None
 
 
-DeviceKind = Literal["inverter"]
+#: inverter: the setpoint is the output limit; consumer: the setpoint is the power to draw (a surplus diverter).
+DeviceKind = Literal["inverter", "consumer"]
 
 
 class DeviceInfo(BaseModel):
@@ -61,7 +62,9 @@ class DeviceInfo(BaseModel):
 
     device_id: str = Field(description="Unique id, e.g. the inverter serial.")
     name: str = Field(description="Human-readable name.")
-    kind: DeviceKind = Field("inverter", description="What the setpoint means: an inverter's output limit.")
+    kind: DeviceKind = Field(
+        "inverter", description="What the setpoint means: an inverter's output limit, or a consumer's power draw."
+    )
     min_w: float = Field(ge=0, description="Lowest setpoint in W the device accepts.")
     max_w: float = Field(gt=0, description="Highest setpoint in W.")
     enabled: bool = Field(True, description="False: the controller leaves this device out.")
@@ -79,7 +82,9 @@ class ActuatorAnnouncement(Message):
 class SetpointCommand(Message):
     """Setpoints for one actuator's devices."""
 
-    setpoints_w: dict[str, float] = Field(description="Device id to setpoint in W (an inverter's limit).")
+    setpoints_w: dict[str, float] = Field(
+        description="Device id to setpoint in W: an inverter's output limit, a consumer's power to draw."
+    )
     dry_run: bool = Field(False, description="True: compute and report only, send nothing to devices.")
     reason: str = Field("", description="Why these setpoints (the controller's mode and reason).")
 
@@ -90,13 +95,15 @@ class DeviceState(Message):
     actuator_id: str = Field(description="The actuator that controls it.")
     device_id: str = Field(description="The device's id.")
     reachable: bool = Field(description="The DTU currently talks to the device.")
-    producing: bool = Field(description="The inverter feeds power.")
-    power_w: float | None = Field(None, description="AC output power in W.")
+    producing: bool = Field(description="The inverter feeds power (always False for a consumer).")
+    power_w: float | None = Field(None, description="AC output power in W; a consumer's (estimated) power draw.")
     dc_power_w: float | None = Field(None, description="DC input power in W.")
     limit_w: float | None = Field(None, description="Output limit in force on the device in W (its read-back).")
+    duty: float | None = Field(None, ge=0, le=1, description="A consumer's PWM duty cycle in force (0-1).")
+    energy_wh: float | None = Field(None, ge=0, description="A consumer's energy counter in Wh (diverted energy).")
     updated_at: float | None = Field(None, description="Unix time of the device's last data.")
-    last_command_w: float | None = Field(None, description="The last limit sent to the device in W.")
-    last_command_at: float | None = Field(None, description="Unix time the last limit was sent.")
+    last_command_w: float | None = Field(None, description="The last setpoint sent to the device in W.")
+    last_command_at: float | None = Field(None, description="Unix time the last setpoint was sent.")
 
 
 ActuatorMode = Literal["waiting", "following", "fail-safe", "dry-run"]
@@ -124,7 +131,8 @@ class ControllerState(Message):
     grid_age_s: float | None = Field(description="Age of that reading in s.")
     target_w: float = Field(description="Target grid power in W.")
     output_w: float = Field(description="Measured output of the controlled inverters in W.")
-    limit_w: float = Field(description="Sum of the setpoints in W.")
+    limit_w: float = Field(description="Sum of the inverters' setpoints in W.")
+    consumption_w: float = Field(0.0, description="Sum of the consumers' (diverters') setpoints in W.")
     setpoints_w: dict[str, float] = Field(description="Device id to setpoint in W.")
 
 
@@ -135,6 +143,7 @@ class SimState(Message):
     pv_available_w: float = Field(description="PV power the panels could deliver in W.")
     output_w: float = Field(description="Inverters' AC output in W.")
     limit_w: float = Field(description="Sum of the limits in force in W.")
+    heater_w: float = Field(0.0, description="The simulated heater's power draw in W (from its PWM duty).")
     grid_w: float = Field(description="Grid power in W (positive = import).")
     exported_wh: float = Field(description="Energy exported since start in Wh.")
     imported_wh: float = Field(description="Energy imported since start in Wh.")
