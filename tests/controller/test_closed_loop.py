@@ -49,6 +49,9 @@ class Loop:
             if tenth % 10 == 0:
                 self.grid_log.append((self.now, self.plant.grid_w))
                 decision = self.controller.on_grid(GridReading(timestamp=self.now, power_w=self.plant.grid_w))
+                heater = self.plant.heater
+                if heater is not None:  # a linear (solid-state relay) heater: duty = power share
+                    heater.set_duty(decision.setpoints["pwm"]["heater"] / heater.settings.rated_w)
                 for serial, limit_w in decision.setpoints.get("dtu", {}).items():
                     if abs(self.plant.inverters[serial].limit_w - limit_w) >= 1 and self._new_command(serial, limit_w):
                         self.plant.command_limit(serial, limit_w)
@@ -66,8 +69,9 @@ class Loop:
         return sum(max(-grid, 0.0) for t, grid in self.grid_log if t > since) / 3600.0
 
 
-def make_loop(dead_time_s: float = 4.0, **controller_settings) -> Loop:
+def make_loop(dead_time_s: float = 4.0, heater_w: float | None = None, **controller_settings) -> Loop:
     sim = SimSettings(
+        heater=None if heater_w is None else {"rated_w": heater_w, "controller": "linear"},
         load={"base_w": 300, "noise_w": 0, "appliances": []},
         pv={"kind": "constant", "power_w": 1300, "clouds": {"per_hour": 0}},
         inverters=[
@@ -86,6 +90,10 @@ def make_loop(dead_time_s: float = 4.0, **controller_settings) -> Loop:
             DeviceInfo(device_id="112182954321", name="balcony", min_w=20, max_w=400),
         ],
     )
+    if heater_w is not None:
+        controller.set_actuator(
+            "pwm", [DeviceInfo(device_id="heater", name="heater", kind="consumer", min_w=0, max_w=heater_w)]
+        )
     return Loop(plant, controller)
 
 
@@ -133,3 +141,32 @@ def test_clouds_do_not_wind_up_the_limits():
     cloud_end = loop.now
     loop.run(60)
     assert loop.export_wh(cloud_end) < 0.2
+
+
+def test_surplus_goes_into_the_heater_first_and_the_heater_gives_way_first():
+    loop = make_loop(dead_time_s=8.0, heater_w=500)
+    loop.run(120)  # 300 W load, 1200 W output: 900 W surplus, 500 W of it into the heater, the rest curtailed
+    assert loop.plant.heater.power_w == pytest.approx(500)
+    assert loop.plant.limit_w == pytest.approx(1200 - 400 + 20, abs=40)
+    assert all(abs(grid - 20) < 40 for grid in settled_grid(loop))
+    rise_at = loop.now
+    loop.plant.set_load_w(900)  # +600 W: the heater gives way within seconds, the inverters are raised
+    loop.run(4)
+    assert loop.plant.heater.power_w < 150
+    assert loop.plant.limit_w < 900  # the inverters have not followed yet
+    loop.run(116)
+    assert loop.plant.limit_w == pytest.approx(1200)  # no curtailment left ...
+    assert loop.plant.heater.power_w == pytest.approx(300 - 20, abs=40)  # ... and the heater takes the rest
+    assert all(abs(grid - 20) < 40 for grid in settled_grid(loop))
+    imported_wh = sum(max(grid - 20, 0.0) for t, grid in loop.grid_log if t > rise_at) / 3600.0
+    assert imported_wh < 600 * 4 / 3600
+
+
+def test_a_heater_alone_absorbs_export_without_inverter_control():
+    loop = make_loop(heater_w=2000)
+    loop.controller.set_actuator("dtu", [])  # only the diverter, as in the reference Pi system
+    loop.plant.set_load_w(300)
+    loop.run(60)
+    assert loop.plant.limit_w == pytest.approx(1200)
+    assert loop.plant.heater.power_w == pytest.approx(1200 - 300 - 20, abs=30)
+    assert loop.export_wh(loop.now - 30) == 0

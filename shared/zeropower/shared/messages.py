@@ -160,6 +160,15 @@ class RecorderState(Message):
     lag_s: float = Field(ge=0, description="Age of the oldest point not yet written in s; 0 when all are written.")
 
 
+class EnergyToday(Message):
+    """The API's energy totals since local midnight, retained so a restarted API continues the day."""
+
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="The local date (YYYY-MM-DD) they count.")
+    imported_wh: float = Field(ge=0, description="Energy imported from the grid today in Wh.")
+    exported_wh: float = Field(ge=0, description="Energy exported to the grid today in Wh.")
+    diverted_wh: float = Field(ge=0, description="Energy the consumers (diverters) drew today in Wh.")
+
+
 class InvalidMessageError(ValueError):
     """A payload that does not match its model; the message names the field and the problem."""
 

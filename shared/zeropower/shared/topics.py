@@ -76,6 +76,10 @@ class Topics:
         """The duty cycle (0-1) a simulated PWM output drives, retained: the simulated heater follows it."""
         return f"{self.prefix}/sim/pwm/{output_id}/duty"
 
+    def energy_today(self) -> str:
+        """The API's energy totals since local midnight (EnergyToday), retained."""
+        return f"{self.prefix}/api/energy_today"
+
     def all_actuator_announcements(self) -> str:
         """Filter matching every actuator's announcement."""
         return self.actuator_announce("+")

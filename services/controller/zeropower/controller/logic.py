@@ -1,7 +1,8 @@
 """The zero-export decision logic: a pure class with an injected clock and no I/O.
 
 It is stepped on every fresh grid reading (event-driven) and on a periodic tick (for staleness).
-See docs/services/controller.md for the algorithm.
+Inverters (slow: dead time, limits) and consumers (diverters: fast, their draw follows within a reading)
+are driven by one loop. See docs/services/controller.md for the algorithm.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Decision:
 
 @dataclass
 class _Device:
-    """What the controller knows about one inverter."""
+    """What the controller knows about one device: an inverter or a consumer (diverter)."""
 
     actuator_id: str
     info: DeviceInfo
@@ -43,6 +44,10 @@ class _Device:
     def in_flight(self) -> bool:
         return self.changed_at is not None
 
+    @property
+    def is_consumer(self) -> bool:
+        return self.info.kind == "consumer"
+
 
 @dataclass
 class _Grid:
@@ -52,7 +57,7 @@ class _Grid:
 
 
 class ZeroExportController:
-    """Turns grid readings and inverter telemetry into inverter limits."""
+    """Turns grid readings and device telemetry into inverter limits and diverter power."""
 
     def __init__(self, settings: ControllerSettings, clock: Clock) -> None:
         self.settings = settings
@@ -87,13 +92,15 @@ class ZeroExportController:
         self.enabled = enabled
 
     def on_device_state(self, state: DeviceState) -> None:
-        """Take in an inverter's telemetry; it may confirm a limit change in flight."""
+        """Take in a device's telemetry; an inverter's may confirm a limit change in flight."""
         device = self._devices.get(state.device_id)
         if device is None or device.actuator_id != state.actuator_id:
             return
         now = self._clock()
         device.telemetry = state
         device.telemetry_at = now
+        if device.is_consumer:
+            return
         self._update_sun_cap(device)
         if not device.in_flight or state.power_w is None:
             return
@@ -129,73 +136,115 @@ class ZeroExportController:
         enabled = [d for d in self._devices.values() if d.info.enabled]
         grid_age = None if self._grid.received_at is None else now - self._grid.received_at
         if not enabled:
-            return self._decide(now, "idle", "no inverter announced by any actuator yet", grid_age)
+            return self._decide(now, "idle", "no device announced by any actuator yet", grid_age)
         if not self.enabled:
-            for device in enabled:
-                self._set(device, device.info.max_w, now, track=False)
-            return self._decide(now, "paused", "zero export is switched off: inverters at their maximum", grid_age)
+            self._set_all(enabled, now, inverter=lambda d: d.info.max_w)
+            reason = "zero export is switched off: inverters at their maximum, diverters off"
+            return self._decide(now, "paused", reason, grid_age)
         if grid_age is None and now - self._started_at <= settings.stale_after_s:
             return self._decide(now, "idle", "waiting for the first grid reading", grid_age)
         if grid_age is None or grid_age > settings.stale_after_s:
-            for device in enabled:
-                safe = settings.failsafe_limit_w if settings.failsafe_limit_w is not None else device.info.min_w
-                self._set(device, min(max(safe, device.info.min_w), device.info.max_w), now, track=False)
+            safe = settings.failsafe_limit_w
+            self._set_all(enabled, now, inverter=lambda d: min(max(safe or 0.0, d.info.min_w), d.info.max_w))
             why = self._grid.problem or "no grid reading received"
             age = "never" if grid_age is None else f"{grid_age:.0f} s ago"
             reason = f"grid data stale (last valid {age}, limit {settings.stale_after_s:g} s): {why}"
-            return self._decide(now, "fail-safe", f"{reason}; inverters at their safe limit", grid_age)
+            return self._decide(now, "fail-safe", f"{reason}; inverters at their safe limit, diverters off", grid_age)
         mode: ControllerMode = "dry-run" if settings.dry_run else "regulating"
         if fresh_reading:
             self._regulation = self._regulate(now, enabled)
         return self._decide(now, mode, self._grid.problem or self._regulation, grid_age)
 
+    def _set_all(self, devices: list[_Device], now: float, inverter: Callable[[_Device], float]) -> None:
+        """Outside regulation: consumers off, each inverter at the limit ``inverter`` gives it."""
+        for device in devices:
+            self._set(device, 0.0 if device.is_consumer else inverter(device), now, track=False)
+
     def _regulate(self, now: float, enabled: list[_Device]) -> str:
+        """One regulating step: diverters take their share of the error first, then the inverters."""
         controllable = self._controllable(now, enabled)
+        consumers = [d for d in controllable if d.is_consumer]
+        inverters = [d for d in controllable if not d.is_consumer]
         if not controllable:
-            return "no inverter reachable: all at their minimum until they report again"
+            return "no device reachable: inverters at their minimum until they report again"
         error = (self._grid.power_w or 0.0) - self.settings.target_w
+        consumption = sum(d.setpoint_w or 0.0 for d in consumers)
+        reasons = [self._divert(now, consumers, error)] if consumers else []
+        if inverters:
+            # The inverters regulate a virtual grid that counts the diverters' distance from where they
+            # should settle: at their maximum (use before curtail) or off (curtail first). Whatever the
+            # diverters absorb now, the inverters thus move until one side reaches its bound.
+            preferred = sum(d.info.max_w for d in consumers) if self._use_before_curtail else 0.0
+            reasons.append(self._regulate_inverters(now, inverters, error + preferred - consumption))
+        return "; ".join(reason for reason in reasons if reason) or "within deadband"
+
+    @property
+    def _use_before_curtail(self) -> bool:
+        return self.settings.diverter_order == "use-before-curtail"
+
+    def _divert(self, now: float, consumers: list[_Device], error_w: float) -> str:
+        """Integral step of the diverters on the real grid error (their draw follows within a reading)."""
+        if abs(error_w) <= self.settings.deadband_w:
+            return ""
+        current = sum(d.setpoint_w or 0.0 for d in consumers)
+        shares = [Share(d.info.device_id, d.info.min_w, d.info.max_w, d.info.priority) for d in consumers]
+        wanted = current - self.settings.divert_gain * error_w
+        for device_id, power_w in allocate(wanted, shares, self.settings.allocation).items():
+            self._set(self._devices[device_id], power_w, now, track=False)
+        new = sum(d.setpoint_w or 0.0 for d in consumers)
+        if abs(new - current) < 0.5:
+            return ""
+        return f"diverting {new:.0f} W ({new - current:+.0f} W)"
+
+    def _regulate_inverters(self, now: float, inverters: list[_Device], error: float) -> str:
+        """Integral step of the inverter limits on ``error`` (W above target), minding changes in flight."""
         in_flight = sum(
-            self._expected_output(d, d.setpoint_w) - (d.output_before_w or 0.0) for d in controllable if d.in_flight
+            self._expected_output(d, d.setpoint_w) - (d.output_before_w or 0.0) for d in inverters if d.in_flight
         )
         error_used = _consistent_error(error, error - in_flight)
-        waiting = any(d.in_flight for d in controllable)
+        waiting = any(d.in_flight for d in inverters)
         if error_used < -self.settings.deadband_w or (error_used > self.settings.deadband_w and not waiting):
-            return self._correct(now, controllable, error_used)
-        for device in controllable:  # anti-windup: keep limits near what the sun allows
+            return self._correct(now, inverters, error_used)
+        for device in inverters:  # anti-windup: keep limits near what the sun allows
             if device.setpoint_w is not None:
                 self._set(device, min(device.setpoint_w, self._available(device)), now, track=False)
         if waiting and abs(error) > self.settings.deadband_w:
             return f"waiting for {in_flight:+.0f} W of limit changes in flight to take effect"
-        return "within deadband"
+        return ""
 
     def _controllable(self, now: float, enabled: list[_Device]) -> list[_Device]:
-        """Reachable inverters (settling their old changes); unreachable ones go to their minimum."""
+        """Reachable devices (settling their old changes); unreachable inverters go to their minimum, consumers off."""
         controllable = []
         for device in enabled:
             if not self._reachable(device, now):
-                self._set(device, device.info.min_w, now, track=False)
+                self._set(device, 0.0 if device.is_consumer else device.info.min_w, now, track=False)
                 continue
             if device.changed_at is not None and now - device.changed_at >= self._settle_after_s(device):
                 self._settle(device)
             controllable.append(device)
         return controllable
 
-    def _correct(self, now: float, controllable: list[_Device], error_w: float) -> str:
+    def _correct(self, now: float, inverters: list[_Device], error_w: float) -> str:
         """Move the total limit by a share of the error and split it over the inverters."""
-        shares = [Share(d.info.device_id, d.info.min_w, self._available(d), d.info.priority) for d in controllable]
+        shares = [Share(d.info.device_id, d.info.min_w, self._available(d), d.info.priority) for d in inverters]
         current = sum(
-            min(self._setpoint_or_output(d), share.available_w) for d, share in zip(controllable, shares, strict=True)
+            min(self._setpoint_or_output(d), share.available_w) for d, share in zip(inverters, shares, strict=True)
         )
         change = (self.settings.cut_gain if error_w < 0 else self.settings.raise_gain) * error_w
         for device_id, limit_w in allocate(current + change, shares, self.settings.allocation).items():
             self._set(self._devices[device_id], limit_w, now, track=True)
+        floor = sum(share.min_w for share in shares)
+        ceiling = sum(share.available_w for share in shares)
+        moved = min(max(current + change, floor), ceiling) - current
         if change < 0:
-            if current + change <= sum(share.min_w for share in shares):
+            if current + change <= floor:
                 return f"exporting {-error_w:.0f} W beyond target with all inverters at their minimum"
             return f"export: cut limits by {-change:.0f} W"
-        if current + change >= sum(share.available_w for share in shares):
-            return "importing with all inverters at what they can deliver"
-        return f"import: raised limits by {change:.0f} W"
+        if moved < 0.5:
+            return "inverters at what they can deliver"
+        if current + change >= ceiling:
+            return f"import: raised limits by {moved:.0f} W to what the inverters can deliver"
+        return f"import: raised limits by {moved:.0f} W"
 
     # ---- device model ---------------------------------------------------------------------------
 
@@ -281,6 +330,7 @@ class ZeroExportController:
             if device.info.enabled and device.setpoint_w is not None:
                 setpoints.setdefault(device.actuator_id, {})[device.info.device_id] = device.setpoint_w
         enabled = [d for d in self._devices.values() if d.info.enabled]
+        inverters = [d for d in enabled if not d.is_consumer]
         state = ControllerState(
             timestamp=now,
             enabled=self.enabled,
@@ -289,8 +339,9 @@ class ZeroExportController:
             grid_power_w=self._grid.power_w,
             grid_age_s=None if grid_age is None else round(grid_age, 3),
             target_w=self.settings.target_w,
-            output_w=sum(self._measured_output(d) or 0.0 for d in enabled),
-            limit_w=sum(d.setpoint_w or 0.0 for d in enabled),
+            output_w=sum(self._measured_output(d) or 0.0 for d in inverters),
+            limit_w=sum(d.setpoint_w or 0.0 for d in inverters),
+            consumption_w=sum(d.setpoint_w or 0.0 for d in enabled if d.is_consumer),
             setpoints_w={d.info.device_id: d.setpoint_w for d in enabled if d.setpoint_w is not None},
         )
         return Decision(state=state, setpoints=setpoints, dry_run=self.settings.dry_run)

@@ -10,6 +10,7 @@ from pydantic.fields import FieldInfo
 from zeropower.shared.settings import ServiceSettings, StrictModel
 
 Allocation = Literal["proportional", "priority"]
+DiverterOrder = Literal["use-before-curtail", "curtail-first"]
 
 
 class ControllerSettings(StrictModel):
@@ -40,6 +41,13 @@ class ControllerSettings(StrictModel):
     allocation: Allocation = Field(
         "proportional", description="Split over inverters: proportional to headroom, or by priority (lowest first)."
     )
+    divert_gain: float = Field(
+        0.5, gt=0, le=1, description="Share of the error a diverter (consumer) takes per grid reading."
+    )
+    diverter_order: DiverterOrder = Field(
+        "use-before-curtail",
+        description="On surplus, raise diverters before curtailing inverters (use-before-curtail), or the reverse.",
+    )
     failsafe_limit_w: float | None = Field(
         None, ge=0, description="Limit per inverter when grid data is stale; unset = each inverter's minimum."
     )
@@ -57,7 +65,17 @@ class ControllerServiceSettings(ServiceSettings):
 
 
 #: The tunables that may be changed at run time (the API's ``/api/config/controller``, MQTT ``config/set``).
-TUNABLE_FIELDS = ("target_w", "deadband_w", "raise_gain", "cut_gain", "stale_after_s", "dead_time_s", "dry_run")
+TUNABLE_FIELDS = (
+    "target_w",
+    "deadband_w",
+    "raise_gain",
+    "cut_gain",
+    "divert_gain",
+    "diverter_order",
+    "stale_after_s",
+    "dead_time_s",
+    "dry_run",
+)
 
 
 class TunablesUpdateBase(StrictModel):

@@ -1,4 +1,4 @@
-"""Commands to the simulator over MQTT: force the load or the PV power, cut an inverter's radio link."""
+"""Commands to the simulator over MQTT: load, PV, radio links, and the PWM output the simulated heater follows."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ class SimControls:
         bus.subscribe(topics.sim_set("load_w"), self._on_load)
         bus.subscribe(topics.sim_set("pv_w"), self._on_pv)
         bus.subscribe(topics.sim_set_reachable("+"), self._on_reachable)
+        if plant.heater is not None:
+            bus.subscribe(topics.sim_pwm_duty(plant.heater.settings.output_id), self._on_duty)
 
     async def _on_load(self, message: IncomingMessage) -> None:
         self._apply_override(message, "load", self._plant.set_load_w)
@@ -59,6 +61,20 @@ class SimControls:
             log.warning("ignoring %s: %s", message.topic, error)
             return
         log.info("radio link to %s %s", serial, "up" if inverter.link_ok else "down")
+
+    async def _on_duty(self, message: IncomingMessage) -> None:
+        """The PWM output's duty cycle (retained: it is the pin's state, not a command)."""
+        heater = self._plant.heater
+        if heater is None:
+            return
+        try:
+            duty = float(message.text)
+            if not 0.0 <= duty <= 1.0:  # also refuses NaN
+                raise ValueError
+        except ValueError:
+            log.warning("ignoring %s: expected a duty cycle 0-1, got %r", message.topic, message.text[:40])
+            return
+        heater.set_duty(duty)
 
     def _apply_override(self, message: IncomingMessage, what: str, apply: Callable[[float | None], None]) -> None:
         if self._refuse_retained(message):

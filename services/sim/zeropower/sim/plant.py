@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import random
 
+from zeropower.sim.heater import HeaterModel
 from zeropower.sim.inverter import InverterModel
 from zeropower.sim.profiles import PHASES, LoadModel, PhaseValues, PvModel, split_over_phases
 from zeropower.sim.settings import SimSettings
 
 
 class Plant:
-    """Household load and PV feeding Hoymiles inverters; the grid takes the difference.
+    """Household load, an optional PWM-driven heater and PV feeding Hoymiles inverters; the grid takes the difference.
 
     Time is seconds since the start (``now_s``), advanced only by ``step``. Sign convention of the grid:
     positive = import, negative = export. Energy counters integrate the grid power per phase (as a
@@ -22,6 +23,7 @@ class Plant:
         self._load = LoadModel(settings.load, rng)
         self._pv = PvModel(settings.pv, rng)
         self.inverters = {inverter.serial: InverterModel(inverter) for inverter in settings.inverters}
+        self.heater = HeaterModel(settings.heater) if settings.heater is not None else None
         self._total_max_w = sum(inverter.max_w for inverter in settings.inverters)
         self._load_override_w: float | None = None
         self._pv_override_w: float | None = None
@@ -74,8 +76,13 @@ class Plant:
 
     @property
     def load_w(self) -> float:
-        """Household load in W."""
+        """Household load in W (without the heater)."""
         return sum(self.phase_load_w)
+
+    @property
+    def heater_w(self) -> float:
+        """The heater's draw in W (0 without a heater)."""
+        return self.heater.power_w if self.heater is not None else 0.0
 
     @property
     def output_w(self) -> float:
@@ -91,6 +98,8 @@ class Plant:
     def phase_grid_w(self) -> PhaseValues:
         """Grid power of each phase in W (positive = import)."""
         grid = list(self.phase_load_w)
+        if self.heater is not None:
+            grid[PHASES.index(self.heater.settings.phase)] += self.heater.power_w
         for inverter in self.inverters.values():
             grid[PHASES.index(inverter.settings.phase)] -= inverter.output_w
         a, b, c = grid
@@ -99,4 +108,4 @@ class Plant:
     @property
     def grid_w(self) -> float:
         """Grid power in W, all phases together (positive = import)."""
-        return self.load_w - self.output_w
+        return self.load_w + self.heater_w - self.output_w

@@ -49,6 +49,7 @@ def sim_state(plant: Plant) -> SimState:
         pv_available_w=round(plant.pv_available_w, 1),
         output_w=round(plant.output_w, 1),
         limit_w=round(plant.limit_w, 1),
+        heater_w=round(plant.heater_w, 1),
         grid_w=round(plant.grid_w, 1),
         exported_wh=round(plant.exported_wh, 3),
         imported_wh=round(plant.imported_wh, 3),

@@ -107,6 +107,20 @@ def _default_inverters() -> list[InverterSettings]:
     ]
 
 
+class HeaterSettings(StrictModel):
+    """A resistive heater behind a PWM-driven power controller (the surplus diverter's load)."""
+
+    output_id: str = Field(
+        "heater", pattern=r"^[^#+/]+$", description="The simulated PWM output it follows (actuator-pwm's sim output)."
+    )
+    rated_w: float = Field(2000.0, gt=0, description="Power at full duty in W.")
+    controller: Literal["linear", "phase_fired"] = Field(
+        "phase_fired",
+        description="How duty becomes power: linear (solid-state relay) or phase_fired (duty sets the firing angle).",
+    )
+    phase: Phase = Field("a", description="Grid phase it is connected to: a, b or c.")
+
+
 class ShellySettings(StrictModel):
     """The emulated Shelly Pro 3EM grid meter (HTTP)."""
 
@@ -140,6 +154,7 @@ class SimSettings(StrictModel):
     inverters: list[InverterSettings] = Field(
         default_factory=_default_inverters, min_length=1, description="The Hoymiles inverters."
     )
+    heater: HeaterSettings | None = Field(None, description="A heater driven by a simulated PWM output; none if unset.")
     shelly: ShellySettings = Field(default_factory=ShellySettings, description="The emulated grid meter.")
     opendtu: OpenDtuSettings = Field(default_factory=OpenDtuSettings, description="The emulated OpenDTU.")
 
