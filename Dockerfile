@@ -1,11 +1,14 @@
 # One image per zeropower service, from one recipe: docker compose passes SERVICE (the package directory
 # under services/) and MODULE (what follows `python -m zeropower.`). Build context: the repository root.
 #   docker build --build-arg SERVICE=meter --build-arg MODULE=meter -t zeropower-meter .
+# EXTRAS (optional) adds a package's extras: --build-arg EXTRAS="[rpi]".
 # Pure Python plus wheels that exist for amd64 and arm64 (Raspberry Pi 4/5 with a 64-bit OS).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ARG SERVICE
+# Optional extras of the package, e.g. "[rpi]" (RPi.GPIO through rpi-lgpio for actuator-pwm).
+ARG EXTRAS=""
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_CONSTRAINT=/src/constraints.txt
 RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=<directory under services/>" >&2; exit 1; }
 RUN python -m venv /opt/zeropower
@@ -13,7 +16,7 @@ COPY constraints.txt /src/constraints.txt
 COPY shared /src/shared
 COPY services/${SERVICE} /src/services/${SERVICE}
 # PIP_CONSTRAINT pins the build backend (hatchling) too, which -c alone would not.
-RUN /opt/zeropower/bin/pip install -c /src/constraints.txt /src/shared "/src/services/${SERVICE}"
+RUN /opt/zeropower/bin/pip install -c /src/constraints.txt /src/shared "/src/services/${SERVICE}${EXTRAS}"
 
 FROM ${PYTHON_IMAGE}
 ARG MODULE

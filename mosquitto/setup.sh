@@ -6,7 +6,7 @@
 #
 # Passwords come from the environment (MQTT_<USER>_PASSWORD), else from FILE (a docker compose .env file).
 # Users whose password is empty are left out: meter, controller, actuator-opendtu, recorder and healthcheck
-# are required; sim, api, opendtu and admin are optional. Needs mosquitto_passwd (apt-get install mosquitto,
+# are required; sim, actuator-pwm, api, opendtu and admin are optional. Needs mosquitto_passwd (apt-get install mosquitto,
 # or the eclipse-mosquitto image: compose runs this script as the one-shot service mosquitto-setup).
 # POSIX sh on purpose: the eclipse-mosquitto image has busybox sh, no bash.
 set -eu
@@ -71,6 +71,7 @@ for entry in meter:MQTT_METER_PASSWORD:required \
 	recorder:MQTT_RECORDER_PASSWORD:required \
 	healthcheck:MQTT_HEALTHCHECK_PASSWORD:required \
 	sim:MQTT_SIM_PASSWORD:optional \
+	actuator-pwm:MQTT_ACTUATOR_PWM_PASSWORD:optional \
 	api:MQTT_API_PASSWORD:required \
 	opendtu:MQTT_OPENDTU_PASSWORD:optional \
 	admin:MQTT_ADMIN_PASSWORD:optional; do

@@ -205,6 +205,8 @@ async def test_a_telemetry_burst_becomes_one_normalised_device_state(broker, mqt
         "power_w": 305.2,
         "dc_power_w": 321.0,
         "limit_w": 600.0,
+        "duty": None,
+        "energy_wh": None,
         "updated_at": 1763900001,
         "last_command_w": None,
         "last_command_at": None,

@@ -35,6 +35,8 @@ def test_state_combines_the_latest_values():
         "power_w": 305.2,
         "dc_power_w": 321,
         "limit_w": 600,
+        "duty": None,
+        "energy_wh": None,
         "updated_at": 1763900001,
         "last_command_w": 600,
         "last_command_at": 1763900000.5,

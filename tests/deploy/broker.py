@@ -26,6 +26,7 @@ USERS = {
     "recorder": "MQTT_RECORDER_PASSWORD",
     "healthcheck": "MQTT_HEALTHCHECK_PASSWORD",
     "sim": "MQTT_SIM_PASSWORD",
+    "actuator-pwm": "MQTT_ACTUATOR_PWM_PASSWORD",
     "api": "MQTT_API_PASSWORD",
     "opendtu": "MQTT_OPENDTU_PASSWORD",
     "admin": "MQTT_ADMIN_PASSWORD",

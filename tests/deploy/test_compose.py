@@ -31,7 +31,9 @@ from tests.helpers import REPO
 from zeropower.shared.settings import load_settings, read_config_file
 
 #: Services of the application; the rest (broker, database, dashboards, one-shot setup) are infrastructure.
-EXPECTED_ZEROPOWER = {"meter", "controller", "actuator-opendtu", "recorder", "api", "sim"}
+EXPECTED_ZEROPOWER = {"meter", "controller", "actuator-opendtu", "actuator-pwm", "recorder", "api", "sim"}
+#: Services that run only with a compose profile.
+PROFILES = {"sim": ["sim"], "actuator-pwm": ["pwm"]}
 #: Secrets that may stay empty: the users they create are optional (see mosquitto/setup.sh).
 OPTIONAL_SECRETS = {"MQTT_OPENDTU_PASSWORD", "MQTT_ADMIN_PASSWORD"}
 
@@ -91,8 +93,8 @@ def test_secrets_are_required_unless_optional():
 
 def test_zeropower_services_are_the_expected_ones(services):
     assert set(services) == EXPECTED_ZEROPOWER
-    assert services["sim"].definition["profiles"] == ["sim"]
-    assert all("profiles" not in services[name].definition for name in EXPECTED_ZEROPOWER - {"sim"})
+    for name in EXPECTED_ZEROPOWER:
+        assert services[name].definition.get("profiles") == PROFILES.get(name), name
 
 
 def test_build_arguments_name_a_package_and_its_module(services):
@@ -128,7 +130,8 @@ def test_health_checks_name_each_services_availability(services, monkeypatch, tm
     for service in services.values():
         settings = _load(service, monkeypatch, tmp_path)
         section = getattr(settings, service.module)
-        expected = f"actuator/{section.actuator_id}" if service.module == "actuator_opendtu" else service.module
+        actuator = service.module.startswith("actuator_")
+        expected = f"actuator/{section.actuator_id}" if actuator else service.module
         assert service.definition["healthcheck"]["test"][4] == expected
 
 

@@ -38,12 +38,15 @@ PLACEHOLDERS = {
     "<name>": "roof",
     "<index>": "0",
     "<n>": "1",
+    "<output>": "heater",
 }
 #: Who publishes, as docs/mqtt.md names them, and the broker users that play that part.
 PUBLISHERS = {
     "meter": {"meter"},
     "controller": {"controller"},
-    "actuator": {"actuator-opendtu"},
+    "actuator": {"actuator-opendtu", "actuator-pwm"},
+    "OpenDTU actuator": {"actuator-opendtu"},
+    "PWM actuator": {"actuator-pwm"},
     "simulator": {"sim"},
     "recorder": {"recorder"},
     "API": {"api"},
@@ -55,14 +58,17 @@ PUBLISHERS = {
 }
 #: Users that may write a whole device namespace: the DTU (real or simulated) owns its topics.
 NAMESPACE_OWNERS = {f"{DTU}/": {"opendtu", "sim"}}
-#: Each service's availability topic (``<p>/<service>/availability``), written by that service only.
+#: Each service's availability topic (``<p>/<service>/availability``), written by that service only. An
+#: actuator's id is configurable, so both actuator users may write every ``<p>/actuator/<id>/`` topic.
+ACTUATORS = {"actuator-opendtu", "actuator-pwm"}
 AVAILABILITY = {
-    "meter": f"{PREFIX}/meter/availability",
-    "controller": f"{PREFIX}/controller/availability",
-    "actuator-opendtu": f"{PREFIX}/actuator/opendtu/availability",
-    "recorder": f"{PREFIX}/recorder/availability",
-    "sim": f"{PREFIX}/sim/availability",
-    "api": f"{PREFIX}/api/availability",
+    f"{PREFIX}/meter/availability": {"meter"},
+    f"{PREFIX}/controller/availability": {"controller"},
+    f"{PREFIX}/actuator/opendtu/availability": ACTUATORS,
+    f"{PREFIX}/actuator/heater/availability": ACTUATORS,
+    f"{PREFIX}/recorder/availability": {"recorder"},
+    f"{PREFIX}/sim/availability": {"sim"},
+    f"{PREFIX}/api/availability": {"api"},
 }
 SERVICE_USERS = sorted(set(USERS) - {"admin"})
 
@@ -91,7 +97,7 @@ def documented_publications() -> list[tuple[str, set[str]]]:
             assert "<" not in topic, f"unknown placeholder in {pattern}"
             for topic_variant in _expand_alternatives(topic):
                 rows.append((topic_variant, users))
-    rows += [(topic, {user}) for user, topic in AVAILABILITY.items()]
+    rows += list(AVAILABILITY.items())
     return rows
 
 

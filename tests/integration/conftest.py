@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -23,7 +25,7 @@ ROOF, BALCONY = "114182912345", "112182954321"
 TARGET_W = 20.0
 
 
-def system_config(mqtt_port: int, shelly_port: int) -> dict[str, object]:
+def system_config(mqtt_port: int, shelly_port: int) -> dict[str, Any]:
     """A deterministic household (no appliances, no clouds) and the services pointed at it."""
     return {
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
@@ -111,16 +113,21 @@ def limit_payload(message: IncomingMessage) -> float:
     return float(message.text)
 
 
-@pytest.fixture
-async def system(tmp_path: Path) -> AsyncIterator[System]:
-    """All four services running against a private Mosquitto; logs are shown when a test fails."""
-    broker = Broker(workdir=tmp_path).start()
-    config_file = tmp_path / "config.yaml"
-    config_file.write_text(yaml.safe_dump(system_config(broker.port, free_port())))
+@contextlib.asynccontextmanager
+async def running_system(
+    workdir: Path, configure: Callable[[dict[str, Any]], None] | None = None, services: Sequence[str] = SERVICES
+) -> AsyncIterator[System]:
+    """``services`` running against a private Mosquitto, with ``configure`` applied to the default config."""
+    broker = Broker(workdir=workdir).start()
+    config = system_config(broker.port, free_port())
+    if configure is not None:
+        configure(config)
+    config_file = workdir / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config))
     async with MqttProbe(broker.port) as probe:
-        running = System(broker=broker, probe=probe, workdir=tmp_path, config_file=config_file)
+        running = System(broker=broker, probe=probe, workdir=workdir, config_file=config_file)
         try:
-            for service in SERVICES:
+            for service in services:
                 running.start(service)
             yield running
         finally:
@@ -134,3 +141,10 @@ async def system(tmp_path: Path) -> AsyncIterator[System]:
                     process.kill()
                     process.wait()
             broker.stop()
+
+
+@pytest.fixture
+async def system(tmp_path: Path) -> AsyncIterator[System]:
+    """All four services running against a private Mosquitto; logs are shown when a test fails."""
+    async with running_system(tmp_path) as running:
+        yield running

@@ -29,6 +29,7 @@ log = logging.getLogger("zeropower.controller")
 Payload = TypeVar("Payload", GridReading, ActuatorAnnouncement, DeviceState)
 
 SERVICE_ID = "controller"
+REGULATING_MODES = ("regulating", "dry-run")
 
 
 class ControllerService:
@@ -57,12 +58,12 @@ class ControllerService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
             if not stop.is_set():
-                await self._publish(self._controller.tick())
+                await self._publish(self._controller.tick(), from_reading=False)
 
     async def _on_grid(self, message: IncomingMessage) -> None:
         reading = self._parse(GridReading, message)
         if reading is not None:
-            await self._publish(self._controller.on_grid(reading))
+            await self._publish(self._controller.on_grid(reading), from_reading=True)
 
     async def _on_announcement(self, message: IncomingMessage) -> None:
         actuator_id = message.topic.split("/")[-2]
@@ -93,7 +94,7 @@ class ControllerService:
         if enabled != self._controller.enabled:
             log.info("zero export switched %s", "on" if enabled else "off")
         self._controller.set_enabled(enabled)
-        await self._publish(self._controller.tick())
+        await self._publish(self._controller.tick(), from_reading=False)
 
     async def _on_config(self, message: IncomingMessage) -> None:
         if not message.payload:  # retained command cleared: keep what is in force
@@ -120,11 +121,19 @@ class ControllerService:
         self._bad_input.report(None)
         return parsed
 
-    async def _publish(self, decision: Decision) -> None:
+    async def _publish(self, decision: Decision, *, from_reading: bool) -> None:
+        """Publish the state, and the setpoints at one steady cadence.
+
+        While regulating, setpoints go out with each grid reading (the actuators' cadence is the meter's);
+        in every other mode (paused, fail-safe, idle) with each tick, which keeps the actuators' timeouts fed.
+        """
         state = decision.state
         if state.mode != self._last_mode:
             log.info("mode %s: %s", state.mode, state.reason)
             self._last_mode = state.mode
+        if from_reading != (state.mode in REGULATING_MODES):
+            await self._bus.publish(self._topics.controller_state(), state, retain=True)
+            return
         for actuator_id, setpoints in decision.setpoints.items():
             command = SetpointCommand(
                 timestamp=state.timestamp,

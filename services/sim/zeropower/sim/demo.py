@@ -1,7 +1,8 @@
 """``make demo``: the whole system on simulated hardware, with a live status line.
 
-Starts a private broker, the simulator (Shelly Pro 3EM over HTTP + OpenDTU over MQTT) and the real meter,
-controller and actuator services configured for it, then shows what happens until Ctrl-C.
+Starts a private broker, the simulator (Shelly Pro 3EM over HTTP, OpenDTU over MQTT, a heater on a simulated
+PWM output) and the real meter, controller, actuators and API configured for it, then shows what happens
+until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -27,18 +28,22 @@ from zeropower.shared.topics import Topics
 from zeropower.sim.broker import Broker, free_port
 from zeropower.sim.settings import SimSettings
 
-SERVICES = ("sim", "meter", "controller", "actuator_opendtu", "api")
+SERVICES = ("sim", "meter", "controller", "actuator_opendtu", "actuator_pwm", "api")
+HEATER_W = 2000.0
 LOAD_STEP_W = 250.0  # a load change this big is announced, and its settling timed
 SETTLED_W = 50.0  # grid within this of the target for SETTLED_FOR_S counts as settled
 SETTLED_FOR_S = 3.0
 
 
-def demo_config(mqtt_port: int, shelly_port: int, api_port: int) -> dict[str, object]:
+def demo_config(workdir: Path, mqtt_port: int, shelly_port: int, api_port: int) -> dict[str, object]:
     """One config file for every service: the simulator's devices, and the services pointed at them."""
     sim = SimSettings()
     return {
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port},
-        "sim": {"shelly": {"host": "127.0.0.1", "port": shelly_port}},
+        "sim": {
+            "shelly": {"host": "127.0.0.1", "port": shelly_port},
+            "heater": {"rated_w": HEATER_W, "controller": "phase_fired"},
+        },
         "meter": {"driver": {"type": "shelly_gen2", "url": f"http://127.0.0.1:{shelly_port}"}},
         "controller": {"target_w": 20, "dead_time_s": 5},
         "api": {"host": "127.0.0.1", "port": api_port},
@@ -48,6 +53,13 @@ def demo_config(mqtt_port: int, shelly_port: int, api_port: int) -> dict[str, ob
                 {"serial": inverter.serial, "name": inverter.name, "max_w": inverter.max_w, "min_percent": 5}
                 for inverter in sim.inverters
             ],
+        },
+        "actuator_pwm": {
+            "name": "Water heater",
+            "rated_w": HEATER_W,
+            "output": {"type": "sim"},
+            "mapping": {"type": "phase_fired"},
+            "energy_file": str(workdir.resolve() / "heater-energy.json"),
         },
     }
 
@@ -107,6 +119,7 @@ class StatusBoard:
         return (
             f"{self.elapsed():6.0f} s  grid {sim.grid_w:+6.0f} W | load {sim.load_w:5.0f} W"
             f" | PV {sim.pv_available_w:5.0f} W | limit {sim.limit_w:5.0f} W | output {sim.output_w:5.0f} W"
+            f" | heater {sim.heater_w:5.0f} W"
             f" | exported {sim.exported_wh:6.2f} Wh"
             f" | imported {sim.imported_wh:6.1f} Wh{mode}"
         )
@@ -149,7 +162,7 @@ def prepare(workdir: Path, mqtt_port: int, api_port: int) -> tuple[Broker, Path,
     """Write the config, start the broker; return it, the config file and the controller's target."""
     workdir.mkdir(parents=True, exist_ok=True)
     broker = Broker(port=mqtt_port, workdir=workdir)
-    config = demo_config(broker.port, free_port(), api_port)
+    config = demo_config(workdir, broker.port, free_port(), api_port)
     config_file = workdir / "config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     broker.start()

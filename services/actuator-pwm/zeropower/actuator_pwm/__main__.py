@@ -1,0 +1,3 @@
+from zeropower.actuator_pwm.service import main
+
+main()
