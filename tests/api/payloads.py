@@ -1,10 +1,13 @@
 """Payloads the API tests publish."""
 
-from zeropower.shared.messages import ControllerState
+from zeropower.shared.messages import ActuatorAnnouncement, ControllerState, DeviceInfo, DeviceState
+
+PWM, HEATER = "pwm", "heater"  # the PWM actuator and its consumer device (a heating rod)
 
 
-def controller_state(*, enabled: bool) -> str:
+def controller_state(*, enabled: bool, consumption_w: float = 0.0) -> str:
     """A controller state as the controller publishes it, regulating or paused."""
+    setpoints = {"114182912345": 310.0} | ({HEATER: consumption_w} if consumption_w else {})
     return ControllerState(
         enabled=enabled,
         mode="regulating" if enabled else "paused",
@@ -14,5 +17,25 @@ def controller_state(*, enabled: bool) -> str:
         target_w=20.0,
         output_w=300.0,
         limit_w=310.0,
-        setpoints_w={"114182912345": 310.0},
+        consumption_w=consumption_w,
+        setpoints_w=setpoints,
     ).model_dump_json()
+
+
+def pwm_announcement(rated_w: float = 2000.0) -> ActuatorAnnouncement:
+    """The PWM actuator's announcement: one consumer device."""
+    heater = DeviceInfo(device_id=HEATER, name="heating rod", kind="consumer", min_w=0, max_w=rated_w)
+    return ActuatorAnnouncement(actuator_id=PWM, driver="pwm", devices=[heater])
+
+
+def consumer_state(power_w: float | None, *, duty: float | None = None, energy_wh: float | None = None) -> DeviceState:
+    """The PWM actuator's state of its consumer device: estimated draw, duty and its energy counter."""
+    return DeviceState(
+        actuator_id=PWM,
+        device_id=HEATER,
+        reachable=True,
+        producing=False,
+        power_w=power_w,
+        duty=duty,
+        energy_wh=energy_wh,
+    )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
-from tests.api.payloads import controller_state
+from tests.api.payloads import HEATER, PWM, consumer_state, controller_state, pwm_announcement
 from tests.helpers import MqttProbe, service_running, wait_until
 from zeropower.controller.service import run as run_controller
 from zeropower.controller.settings import ControllerServiceSettings, ControllerSettings
-from zeropower.shared.messages import DeviceState, GridReading
+from zeropower.shared.messages import DeviceState, EnergyToday, GridReading, parse_message
 from zeropower.shared.topics import Topics
 
 TOKEN = "s3cret"
@@ -161,26 +162,47 @@ async def test_config_round_trip_through_the_controller(api_client, mqtt_setting
         await probe.wait_for_new(topics.controller_config(), lambda m: json.loads(m.payload)["target_w"] == -5)
 
 
-async def test_state_and_metrics(api_client, mqtt_settings, probe):
+async def test_state_and_metrics(api_client, mqtt_settings, probe):  # noqa: PLR0915 (one scenario)
     topics = Topics(mqtt_settings.topic_prefix)
     async with api_client() as (client, gateway):
-        await publish_state(probe, topics, gateway, enabled=True)
+        await probe.publish(topics.controller_state(), controller_state(enabled=True, consumption_w=900), retain=True)
+        await wait_until(lambda: gateway.snapshot.controller is not None)
         device = DeviceState(actuator_id="roof", device_id="114182912345", reachable=True, producing=True, power_w=300)
         await probe.publish(topics.device_state("roof", "114182912345"), device.model_dump_json(), retain=True)
+        await probe.publish(topics.actuator_announce(PWM), pwm_announcement().model_dump_json(), retain=True)
+        await wait_until(lambda: (PWM, HEATER) in gateway.snapshot.kinds)
+        for energy_wh in (7000.0, 7004.5):
+            heater = consumer_state(880.0, duty=0.44, energy_wh=energy_wh)
+            await probe.publish(topics.device_state(PWM, HEATER), heater.model_dump_json(), retain=True)
         await probe.publish(topics.availability("meter"), "online", retain=True)
         await probe.publish(topics.availability("actuator/roof"), "offline", retain=True)
-        reading = GridReading(power_w=-120.5, energy_import_wh=5000, energy_export_wh=1200)
-        await probe.publish(topics.grid_power(), reading.model_dump_json())
+        for imported in (5000, 5010):
+            reading = GridReading(power_w=-120.5, energy_import_wh=imported, energy_export_wh=1200)
+            await probe.publish(topics.grid_power(), reading.model_dump_json())
         await probe.publish(topics.grid_power(), "garbage")
         await wait_until(lambda: gateway.snapshot.grid is not None and gateway.counters.invalid >= 1)
         await wait_until(
-            lambda: len(gateway.snapshot.devices) == 1 and "actuator/roof" in gateway.snapshot.availability
+            lambda: len(gateway.snapshot.devices) == 2 and "actuator/roof" in gateway.snapshot.availability
         )
+        await wait_until(lambda: gateway.energy.diverted_wh == 4.5)
         state = (await client.get("/api/state")).json()
         assert state["grid_power_w"] == -120.5
         assert state["mode"] == "regulating"
-        assert state["setpoints_w"] == {"114182912345": 310.0}
+        assert state["setpoints_w"] == {"114182912345": 310.0, HEATER: 900.0}
         assert state["actuators"]["roof"]["114182912345"]["power_w"] == 300
+        assert state["actuators"]["roof"]["114182912345"]["kind"] == "inverter"
+        assert state["actuators"][PWM][HEATER] | {"timestamp": 0} == {
+            **consumer_state(880.0, duty=0.44, energy_wh=7004.5).model_dump(),
+            "timestamp": 0,
+            "kind": "consumer",
+        }
+        assert (state["diverter_power_w"], state["consumption_w"]) == (880.0, 900.0)
+        assert state["energy_today"] == {
+            "date": datetime.now().astimezone().date().isoformat(),
+            "imported_wh": 10.0,
+            "exported_wh": 0.0,
+            "diverted_wh": 4.5,
+        }
         assert state["availability"]["meter"] == "online"
         assert state["availability"]["actuator/roof"] == "offline"
         assert state["availability"]["api"] == "online"
@@ -191,14 +213,23 @@ async def test_state_and_metrics(api_client, mqtt_settings, probe):
         text = metrics.text
         assert "zeropower_grid_power_watts -120.5" in text
         assert 'zeropower_setpoint_watts{device="114182912345"} 310.0' in text
-        assert "zeropower_grid_imported_energy_wh_total 5000.0" in text
+        assert "zeropower_grid_imported_energy_wh_total 5010.0" in text
         assert "zeropower_grid_exported_energy_wh_total 1200.0" in text
         assert 'zeropower_service_available{service="meter"} 1.0' in text
         assert 'zeropower_service_available{service="actuator/roof"} 0.0' in text
         assert "zeropower_api_invalid_messages_total 1.0" in text
+        assert 'zeropower_diverter_power_watts{actuator="pwm",device="heater"} 880.0' in text
+        assert 'zeropower_diverter_duty_ratio{actuator="pwm",device="heater"} 0.44' in text
+        assert 'zeropower_diverter_energy_wh_total{actuator="pwm",device="heater"} 7004.5' in text
+        assert 'zeropower_energy_today_wh{direction="imported"} 10.0' in text
+        assert 'zeropower_energy_today_wh{direction="diverted"} 4.5' in text
+        assert "114182912345" not in "".join(line for line in text.splitlines() if "diverter" in line)
         assert "zeropower_api_messages_received_total" in text
         assert (await client.get("/healthz")).status_code == 200
         assert (await client.get("/openapi.json")).json()["info"]["title"] == "zeropower API"
+        await probe.publish(topics.actuator_announce(PWM), b"", retain=True)  # the actuator is removed
+        await wait_until(lambda: not gateway.snapshot.kinds)
+        assert (await client.get("/api/state")).json()["diverter_power_w"] is None
 
 
 async def test_cors_only_for_configured_origins(api_client):
@@ -210,3 +241,27 @@ async def test_cors_only_for_configured_origins(api_client):
     async with api_client() as (client, _gateway):
         response = await client.get("/api/state", headers={"Origin": "https://ui.example.org"})
         assert "access-control-allow-origin" not in response.headers
+
+
+async def test_energy_today_is_restored_at_start_and_published_retained(api_client, mqtt_settings, probe):
+    topics = Topics(mqtt_settings.topic_prefix)
+    today = datetime.now().astimezone().date().isoformat()
+    saved = EnergyToday(date=today, imported_wh=100, exported_wh=20, diverted_wh=5)
+    await probe.publish(topics.energy_today(), saved.model_dump_json(), retain=True)
+    async with api_client() as (client, gateway):
+        await wait_until(lambda: gateway.energy.imported_wh == 100)
+        assert (await client.get("/api/state")).json()["energy_today"]["diverted_wh"] == 5
+        gateway.energy_publish_s = 0  # publish on every reading
+        for imported in (7000, 7003):
+            reading = GridReading(power_w=50, energy_import_wh=imported, energy_export_wh=0)
+            await probe.publish(topics.grid_power(), reading.model_dump_json())
+        message = await probe.wait_for(
+            topics.energy_today(), lambda m: parse_message(EnergyToday, m.payload).imported_wh == 103
+        )
+        published = parse_message(EnergyToday, message.payload)
+        assert (published.date, published.exported_wh, published.diverted_wh) == (today, 20, 5)
+        assert gateway.energy.imported_wh == 103  # its own publish coming back is not restored again
+    async with MqttProbe(mqtt_settings.port) as late:  # retained for the next start
+        retained = await late.wait_for(topics.energy_today())
+        assert retained.retain is True
+        assert parse_message(EnergyToday, retained.payload).imported_wh == 103

@@ -12,6 +12,7 @@ import jinja2
 import pytest
 from pydantic import ValidationError
 
+from tests.api.payloads import HEATER, PWM, consumer_state, pwm_announcement
 from tests.helpers import MqttProbe
 from zeropower.api.ha_discovery import HaDiscoveryPublisher, HaDiscoverySettings, discovery_messages, safe_id
 from zeropower.controller.settings import ControllerSettings, ControllerTunables, ControllerTunablesUpdate, tunables_of
@@ -21,6 +22,7 @@ from zeropower.shared.messages import (
     ControllerState,
     DeviceInfo,
     DeviceState,
+    EnergyToday,
     GridReading,
     parse_message,
     parse_on_off,
@@ -76,6 +78,9 @@ def controller_state(**overrides: Any) -> ControllerState:
 
 GRID = GridReading(power_w=-312.4, energy_import_wh=5312000.0, energy_export_wh=1201000.0)
 DEVICE = DeviceState(actuator_id="roof", device_id=SERIAL, reachable=True, producing=True, power_w=305.2, limit_w=300.0)
+HEATER_STATE = consumer_state(880.0, duty=0.44, energy_wh=7004.5)
+TODAY = EnergyToday(date="2026-11-23", imported_wh=812.5, exported_wh=95.0, diverted_wh=2210.0)
+ACTUATORS = {"roof": announcement(), PWM: pwm_announcement()}
 
 
 @pytest.fixture
@@ -86,7 +91,7 @@ def topics() -> Topics:
 def test_every_payload_has_the_required_keys_and_valid_classes(topics):
     components = {topic.split("/")[1] for topic in discovery_messages(HaDiscoverySettings(), topics, {})}
     assert components == {"switch", "sensor", "number"}
-    messages = discovery_messages(HaDiscoverySettings(), topics, {"roof": announcement()})
+    messages = discovery_messages(HaDiscoverySettings(), topics, ACTUATORS)
     assert messages
     for topic, payload in messages.items():
         prefix, component, node_id, object_id, tail = topic.split("/")
@@ -112,8 +117,17 @@ def test_every_payload_has_the_required_keys_and_valid_classes(topics):
 
 
 def test_energy_sensors_suit_the_energy_dashboard():
-    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), Topics("zp"), {}))
-    for key in ("zeropower_grid_energy_import", "zeropower_grid_energy_export"):
+    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), Topics("zp"), ACTUATORS))
+    energy = [key for key, entity in entities.items() if entity.get("device_class") == "energy"]
+    assert sorted(energy) == [
+        "zeropower_diverted_today",
+        "zeropower_exported_today",
+        "zeropower_grid_energy_export",
+        "zeropower_grid_energy_import",
+        "zeropower_imported_today",
+        f"zeropower_{PWM}_{HEATER}_energy",
+    ]
+    for key in energy:  # lifetime counters and daily totals alike: they only grow, and restart from 0 at times
         assert entities[key]["device_class"] == "energy"
         assert entities[key]["unit_of_measurement"] == "Wh"
         assert entities[key]["state_class"] == "total_increasing"
@@ -121,7 +135,7 @@ def test_energy_sensors_suit_the_energy_dashboard():
 
 
 def test_topics_are_the_ones_the_services_use(topics):
-    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), topics, {"roof": announcement()}))
+    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), topics, ACTUATORS))
     switch = entities["zeropower_zero_export"]
     assert switch["state_topic"] == topics.controller_state()
     assert switch["command_topic"] == topics.set_enabled()
@@ -134,10 +148,13 @@ def test_topics_are_the_ones_the_services_use(topics):
         assert entities[f"zeropower_{key}"]["state_topic"] == topics.grid_power()
     for key in ("power", "limit"):
         assert entities[f"zeropower_roof_{SERIAL}_{key}"]["state_topic"] == topics.device_state("roof", SERIAL)
+    for key in ("imported", "exported", "diverted"):
+        assert entities[f"zeropower_{key}_today"]["state_topic"] == topics.energy_today()
     availability = {
         "zeropower_zero_export": [topics.availability("controller")],
         "zeropower_grid_power": [topics.availability("meter")],
         f"zeropower_roof_{SERIAL}_power": [topics.availability(actuator_service_id("roof"))],
+        "zeropower_diverted_today": [topics.availability("api")],
     }
     for key, expected in availability.items():
         assert [entry["topic"] for entry in entities[key]["availability"]] == expected
@@ -179,10 +196,16 @@ def test_target_and_deadband_numbers_use_the_controller_config_topics(topics):
         (f"zeropower_roof_{SERIAL}_power", DEVICE, "305.2"),
         (f"zeropower_roof_{SERIAL}_limit", DEVICE, "300.0"),
         (f"zeropower_roof_{SERIAL}_power", DEVICE.model_copy(update={"power_w": None}), "None"),
+        (f"zeropower_{PWM}_{HEATER}_power", HEATER_STATE, "880.0"),
+        (f"zeropower_{PWM}_{HEATER}_energy", HEATER_STATE, "7004.5"),
+        (f"zeropower_{PWM}_{HEATER}_energy", consumer_state(0.0), "None"),
+        ("zeropower_imported_today", TODAY, "812.5"),
+        ("zeropower_exported_today", TODAY, "95.0"),
+        ("zeropower_diverted_today", TODAY, "2210.0"),
     ],
 )
 def test_value_templates_render_real_payloads(topics, unique_id, payload, expected):
-    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), topics, {"roof": announcement()}))
+    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), topics, ACTUATORS))
     entity = entities[unique_id]
     assert render(entity["value_template"], payload.model_dump_json()) == expected
     if "state_on" in entity:
@@ -194,6 +217,19 @@ def test_mode_sensor_lists_every_controller_mode_and_the_reason():
     assert mode["options"] == list(get_args(ControllerMode))
     state = controller_state(reason="export: cut limits by 310 W").model_dump_json()
     assert json.loads(render(mode["json_attributes_template"], state)) == {"reason": "export: cut limits by 310 W"}
+
+
+def test_consumers_get_diverter_entities_not_inverter_ones(topics):
+    messages = discovery_messages(HaDiscoverySettings(), topics, {PWM: pwm_announcement()})
+    heater = {p["unique_id"]: p for p in messages.values() if p["state_topic"] == topics.device_state(PWM, HEATER)}
+    assert sorted(heater) == [f"zeropower_{PWM}_{HEATER}_energy", f"zeropower_{PWM}_{HEATER}_power"]
+    power = heater[f"zeropower_{PWM}_{HEATER}_power"]
+    assert (power["name"], power["device_class"], power["state_class"]) == (
+        "Diverter heating rod power",
+        "power",
+        "measurement",
+    )
+    assert all(p["availability"] == [{"topic": topics.availability(actuator_service_id(PWM))}] for p in heater.values())
 
 
 def test_inverters_ids_prefix_and_node_id():

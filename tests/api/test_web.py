@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import socket
 from collections.abc import AsyncIterator
 
 import pytest
 import uvicorn
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Dialog, Page, expect
 
-from tests.api.payloads import controller_state
+from tests.api.payloads import HEATER, PWM, consumer_state, controller_state, pwm_announcement
+from tests.browser import chromium_page, needs_chromium
 from tests.helpers import REPO, MqttProbe, wait_until
 from zeropower.api.app import create_app
 from zeropower.api.gateway import Gateway
@@ -22,20 +22,10 @@ from zeropower.shared.messages import DeviceState, GridReading
 from zeropower.shared.settings import MqttSettings
 from zeropower.shared.topics import Topics
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 10_000
+TOKEN = "s3cret"
 
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="chromium is not installed")
+pytestmark = needs_chromium
 
 
 def free_port() -> int:
@@ -45,12 +35,18 @@ def free_port() -> int:
 
 
 @pytest.fixture
-async def base_url(mqtt_settings: MqttSettings) -> AsyncIterator[str]:
+def api_settings() -> ApiSettings:
+    """The app's settings (a test parametrizes it to set a token)."""
+    return ApiSettings()
+
+
+@pytest.fixture
+async def base_url(mqtt_settings: MqttSettings, api_settings: ApiSettings) -> AsyncIterator[str]:
     """The real app (gateway connected to the test's Mosquitto) served by uvicorn on a free port."""
     gateway = Gateway(mqtt_settings)
     port = free_port()
     config = uvicorn.Config(
-        create_app(gateway, ApiSettings()),
+        create_app(gateway, api_settings),
         host="127.0.0.1",
         port=port,
         lifespan="off",
@@ -74,36 +70,52 @@ async def base_url(mqtt_settings: MqttSettings) -> AsyncIterator[str]:
 @pytest.fixture
 async def page(base_url: str) -> AsyncIterator[Page]:
     """A page in headless Chromium (the system's, never a downloaded one), 390 px wide like a phone."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(base_url=base_url, viewport={"width": 390, "height": 1400})
-            page.set_default_timeout(TIMEOUT_MS)
-            yield page
-        finally:
-            await browser.close()
+    async with chromium_page(base_url, TIMEOUT_MS) as page:
+        yield page
 
 
-async def test_page_is_live_switches_and_tunes(page: Page, mqtt_settings: MqttSettings, probe: MqttProbe):
-    topics = Topics(mqtt_settings.topic_prefix)
+async def publish_system(probe: MqttProbe, topics: Topics) -> None:
+    """A regulating controller with its config, and one inverter, as retained messages."""
     await probe.publish(topics.controller_state(), controller_state(enabled=True), retain=True)
-    tunables = ControllerTunables().model_dump()
-    await probe.publish(topics.controller_config(), json.dumps(tunables), retain=True)
+    await probe.publish(topics.controller_config(), ControllerTunables().model_dump_json(), retain=True)
     await probe.publish(topics.availability("controller"), "online", retain=True)
     device = DeviceState(
         actuator_id="dtu1", device_id="114182912345", reachable=True, producing=True, power_w=300.0, limit_w=310.0
     )
     await probe.publish(topics.device_state("dtu1", "114182912345"), device.model_dump_json(), retain=True)
 
+
+async def test_page_is_live_switches_and_tunes(page: Page, mqtt_settings: MqttSettings, probe: MqttProbe):
+    topics = Topics(mqtt_settings.topic_prefix)
+    await publish_system(probe, topics)
+
     await page.goto("/")
     await expect(page.locator("#enabled")).to_have_text("ON", timeout=TIMEOUT_MS)
     await expect(page.locator("#services")).to_contain_text("controller: online", timeout=TIMEOUT_MS)
     await expect(page.locator("#inverters")).to_contain_text("114182912345", timeout=TIMEOUT_MS)
-    for power in (-350.0, 80.0, 15.0):
-        reading = GridReading(power_w=power, energy_import_wh=1234.0, energy_export_wh=5678.0)
+    await expect(page.locator("#diverters-card")).to_be_hidden()
+    for power, exported in ((-350.0, 5678.0), (80.0, 5878.0), (15.0, 5878.0)):
+        reading = GridReading(power_w=power, energy_import_wh=1234.0, energy_export_wh=exported)
         await probe.publish(topics.grid_power(), reading.model_dump_json())
         await expect(page.locator("#grid")).to_have_text(f"{power:.0f} W", timeout=TIMEOUT_MS)
-    await expect(page.locator("#exported")).to_have_text("5.68 kWh", timeout=TIMEOUT_MS)
+    await expect(page.locator("#exported")).to_have_text("5.88 kWh", timeout=TIMEOUT_MS)
+    await expect(page.locator("#exported-today")).to_have_text("200 Wh", timeout=TIMEOUT_MS)
+    await expect(page.locator("#imported-today")).to_have_text("0 Wh", timeout=TIMEOUT_MS)
+    await expect(page.locator("#diverted-today")).to_have_text("\u2013", timeout=TIMEOUT_MS)  # unknown: no diverter yet
+
+    # a diverter: shown apart from the inverters, with its power, duty and energy
+    await probe.publish(topics.actuator_announce(PWM), pwm_announcement().model_dump_json(), retain=True)
+    await probe.publish(topics.controller_state(), controller_state(enabled=True, consumption_w=900), retain=True)
+    for energy_wh in (7000.0, 7250.0):
+        heater = consumer_state(880.0, duty=0.44, energy_wh=energy_wh)
+        await probe.publish(topics.device_state(PWM, HEATER), heater.model_dump_json(), retain=True)
+    await expect(page.locator("#diverters")).to_contain_text(HEATER, timeout=TIMEOUT_MS)
+    await expect(page.locator("#diverters tr").first).to_contain_text("44 %")
+    await expect(page.locator("#diverters tr").first).to_contain_text("7.25 kWh")
+    await expect(page.locator("#diverters tr").last).to_contain_text("900 W")  # the controller's consumption
+    await expect(page.locator("#diverter")).to_have_text("880 W")
+    await expect(page.locator("#diverted-today")).to_have_text("250 Wh", timeout=TIMEOUT_MS)
+    await expect(page.locator("#inverters")).not_to_contain_text(HEATER)
     await expect(page.locator("input[name=target_w]")).to_have_value("20", timeout=TIMEOUT_MS)
 
     # the switch publishes the command; the page shows OFF once the controller confirms it
@@ -123,10 +135,11 @@ async def test_page_is_live_switches_and_tunes(page: Page, mqtt_settings: MqttSe
     mark = probe.mark()
     await page.locator("input[name=cut_gain]").fill("1")
     await page.locator("input[name=target_w]").fill("-5")
+    await page.locator("select[name=diverter_order]").select_option("curtail-first")
     await page.locator("#tuning button").click()
     command = await probe.wait_for(topics.controller_config_set(), since=mark)
     assert json.loads(command.payload)["target_w"] == -5
-    await page.locator("input[name=target_w]").fill("0")  # overwritten by the controller's config below
+    assert json.loads(command.payload)["diverter_order"] == "curtail-first"
     await probe.publish(topics.controller_config(), command.payload, retain=True)
     await expect(page.locator("input[name=target_w]")).to_have_value("-5", timeout=TIMEOUT_MS)
     await expect(page.locator("input[name=cut_gain] + .error")).to_have_text("", timeout=TIMEOUT_MS)
@@ -134,6 +147,72 @@ async def test_page_is_live_switches_and_tunes(page: Page, mqtt_settings: MqttSe
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     await page.screenshot(path=artifacts / "web-ui.png", full_page=True)
+
+
+async def test_tuning_form_keeps_the_field_being_edited(page: Page, mqtt_settings: MqttSettings, probe: MqttProbe):
+    topics = Topics(mqtt_settings.topic_prefix)
+    await publish_system(probe, topics)
+    await page.goto("/")
+    target, deadband = page.locator("input[name=target_w]"), page.locator("input[name=deadband_w]")
+    await expect(target).to_have_value("20", timeout=TIMEOUT_MS)
+    await target.fill("-7")  # focused, not saved
+    config = ControllerTunables().model_dump() | {"target_w": 35.0, "deadband_w": 11.0}
+    await probe.publish(topics.controller_config(), json.dumps(config), retain=True)
+    await expect(deadband).to_have_value("11", timeout=TIMEOUT_MS)
+    await expect(target).to_have_value("-7")
+    await deadband.focus()  # target: changed but no longer focused, still the user's value
+    config |= {"target_w": 36.0, "deadband_w": 12.0, "cut_gain": 0.9}
+    await probe.publish(topics.controller_config(), json.dumps(config), retain=True)
+    await expect(page.locator("input[name=cut_gain]")).to_have_value("0.9", timeout=TIMEOUT_MS)
+    await expect(target).to_have_value("-7")
+    await expect(deadband).to_have_value("11")  # focused: not replaced either
+
+    mark = probe.mark()
+    await page.locator("#tuning button").click()  # saved: the controller's config shows again
+    command = await probe.wait_for(topics.controller_config_set(), since=mark)
+    assert json.loads(command.payload)["target_w"] == -7
+    await probe.publish(topics.controller_config(), command.payload, retain=True)
+    config = json.loads(command.payload) | {"target_w": -8.0}
+    await probe.publish(topics.controller_config(), json.dumps(config), retain=True)
+    await expect(target).to_have_value("-8", timeout=TIMEOUT_MS)
+
+
+@pytest.mark.parametrize("api_settings", [ApiSettings(token=TOKEN)])
+async def test_token_is_asked_for_and_a_wrong_one_is_an_error(
+    page: Page, mqtt_settings: MqttSettings, probe: MqttProbe
+):
+    topics = Topics(mqtt_settings.topic_prefix)
+    await publish_system(probe, topics)
+    answers = ["wrong", None]  # the token typed into each prompt; None: cancel
+    prompts: list[str] = []
+
+    async def answer(dialog: Dialog) -> None:
+        prompts.append(dialog.message)
+        given = answers.pop(0)
+        await (dialog.dismiss() if given is None else dialog.accept(given))
+
+    page.on("dialog", answer)
+    await page.goto("/")
+    await expect(page.locator("#switch")).to_have_text("Switch off", timeout=TIMEOUT_MS)
+    mark = probe.mark()
+    await page.locator("#switch").click()
+    await expect(page.locator("#switch-error")).to_contain_text("token", timeout=TIMEOUT_MS)
+    assert prompts == ["API token", "Wrong token. API token"]
+    await expect(page.locator("#switch")).to_have_text("Switch off")
+    assert not probe.on(topics.set_enabled())  # refused before anything was published
+
+    answers.append(TOKEN)
+    await page.locator("#switch").click()
+    await probe.wait_for(topics.set_enabled(), lambda m: m.text == "off", since=mark)
+    await expect(page.locator("#switch-error")).to_have_text("")
+    assert prompts[2:] == ["API token"]
+
+    answers.append("never asked")  # the right token is kept: no prompt for the next change
+    await probe.publish(topics.controller_state(), controller_state(enabled=False), retain=True)
+    await expect(page.locator("#switch")).to_have_text("Switch on", timeout=TIMEOUT_MS)
+    await page.locator("#switch").click()
+    await probe.wait_for(topics.set_enabled(), lambda m: m.text == "on", since=mark)
+    assert len(prompts) == 3
 
 
 async def test_assets_are_served_locally(base_url: str, page: Page):

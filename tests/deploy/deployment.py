@@ -23,6 +23,8 @@ ENV_EXAMPLE = REPO / ".env.example"
 ENV_PREFIX = "ZEROPOWER_"
 #: Read by the process runner (shared/service.py), not a settings field.
 RUNNER_VARIABLES = frozenset({"ZEROPOWER_CONFIG"})
+#: Read by the C library and Python, not by zeropower: the local timezone (the API's "today", log times).
+PROCESS_VARIABLES = frozenset({"TZ"})
 #: Where the compose file mounts the YAML configuration in every zeropower container.
 CONFIG_IN_CONTAINER = "/etc/zeropower/config.yaml"
 

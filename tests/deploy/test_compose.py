@@ -14,6 +14,7 @@ from tests.deploy.deployment import (
     COMPOSE_FILE,
     CONFIG_IN_CONTAINER,
     ENV_PREFIX,
+    PROCESS_VARIABLES,
     RUNNER_VARIABLES,
     ZeropowerService,
     compose_variables,
@@ -139,6 +140,8 @@ def test_health_checks_name_each_services_availability(services, monkeypatch, tm
 def test_environment_variables_are_settings_fields(services, name):
     service = services[name]
     for variable in service.environment:
+        if variable in PROCESS_VARIABLES:
+            continue
         assert variable.startswith(ENV_PREFIX), f"{name}: {variable} is not a zeropower setting"
         if variable in RUNNER_VARIABLES:
             continue

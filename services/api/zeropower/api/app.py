@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import asdict
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -101,13 +102,15 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
 
     @app.get("/api/state")
     async def state() -> dict[str, Any]:
-        """Grid power, the controller's mode and setpoints, every device's state and service availability."""
+        """Grid power, the controller's mode and setpoints, every device's state, today's energy, availability."""
         snapshot = gateway.snapshot
         controller = snapshot.controller
         grid = snapshot.grid
         actuators: dict[str, dict[str, Any]] = {}
-        for (actuator_id, device_id), device in sorted(snapshot.devices.items()):
-            actuators.setdefault(actuator_id, {})[device_id] = device.model_dump()
+        for key, device in sorted(snapshot.devices.items()):
+            actuators.setdefault(key[0], {})[key[1]] = {**device.model_dump(), "kind": snapshot.kind(key)}
+        consumers = snapshot.consumers().values()
+        diverter_power = [device.power_w for device in consumers if device.power_w is not None]
         received_at = snapshot.grid_received_at
         return {
             "enabled": None if gateway.enabled is None else on_off(gateway.enabled),
@@ -121,7 +124,10 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
             "target_w": controller.target_w if controller else None,
             "limit_w": controller.limit_w if controller else None,
             "output_w": controller.output_w if controller else None,
+            "consumption_w": controller.consumption_w if controller else None,
             "setpoints_w": controller.setpoints_w if controller else {},
+            "diverter_power_w": sum(diverter_power) if diverter_power else None,
+            "energy_today": asdict(gateway.energy.totals()),
             "actuators": actuators,
             "availability": dict(sorted(snapshot.availability.items())),
         }

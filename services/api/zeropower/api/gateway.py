@@ -8,10 +8,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from zeropower.api.energy import Clock, DayEnergy, local_now
 from zeropower.controller.settings import ControllerTunables
 from zeropower.shared.messages import (
+    ActuatorAnnouncement,
     ControllerState,
+    DeviceKind,
     DeviceState,
+    EnergyToday,
     GridReading,
     InvalidMessageError,
     on_off,
@@ -24,6 +28,9 @@ from zeropower.shared.topics import Topics, actuator_service_id
 log = logging.getLogger("zeropower.api")
 
 SERVICE_ID = "api"
+ENERGY_PUBLISH_S = 10.0  # today's energy totals are published (retained) at most this often
+
+DeviceKey = tuple[str, str]  # (actuator id, device id)
 
 
 @dataclass
@@ -43,17 +50,30 @@ class Snapshot:
     grid: GridReading | None = None
     grid_received_at: float | None = None  # time.monotonic() when the newest grid reading arrived
     availability: dict[str, str] = field(default_factory=dict)  # service id -> online/offline
-    devices: dict[tuple[str, str], DeviceState] = field(default_factory=dict)  # (actuator, device) -> state
+    devices: dict[DeviceKey, DeviceState] = field(default_factory=dict)
+    kinds: dict[DeviceKey, DeviceKind] = field(default_factory=dict)  # from the actuators' announcements
+
+    def kind(self, key: DeviceKey) -> DeviceKind:
+        """What a device is, as its actuator announced it (an inverter until announced otherwise)."""
+        return self.kinds.get(key, "inverter")
+
+    def consumers(self) -> dict[DeviceKey, DeviceState]:
+        """The states of the consumer devices (diverters), sorted by key."""
+        return {key: state for key, state in sorted(self.devices.items()) if self.kind(key) == "consumer"}
 
 
 class Gateway:
     """One MQTT connection: subscribes to the system's state and publishes the API's commands."""
 
-    def __init__(self, settings: MqttSettings, bus: MqttBus | None = None) -> None:
+    def __init__(self, settings: MqttSettings, bus: MqttBus | None = None, clock: Clock = local_now) -> None:
         self.topics = Topics(settings.topic_prefix)
         self.bus = bus or MqttBus.for_service(settings, SERVICE_ID)
         self.snapshot = Snapshot()
         self.counters = Counters()
+        self.energy = DayEnergy(clock)
+        self.energy_publish_s = ENERGY_PUBLISH_S
+        self._connected_at: float | None = None  # time.monotonic() of the first connect
+        self._energy_published_at: float | None = None  # time.monotonic() of the last publish; None: not yet
         self._commanded_enabled: bool | None = None
         self._changed = asyncio.Event()
         self.bus.subscribe(self.topics.controller_state(), self._on_controller_state)
@@ -63,6 +83,9 @@ class Gateway:
         self.bus.subscribe(self.topics.all_device_states(), self._on_device_state)
         self.bus.subscribe(self.topics.grid_power(), self._on_grid)
         self.bus.subscribe(self.topics.set_enabled(), self._on_set_enabled)
+        self.bus.subscribe(self.topics.all_actuator_announcements(), self._on_announcement)
+        self.bus.subscribe(self.topics.energy_today(), self._on_energy_today)
+        self.bus.on_connect(self._on_connect)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay connected until ``stop`` is set."""
@@ -92,6 +115,11 @@ class Gateway:
     async def set_controller_config(self, config: StrictModel) -> bool:
         """Publish the controller's complete tunables retained; False when not connected."""
         return await self.bus.publish(self.topics.controller_config_set(), config, retain=True)
+
+    async def _on_connect(self) -> None:
+        """Note the first connect: today's totals are first published ENERGY_PUBLISH_S after it."""
+        if self._connected_at is None:
+            self._connected_at = time.monotonic()
 
     # ---- subscriptions ----------------------------------------------------------------------
 
@@ -140,9 +168,14 @@ class Gateway:
             self.snapshot.devices.pop(key, None)
             return
         try:
-            self.snapshot.devices[key] = parse_message(DeviceState, message.payload)
+            state = parse_message(DeviceState, message.payload)
         except InvalidMessageError as error:
             self._invalid(message, error)
+            return
+        self.snapshot.devices[key] = state
+        if self.snapshot.kind(key) == "consumer":
+            self.energy.add_diverter(key, state)
+            await self._publish_energy()
 
     async def _on_grid(self, message: IncomingMessage) -> None:
         self._count()
@@ -153,9 +186,49 @@ class Gateway:
             return
         self.snapshot.grid = reading
         self.snapshot.grid_received_at = time.monotonic()
+        self.energy.add_grid(reading)
+        await self._publish_energy()
 
     async def _on_set_enabled(self, message: IncomingMessage) -> None:
         self._count()
         text = message.text.strip().strip('"').lower()
         if text in {"on", "off"}:
             self._commanded_enabled = text == "on"
+
+    async def _on_announcement(self, message: IncomingMessage) -> None:
+        self._count()
+        actuator_id = message.topic.split("/")[-2]
+        kinds = self.snapshot.kinds
+        for key in [key for key in kinds if key[0] == actuator_id]:
+            del kinds[key]
+        if not message.payload:  # the actuator was removed
+            return
+        try:
+            announcement = parse_message(ActuatorAnnouncement, message.payload)
+        except InvalidMessageError as error:
+            self._invalid(message, error)
+            return
+        kinds.update({(actuator_id, device.device_id): device.kind for device in announcement.devices})
+
+    async def _on_energy_today(self, message: IncomingMessage) -> None:
+        """Continue the day from the totals a previous run left retained (only before publishing any)."""
+        if not message.retain or self._energy_published_at is not None:
+            return  # our own publishes coming back, or our retained totals after a reconnect
+        self._count()
+        try:
+            saved = parse_message(EnergyToday, message.payload)
+        except InvalidMessageError as error:
+            self._invalid(message, error)
+            return
+        if self.energy.restore(saved):
+            log.info("continuing today's energy totals from %s", message.topic)
+
+    async def _publish_energy(self) -> None:
+        """Publish today's totals retained, at most every ``energy_publish_s``."""
+        now = time.monotonic()
+        if self._energy_published_at is not None and now - self._energy_published_at < self.energy_publish_s:
+            return
+        if self._energy_published_at is None and now - (self._connected_at or now) < self.energy_publish_s:
+            return  # give the retained totals of a previous run time to arrive first
+        self._energy_published_at = now
+        await self.bus.publish(self.topics.energy_today(), self.energy.message(), retain=True)

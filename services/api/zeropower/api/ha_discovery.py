@@ -37,6 +37,18 @@ HA_ONLINE = "online"
 #: Service ids of the services whose last will makes the entities unavailable.
 CONTROLLER = "controller"
 METER = "meter"
+API = "api"
+
+#: Energy sensors: Home Assistant's Energy dashboard needs total or total_increasing. Every energy value here
+#: only grows and at times restarts from 0 (a lifetime counter after a device reset, a "today" total at
+#: midnight), which is what total_increasing means; ``total`` would need last_reset and would count a restart
+#: of the API without its retained totals as negative energy.
+ENERGY: Payload = {
+    "device_class": "energy",
+    "unit_of_measurement": "Wh",
+    "state_class": "total_increasing",
+    "suggested_display_precision": 0,
+}
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -73,13 +85,17 @@ def discovery_topic(settings: HaDiscoverySettings, component: str, object_id: st
 def discovery_messages(
     settings: HaDiscoverySettings, topics: Topics, actuators: dict[str, ActuatorAnnouncement]
 ) -> dict[str, Payload]:
-    """Every discovery config payload by its topic, for the controller, the meter and each announced inverter."""
+    """Every discovery config payload by its topic: controller, meter, today's energy, each announced device."""
     builder = _Builder(settings, topics)
     builder.controller_entities()
     builder.meter_entities()
+    builder.energy_today_entities()
     for actuator_id, announcement in sorted(actuators.items()):
         for device in announcement.devices:
-            builder.inverter_entities(actuator_id, device)
+            if device.kind == "consumer":
+                builder.consumer_entities(actuator_id, device)
+            else:
+                builder.inverter_entities(actuator_id, device)
     return builder.messages
 
 
@@ -222,14 +238,22 @@ class _Builder:
                 f"grid_energy_{direction}",
                 f"Grid energy {direction}ed",
                 [METER],
-                {
-                    "state_topic": grid,
-                    "value_template": f"{{{{ value_json.energy_{direction}_wh }}}}",
-                    "device_class": "energy",
-                    "unit_of_measurement": "Wh",
-                    "state_class": "total_increasing",
-                    "suggested_display_precision": 0,
-                },
+                {"state_topic": grid, "value_template": f"{{{{ value_json.energy_{direction}_wh }}}}", **ENERGY},
+            )
+
+    def energy_today_entities(self) -> None:
+        energy_today = self.topics.energy_today()
+        for field, name in (
+            ("imported_wh", "Energy imported today"),
+            ("exported_wh", "Energy exported today"),
+            ("diverted_wh", "Energy diverted today"),
+        ):
+            self.add(
+                "sensor",
+                f"{field.removesuffix('_wh')}_today",
+                name,
+                [API],
+                {"state_topic": energy_today, "value_template": f"{{{{ value_json.{field} }}}}", **ENERGY},
             )
 
     def inverter_entities(self, actuator_id: str, device: DeviceInfo) -> None:
@@ -254,6 +278,32 @@ class _Builder:
                     **extra,
                 },
             )
+
+    def consumer_entities(self, actuator_id: str, device: DeviceInfo) -> None:
+        state = self.topics.device_state(actuator_id, device.device_id)
+        services = [actuator_service_id(actuator_id)]
+        key = f"{actuator_id}_{device.device_id}"
+        self.add(
+            "sensor",
+            f"{key}_power",
+            f"Diverter {device.name} power",
+            services,
+            {
+                "state_topic": state,
+                "value_template": "{{ value_json.power_w }}",
+                "device_class": "power",
+                "unit_of_measurement": "W",
+                "state_class": "measurement",
+                "suggested_display_precision": 0,
+            },
+        )
+        self.add(
+            "sensor",
+            f"{key}_energy",
+            f"Diverter {device.name} energy",
+            services,
+            {"state_topic": state, "value_template": "{{ value_json.energy_wh }}", **ENERGY},
+        )
 
 
 class HaDiscoveryPublisher:

@@ -12,7 +12,7 @@ from zeropower.api.gateway import Gateway
 
 
 class GatewayCollector(Collector):
-    """Exports the newest grid reading, setpoints, availability and message counters."""
+    """Exports the newest grid reading, setpoints, diverters, today's energy, availability and message counters."""
 
     def __init__(self, gateway: Gateway) -> None:
         self._gateway = gateway
@@ -45,6 +45,8 @@ class GatewayCollector(Collector):
             for device_id, limit_w in sorted(controller.setpoints_w.items()):
                 setpoints.add_metric([device_id], limit_w)
         yield setpoints
+        yield from self._diverters()
+        yield self._energy_today()
         enabled = GaugeMetricFamily("zeropower_enabled", "1 when zero-export control is switched on.")
         if self._gateway.enabled is not None:
             enabled.add_metric([], 1.0 if self._gateway.enabled else 0.0)
@@ -64,6 +66,39 @@ class GatewayCollector(Collector):
         connected = GaugeMetricFamily("zeropower_api_broker_connected", "1 while the API is connected to the broker.")
         connected.add_metric([], 1.0 if self._gateway.connected else 0.0)
         yield connected
+
+    def _diverters(self) -> Iterator[Metric]:
+        """Power, duty and energy counter of every consumer device (diverter)."""
+        labels = ["actuator", "device"]
+        power = GaugeMetricFamily(
+            "zeropower_diverter_power_watts", "A diverter's (estimated) power draw in W.", labels=labels
+        )
+        duty = GaugeMetricFamily("zeropower_diverter_duty_ratio", "A diverter's PWM duty cycle (0-1).", labels=labels)
+        energy = CounterMetricFamily(
+            "zeropower_diverter_energy_wh", "A diverter's own energy counter in Wh.", labels=labels
+        )
+        for (actuator_id, device_id), state in self._gateway.snapshot.consumers().items():
+            for family, value in ((power, state.power_w), (duty, state.duty), (energy, state.energy_wh)):
+                if value is not None:
+                    family.add_metric([actuator_id, device_id], value)
+        yield from (power, duty, energy)
+
+    def _energy_today(self) -> Metric:
+        """Energy imported, exported and diverted since local midnight (a gauge: it restarts every day)."""
+        today = GaugeMetricFamily(
+            "zeropower_energy_today_wh",
+            "Energy since local midnight in Wh, by direction (imported, exported, diverted).",
+            labels=["direction"],
+        )
+        totals = self._gateway.energy.totals()
+        for direction, value in (
+            ("imported", totals.imported_wh),
+            ("exported", totals.exported_wh),
+            ("diverted", totals.diverted_wh),
+        ):
+            if value is not None:
+                today.add_metric([direction], value)
+        return today
 
 
 def registry_for(gateway: Gateway) -> CollectorRegistry:

@@ -4,11 +4,15 @@
 const HISTORY_MS = 5 * 60 * 1000;
 const $ = (id) => document.getElementById(id);
 const watts = (value) => (value == null ? "–" : `${Math.round(value)} W`);
-const kwh = (value) => (value == null ? "–" : `${(value / 1000).toFixed(2)} kWh`);
+const energy = (value) => {
+  if (value == null) return "–";
+  return Math.abs(value) < 1000 ? `${Math.round(value)} Wh` : `${(value / 1000).toFixed(2)} kWh`;
+};
+const percent = (value) => (value == null ? "–" : `${Math.round(value * 100)} %`);
 const history = [];
 let current = null;
 
-// PUT JSON; with a token configured, ask for it once (on 401) and keep it in localStorage.
+// PUT JSON; with a token configured, ask for it on a 401 (again while it is wrong) and keep it in localStorage.
 async function put(path, body) {
   for (;;) {
     const token = localStorage.getItem("zeropower-token");
@@ -16,10 +20,17 @@ async function put(path, body) {
     if (token) headers.Authorization = `Bearer ${token}`;
     const response = await fetch(path, { method: "PUT", headers, body: JSON.stringify(body) });
     if (response.status !== 401) return response;
-    const entered = prompt("API token");
+    localStorage.removeItem("zeropower-token");
+    const entered = prompt(token ? "Wrong token. API token" : "API token");
     if (!entered) return response;
     localStorage.setItem("zeropower-token", entered);
   }
+}
+
+// The error's text from a JSON answer ({"detail": ...}), or the HTTP status.
+async function problem(response) {
+  const answer = await response.json().catch(() => ({}));
+  return typeof answer.detail === "string" ? answer.detail : `failed (${response.status})`;
 }
 
 function render(state) {
@@ -36,9 +47,16 @@ function render(state) {
   $("output").textContent = watts(state.output_w);
   $("limit").textContent = watts(state.limit_w);
   $("target").textContent = watts(state.target_w);
-  $("imported").textContent = kwh(state.grid_energy_import_wh);
-  $("exported").textContent = kwh(state.grid_energy_export_wh);
+  $("diverter").textContent = watts(state.diverter_power_w);
+  const today = state.energy_today;
+  $("energy-date").textContent = today.date;
+  $("exported-today").textContent = energy(today.exported_wh);
+  $("imported-today").textContent = energy(today.imported_wh);
+  $("diverted-today").textContent = energy(today.diverted_wh);
+  $("imported").textContent = energy(state.grid_energy_import_wh);
+  $("exported").textContent = energy(state.grid_energy_export_wh);
   renderInverters(state);
+  renderDiverters(state);
   $("services").replaceChildren(...Object.entries(state.availability).map(([service, status]) => {
     const item = document.createElement("li");
     item.textContent = `${service}: ${status}`;
@@ -50,19 +68,33 @@ function render(state) {
   drawChart();
 }
 
-function renderInverters(state) {
-  const rows = [];
-  for (const devices of Object.values(state.actuators)) {
-    for (const [id, device] of Object.entries(devices)) {
-      rows.push([id, watts(device.power_w), watts(device.limit_w), watts(state.setpoints_w[id])]);
-    }
-  }
-  rows.push(["Sum", watts(state.output_w), watts(state.limit_w), ""]);
-  $("inverters").replaceChildren(...rows.map((cells) => {
+// [device id, device state] of every device of one kind ("inverter" or "consumer").
+function devicesOf(state, kind) {
+  return Object.values(state.actuators).flatMap((devices) => Object.entries(devices))
+    .filter(([, device]) => device.kind === kind);
+}
+
+function fillTable(id, rows) {
+  $(id).replaceChildren(...rows.map((cells) => {
     const row = document.createElement("tr");
     for (const text of cells) row.insertCell().textContent = text;
     return row;
   }));
+}
+
+function renderInverters(state) {
+  const rows = devicesOf(state, "inverter").map(([id, device]) =>
+    [id, watts(device.power_w), watts(device.limit_w), watts(state.setpoints_w[id])]);
+  rows.push(["Sum", watts(state.output_w), watts(state.limit_w), ""]);
+  fillTable("inverters", rows);
+}
+
+function renderDiverters(state) {
+  const rows = devicesOf(state, "consumer").map(([id, device]) =>
+    [id, watts(device.power_w), percent(device.duty), watts(state.setpoints_w[id]), energy(device.energy_wh)]);
+  $("diverters-card").hidden = rows.length === 0;
+  rows.push(["Sum", watts(state.diverter_power_w), "", watts(state.consumption_w), ""]);
+  fillTable("diverters", rows);
 }
 
 // Both lines on one scale from the smallest to the largest value (0 always included).
@@ -80,9 +112,10 @@ function drawChart() {
   $("scale").textContent = `${watts(low)} … ${watts(high)}, last ${HISTORY_MS / 60000} minutes`;
 }
 
+// The controller's config into the form, except fields being edited (focused, or changed and not saved yet).
 function showConfig(config) {
   for (const input of $("tuning").elements) {
-    if (!(input.name in config)) continue;
+    if (!(input.name in config) || input === document.activeElement || input.classList.contains("dirty")) continue;
     if (input.type === "checkbox") input.checked = config[input.name];
     else input.value = config[input.name];
   }
@@ -93,8 +126,13 @@ async function switchOver() {
   const button = $("switch");
   button.disabled = true;
   button.textContent = `switching ${wanted}…`;  // render() shows the state once the controller confirms
+  $("switch-error").textContent = "";
   const response = await put("/api/enabled", { enabled: wanted });
-  if (!response.ok) button.textContent = `failed (${response.status})`;
+  if (!response.ok) {
+    $("switch-error").textContent = await problem(response);
+    button.disabled = false;
+    button.textContent = current.enabled === "on" ? "Switch off" : "Switch on";
+  }
 }
 
 async function saveTuning(event) {
@@ -104,12 +142,14 @@ async function saveTuning(event) {
   for (const input of form.elements) {
     if (!input.name) continue;
     input.parentElement.querySelector(".error").textContent = "";
-    body[input.name] = input.type === "checkbox" ? input.checked : Number(input.value);
+    if (input.type === "checkbox") body[input.name] = input.checked;
+    else body[input.name] = input.tagName === "SELECT" ? input.value : Number(input.value);
   }
   $("tuning-status").textContent = "saving…";
   const response = await put("/api/config/controller", body);
   const answer = await response.json();
   if (response.ok) {
+    for (const input of form.elements) input.classList.remove("dirty");
     $("tuning-status").textContent = "sent; the controller applies it within a step";
   } else if (response.status === 422) {
     $("tuning-status").textContent = "not saved";
@@ -132,4 +172,5 @@ function connect() {
 
 $("switch").addEventListener("click", switchOver);
 $("tuning").addEventListener("submit", saveTuning);
+$("tuning").addEventListener("input", (event) => event.target.classList.add("dirty"));
 connect();
