@@ -2,10 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := shared services/meter services/controller services/actuator-opendtu services/recorder services/sim services/api
+PACKAGES := shared services/meter services/controller services/actuator-opendtu services/actuator-pwm services/recorder services/sim services/api
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install demo test lint format system-deps clean
+.PHONY: install demo test bench lint format system-deps clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,14 @@ system-deps:
 
 test: install system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Control-quality benchmark (docs/benchmark.md); SCENARIO=file.csv runs one CSV scenario, BENCH_ARGS e.g. --presets typical.
+bench: install $(VENV)/.bench-installed
+	$(BIN)/python -m bench.controller $(if $(SCENARIO),--scenario $(SCENARIO)) $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: constraints.txt bench/requirements.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -c constraints.txt -r bench/requirements.txt
+	touch $@
 
 lint: install
 	$(BIN)/ruff check .

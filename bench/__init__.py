@@ -1,0 +1,1 @@
+"""Benchmarks: recorder throughput, API latency (scripts) and control quality (``python -m bench.controller``)."""

@@ -1,0 +1,1 @@
+"""Reference controllers, each written from its published description (docs/benchmark.md, "Baselines")."""

@@ -1,0 +1,86 @@
+"""zeropower itself: the controller's pure logic and the OpenDTU actuator's command policy, fed as the services do.
+
+The controller service hands ``set_actuator`` the actuators' announced devices, every device state,
+every grid reading (``on_grid``) and a 1 s ``tick``, and publishes each decision's setpoints; the
+actuator-opendtu service passes them to its CommandPolicy (3 s between raises, 2 s between reductions,
+changes under 10 W skipped) and sends what ``next_commands`` returns. The heater's (PWM) actuator applies
+its setpoint at once.
+"""
+
+from __future__ import annotations
+
+from bench.controller.plant import HEATER_ID, HEATER_RATED_W, INVERTER_ID, NAMEPLATE_W, Telemetry
+from bench.controller.protocol import Setup
+from zeropower.actuator_opendtu.inverters import InverterSettings
+from zeropower.actuator_opendtu.policy import CommandPolicy
+from zeropower.actuator_opendtu.settings import ActuatorOpenDtuSettings
+from zeropower.controller.logic import Decision, ZeroExportController
+from zeropower.controller.service import REGULATING_MODES
+from zeropower.controller.settings import ControllerSettings
+from zeropower.shared.messages import DeviceInfo, DeviceState, GridReading
+
+OPENDTU = "opendtu"
+PWM = "pwm"
+
+
+def controller_settings(setup: Setup) -> ControllerSettings:
+    """The product's defaults, with the dead time an installer would configure for the inverter."""
+    return ControllerSettings(dead_time_s=setup.preset.dead_time_s)
+
+
+class Zeropower:
+    """ZeroExportController + CommandPolicy behind the bench's Controller interface."""
+
+    perfect_actuator = False
+
+    def __init__(self, setup: Setup) -> None:
+        self._now = 0.0
+        self._logic = ZeroExportController(controller_settings(setup), self._clock)
+        self.target_w = self._logic.settings.target_w
+        self._policy: CommandPolicy | None = None
+        if setup.heater:
+            heater = DeviceInfo(device_id=HEATER_ID, name="heater", kind="consumer", min_w=0, max_w=HEATER_RATED_W)
+            self._logic.set_actuator(PWM, [heater])
+        else:
+            inverter = InverterSettings(serial=INVERTER_ID, name="roof", max_w=NAMEPLATE_W, nameplate_w=NAMEPLATE_W)
+            settings = ActuatorOpenDtuSettings(actuator_id=OPENDTU, inverters=[inverter])
+            self._policy = CommandPolicy(settings, self._clock)
+            info = DeviceInfo(device_id=INVERTER_ID, name=inverter.label, min_w=inverter.min_limit_w, max_w=NAMEPLATE_W)
+            self._logic.set_actuator(OPENDTU, [info])
+
+    def _clock(self) -> float:
+        return self._now
+
+    def on_telemetry(self, now_s: float, states: list[Telemetry]) -> None:
+        self._now = now_s
+        for state in states:
+            heater = state.device_id == HEATER_ID
+            self._logic.on_device_state(
+                DeviceState(
+                    timestamp=now_s,
+                    actuator_id=PWM if heater else OPENDTU,
+                    device_id=state.device_id,
+                    reachable=state.reachable,
+                    producing=not heater and state.power_w > 0,
+                    power_w=state.power_w,
+                    limit_w=None if heater else state.limit_w,
+                    duty=state.power_w / HEATER_RATED_W if heater else None,
+                    updated_at=now_s,
+                )
+            )
+
+    def on_meter(self, now_s: float, grid_w: float) -> dict[str, float]:
+        self._now = now_s
+        commands = self._publish(self._logic.on_grid(GridReading(timestamp=now_s, power_w=grid_w)))
+        tick = self._logic.tick()
+        if tick.state.mode not in REGULATING_MODES:  # as the service: ticks carry setpoints only then
+            commands.update(self._publish(tick))
+        if self._policy is not None:
+            commands.update({command.device_id: command.limit_w for command in self._policy.next_commands()})
+        return commands
+
+    def _publish(self, decision: Decision) -> dict[str, float]:
+        """Hand the setpoints to the actuators; returns the heater's (applied at once)."""
+        if self._policy is not None and OPENDTU in decision.setpoints:
+            self._policy.on_setpoints(decision.setpoints[OPENDTU], dry_run=decision.dry_run)
+        return dict(decision.setpoints.get(PWM, {}))

@@ -1,0 +1,70 @@
+"""Closes a controller over the plant at 1 s in simulated time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.controller.controllers import available
+from bench.controller.metrics import Metrics, Run, measure
+from bench.controller.plant import INVERTER_ID, NAMEPLATE_W, PRESETS, TELEMETRY_EVERY_S, Plant
+from bench.controller.protocol import Setup
+from bench.controller.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Per-second series of a run, for plots."""
+
+    start_s: int
+    load_w: list[float]
+    pv_cap_w: list[float]
+    grid_w: list[float]
+    limit_w: list[float]
+    output_w: list[float]
+    heater_w: list[float]
+
+
+@dataclass(frozen=True)
+class Result:
+    """One controller on one scenario and preset."""
+
+    controller: str
+    scenario: str
+    preset: str
+    metrics: Metrics
+    trace: Trace | None
+
+
+def simulate(controller_name: str, scenario: Scenario, preset_name: str, *, seed: int, keep_trace: bool) -> Result:
+    """Run one controller through a scenario on one plant preset."""
+    preset = PRESETS[preset_name]
+    setup = Setup(preset, scenario.load_w, scenario.pv_avail_w, scenario.heater)
+    controller = available(heater=scenario.heater)[controller_name](setup)
+    plant = Plant(preset, heater=scenario.heater, seed=seed, instant=controller.perfect_actuator)
+    plant.settle(scenario.pv_avail_w[0])
+    pv_cap = [min(pv, NAMEPLATE_W) for pv in scenario.pv_avail_w]
+    grid, output, limit, heater, commands = [], [], [], [], []
+    for now, (load, pv) in enumerate(zip(scenario.load_w, scenario.pv_avail_w, strict=True)):
+        plant.step(now, load, pv)
+        if now % TELEMETRY_EVERY_S == 0:
+            controller.on_telemetry(now, plant.telemetry())
+        for device_id, setpoint in controller.on_meter(now, plant.meter_w()).items():
+            plant.command(device_id, setpoint, now)
+            if device_id == INVERTER_ID:
+                commands.append(now)
+        grid.append(plant.grid_w)
+        output.append(plant.inverter.output_w)
+        limit.append(plant.inverter.limit_w)
+        heater.append(plant.heater_w)
+    run = Run(
+        target_w=controller.target_w,
+        min_limit_w=setup.min_limit_w,
+        load_w=scenario.load_w,
+        pv_cap_w=pv_cap,
+        grid_w=grid,
+        output_w=output,
+        command_times_s=commands,
+        controls_inverter=not scenario.heater,
+    )
+    trace = Trace(scenario.start_s, scenario.load_w, pv_cap, grid, limit, output, heater) if keep_trace else None
+    return Result(controller_name, scenario.name, preset_name, measure(run), trace)
