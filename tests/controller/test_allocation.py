@@ -24,3 +24,11 @@ def test_allocate(total, method, expected):
 
 def test_allocate_with_no_headroom_gives_minimums():
     assert allocate(500, [Share("a", 50, 50)], "proportional") == {"a": 50}
+
+
+@pytest.mark.parametrize("method", ["proportional", "priority"])
+def test_what_exceeds_the_available_power_goes_up_to_the_maximum(method):
+    shares = [Share("cloudy", 40, 300, max_w=800), Share("sunny", 20, 400, max_w=400)]
+    assert allocate(700, shares, method) == pytest.approx({"cloudy": 300, "sunny": 400})  # what is available
+    assert allocate(1000, shares, method) == pytest.approx({"cloudy": 600, "sunny": 400})  # the rest above 300 W
+    assert allocate(5000, shares, method) == pytest.approx({"cloudy": 800, "sunny": 400})

@@ -109,13 +109,43 @@ def test_telemetry_confirms_a_change_after_the_dead_time():
     assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(300 + 0.7 * 200)
 
 
-def test_no_windup_while_sun_limited():
+def test_sun_limited_limits_track_the_load_without_winding_up():
+    clock = FakeClock()
+    controller = make(clock, target_w=0)
+    controller.on_device_state(telemetry(clock, 250, 800))  # clouds: 250 W at a limit of 800 W
+    decision = controller.on_grid(grid(clock, 200))  # the load is 450 W
+    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(450)  # where the load is, not 800
+    for _ in range(5):  # the same import again and again: the limit stays with the load
+        clock.advance(1)
+        decision = controller.on_grid(grid(clock, 200))
+    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(450)
+    decision = controller.on_grid(grid(clock, 1000))  # load above what the inverter can give
+    assert decision.setpoints["opendtu"]["114182912345"] == 800
+    assert "deliver" in decision.state.reason
+
+
+def test_small_moves_of_a_sun_limited_limit_are_not_sent():
     clock = FakeClock()
     controller = make(clock, target_w=0, sun_limit_headroom_w=50)
-    controller.on_device_state(telemetry(clock, 250, 800))  # clouds: 250 W at a limit of 800 W
-    decision = controller.on_grid(grid(clock, 1000))
-    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(300)
-    assert "deliver" in decision.state.reason
+    controller.on_device_state(telemetry(clock, 250, 800))
+    assert controller.on_grid(grid(clock, 200)).setpoints["opendtu"]["114182912345"] == pytest.approx(450)
+    clock.advance(1)
+    assert controller.on_grid(grid(clock, 230)).setpoints["opendtu"]["114182912345"] == pytest.approx(450)
+    clock.advance(1)
+    assert controller.on_grid(grid(clock, 300)).setpoints["opendtu"]["114182912345"] == pytest.approx(550)
+
+
+def test_sun_limit_is_not_read_from_an_output_still_following_an_older_limit():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, dead_time_s=8)
+    controller.on_device_state(telemetry(clock, 600, 800))
+    controller.on_grid(grid(clock, 0))
+    controller.on_grid(grid(clock, -300))  # cut to 300 W
+    clock.advance(3)
+    controller.on_device_state(telemetry(clock, 600, 300))  # read-back 300 W, output not yet followed
+    decision = controller.on_grid(grid(clock, 200))  # the load rose meanwhile
+    # 600 W is not "sun-limited below a 300 W limit": the raise starts from the limits set, not from 600 W
+    assert decision.setpoints["opendtu"]["114182912345"] < 600
 
 
 def test_limits_stay_within_bounds():

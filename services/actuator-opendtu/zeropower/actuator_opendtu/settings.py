@@ -28,7 +28,7 @@ class ActuatorOpenDtuSettings(StrictModel):
         10.0, ge=0, description="Setpoint changes smaller than this (against the last limit sent) are skipped, in W."
     )
     min_interval_s: float = Field(
-        5.0, ge=0, description="Shortest time between two limit commands to one inverter when raising, in s."
+        3.0, ge=0, description="Shortest time between two limit commands to one inverter when raising, in s."
     )
     min_interval_reduce_s: float = Field(
         2.0,

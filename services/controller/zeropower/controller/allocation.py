@@ -16,13 +16,16 @@ class Share:
     min_w: float
     available_w: float
     priority: int = 0
+    max_w: float | None = None  # above what is available: taken only once every share is at its available_w
 
 
 def allocate(total_w: float, shares: Sequence[Share], method: Allocation) -> dict[str, float]:
     """Split ``total_w`` (clamped to the sum of the ranges) over the inverters.
 
     Every inverter gets at least its minimum; the rest goes proportionally to each inverter's
-    headroom (available - minimum), or fills inverters in priority order (lowest number first).
+    headroom (available - minimum), or fills inverters in priority order (lowest number first). What
+    exceeds every share's available power goes above it, up to each ``max_w``: a sun-limited inverter's
+    limit then waits where the load is for when the sun returns.
     """
     floor = sum(share.min_w for share in shares)
     headrooms = {share.device_id: max(0.0, share.available_w - share.min_w) for share in shares}
@@ -38,4 +41,11 @@ def allocate(total_w: float, shares: Sequence[Share], method: Allocation) -> dic
             portion = min(rest, headrooms[share.device_id])
             result[share.device_id] += portion
             rest -= portion
+    # Beyond what is available now, up to each one's maximum, in proportion to that spare range.
+    overflow = total_w - floor - sum(headrooms.values())
+    spares = {share.device_id: max(0.0, (share.max_w or 0.0) - max(share.available_w, share.min_w)) for share in shares}
+    total_spare = sum(spares.values())
+    if overflow > 0 and total_spare > 0:
+        for share in shares:
+            result[share.device_id] += min(overflow, total_spare) * spares[share.device_id] / total_spare
     return result

@@ -8,8 +8,9 @@ are driven by one loop. See docs/services/controller.md for the algorithm.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from zeropower.controller.allocation import Share, allocate
 from zeropower.controller.settings import ControllerSettings
@@ -38,6 +39,7 @@ class _Device:
     setpoint_w: float | None = None
     output_before_w: float | None = None  # output before the changes still in flight
     changed_at: float | None = None  # time of the newest change still in flight
+    history: deque[tuple[float, float]] = field(default_factory=deque)  # (time, limit) of recent setpoints
     sun_cap_w: float | None = None  # what the sun allows, when telemetry showed it limiting the output
 
     @property
@@ -97,11 +99,13 @@ class ZeroExportController:
         if device is None or device.actuator_id != state.actuator_id:
             return
         now = self._clock()
+        previous = device.telemetry
         device.telemetry = state
         device.telemetry_at = now
         if device.is_consumer:
             return
-        self._update_sun_cap(device)
+        self._forget_superseded(device, now)
+        self._update_sun_cap(device, previous.power_w if previous is not None else None)
         if not device.in_flight or state.power_w is None:
             return
         tolerance = self.settings.settle_tolerance_w
@@ -203,11 +207,8 @@ class ZeroExportController:
         )
         error_used = _consistent_error(error, error - in_flight)
         waiting = any(d.in_flight for d in inverters)
-        if error_used < -self.settings.deadband_w or (error_used > self.settings.deadband_w and not waiting):
+        if abs(error_used) > self.settings.deadband_w:
             return self._correct(now, inverters, error_used)
-        for device in inverters:  # anti-windup: keep limits near what the sun allows
-            if device.setpoint_w is not None:
-                self._set(device, min(device.setpoint_w, self._available(device)), now, track=False)
         if waiting and abs(error) > self.settings.deadband_w:
             return f"waiting for {in_flight:+.0f} W of limit changes in flight to take effect"
         return ""
@@ -226,16 +227,29 @@ class ZeroExportController:
 
     def _correct(self, now: float, inverters: list[_Device], error_w: float) -> str:
         """Move the total limit by a share of the error and split it over the inverters."""
-        shares = [Share(d.info.device_id, d.info.min_w, self._available(d), d.info.priority) for d in inverters]
-        current = sum(
-            min(self._setpoint_or_output(d), share.available_w) for d, share in zip(inverters, shares, strict=True)
-        )
-        change = (self.settings.cut_gain if error_w < 0 else self.settings.raise_gain) * error_w
+        shares = [
+            Share(d.info.device_id, d.info.min_w, self._available(d), d.info.priority, d.info.max_w) for d in inverters
+        ]
+        current = sum(self._effective_limit(d) for d in inverters)
+        before = sum(self._setpoint_or_output(d) for d in inverters)
+        sun_limited = all(d.sun_cap_w is not None for d in inverters)
+        # A raise of sun-limited inverters changes no output now: it only puts the limits where the load is
+        # when the sun returns, so it takes the whole error.
+        gain = self.settings.cut_gain if error_w < 0 else 1.0 if sun_limited else self.settings.raise_gain
+        change = gain * error_w
         for device_id, limit_w in allocate(current + change, shares, self.settings.allocation).items():
-            self._set(self._devices[device_id], limit_w, now, track=True)
+            device = self._devices[device_id]
+            if (
+                device.sun_cap_w is not None
+                and device.setpoint_w is not None
+                and limit_w > device.sun_cap_w
+                and abs(limit_w - device.setpoint_w) < self.settings.sun_limit_headroom_w
+            ):
+                continue  # the sun limits it: a small move of its limit changes nothing now (saves commands)
+            self._set(device, limit_w, now, track=True)
         floor = sum(share.min_w for share in shares)
-        ceiling = sum(share.available_w for share in shares)
-        moved = min(max(current + change, floor), ceiling) - current
+        ceiling = sum(share.max_w or share.available_w for share in shares)
+        moved = sum(d.setpoint_w or 0.0 for d in inverters) - before
         if change < 0:
             if current + change <= floor:
                 return f"exporting {-error_w:.0f} W beyond target with all inverters at their minimum"
@@ -257,22 +271,32 @@ class ZeroExportController:
     def _measured_output(self, device: _Device) -> float | None:
         return device.telemetry.power_w if device.telemetry is not None else None
 
-    def _update_sun_cap(self, device: _Device) -> None:
+    def _update_sun_cap(self, device: _Device, previous_w: float | None) -> None:
         """Learn from telemetry whether the sun, not the limit, decides the output.
 
-        Output clearly below the limit in force means sun-limited, unless a raise is still in flight
-        (the output may just be ramping up): then what was known before is kept.
+        Sun-limited means output clearly below every limit that may be in force (the read-back and each
+        limit set within the last ``dead_time_s`` + 5 s, or before that the newest one: the read-back runs
+        ahead of the output, which follows a new limit only after the dead time) and not rising (an output
+        still ramping up to its limit is not limited by the sun).
         """
         telemetry = device.telemetry
         if telemetry is None or telemetry.power_w is None:
             return
-        limit = telemetry.limit_w if telemetry.limit_w is not None else device.setpoint_w
-        if limit is None or telemetry.power_w >= limit - self.settings.sun_limit_margin_w:
-            device.sun_cap_w = None
+        limits = [limit for _, limit in device.history]
+        if telemetry.limit_w is not None:
+            limits.append(telemetry.limit_w)
+        if not limits:
             return
-        raising = device.in_flight and (device.setpoint_w or 0.0) > (device.output_before_w or 0.0)
-        if not raising:
-            device.sun_cap_w = telemetry.power_w
+        margin = self.settings.sun_limit_margin_w
+        rising = previous_w is not None and telemetry.power_w > previous_w + margin
+        sun_limited = telemetry.power_w < min(limits) - margin and not rising
+        device.sun_cap_w = telemetry.power_w if sun_limited else None
+
+    def _forget_superseded(self, device: _Device, now: float) -> None:
+        """Drop setpoints that can no longer be in force: older ones once a newer one is old enough."""
+        horizon = now - self.settings.dead_time_s - 5.0
+        while len(device.history) > 1 and device.history[1][0] <= horizon:
+            device.history.popleft()
 
     def _available(self, device: _Device) -> float:
         """The highest limit worth setting now: the maximum, or a little above a sun-limited output."""
@@ -283,6 +307,11 @@ class ZeroExportController:
     def _expected_output(self, device: _Device, limit_w: float | None) -> float:
         """Output once a limit has taken effect: the limit, unless the sun gives less."""
         limit = device.info.max_w if limit_w is None else limit_w
+        return limit if device.sun_cap_w is None else min(limit, device.sun_cap_w)
+
+    def _effective_limit(self, device: _Device) -> float:
+        """The limit that decides the output now: a sun-limited inverter's output, else its limit."""
+        limit = self._setpoint_or_output(device)
         return limit if device.sun_cap_w is None else min(limit, device.sun_cap_w)
 
     def _setpoint_or_output(self, device: _Device) -> float:
@@ -307,6 +336,9 @@ class ZeroExportController:
         else:
             device.changed_at = now
         device.setpoint_w = limit_w
+        if not device.is_consumer:
+            device.history.append((now, limit_w))
+            self._forget_superseded(device, now)
 
     def _settle_after_s(self, device: _Device) -> float:
         """How long an unconfirmed change stays in flight.

@@ -33,7 +33,10 @@ class ControllerSettings(StrictModel):
         20.0, ge=0, description="Output this far below the applied limit means the inverter is sun-limited, in W."
     )
     sun_limit_headroom_w: float = Field(
-        50.0, ge=0, description="How far above a sun-limited output the limit may go (anti-windup), in W."
+        50.0,
+        ge=0,
+        description="A sun-limited inverter's share first goes this far above its output, and smaller moves "
+        "of its limit are not sent, in W.",
     )
     device_stale_after_s: float = Field(
         60.0, gt=0, description="An inverter without telemetry for this long counts as unreachable, in s."
