@@ -10,10 +10,10 @@ import time
 from zeropower.actuator_opendtu.policy import Clock, Command, CommandPolicy
 from zeropower.actuator_opendtu.settings import ActuatorOpenDtuServiceSettings, ActuatorOpenDtuSettings
 from zeropower.actuator_opendtu.telemetry import InverterTelemetry
+from zeropower.shared.actuator_state import ActuatorStateReporter
 from zeropower.shared.change_log import ChangeLogger
 from zeropower.shared.messages import (
     ActuatorAnnouncement,
-    ActuatorState,
     DeviceInfo,
     InvalidMessageError,
     SetpointCommand,
@@ -41,12 +41,11 @@ class ActuatorService:
         self._inverters = settings.inverters_by_id
         self._driver = settings.driver.create(settings.inverters)
         self._policy = CommandPolicy(settings, clock)
+        self._state = ActuatorStateReporter(bus, topics, settings.actuator_id, log)
         self._telemetry = {device_id: InverterTelemetry(inv.nameplate_w) for device_id, inv in self._inverters.items()}
         self._wake = asyncio.Event()
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
-        self._commands_sent = 0
-        self._published_state: tuple[str, str, int] | None = None
         self._bad_setpoints = ChangeLogger(log, "setpoints")
         self._bad_telemetry: dict[str, ChangeLogger] = {}
         self._ignored_ids: set[str] = set()
@@ -158,7 +157,7 @@ class ActuatorService:
             log.debug("not connected: limit %s for %s not sent", message.payload, command.device_id)
             return
         log.debug("limit %s W -> %s", message.payload, command.device_id)
-        self._commands_sent += 1
+        self._state.commands_sent += 1
         telemetry = self._telemetry[command.device_id]
         telemetry.record_command(command.limit_w, time.time())
         if telemetry.seen:
@@ -166,17 +165,7 @@ class ActuatorService:
 
     async def _publish_state(self) -> None:
         """Publish the actuator's state when its mode, reason or command count changed."""
-        mode, reason = self._policy.mode()
-        if self._published_state is None or self._published_state[:2] != (mode, reason):
-            log.info("mode %s: %s", mode, reason)
-        current = (mode, reason, self._commands_sent)
-        if current == self._published_state:
-            return
-        self._published_state = current
-        state = ActuatorState(
-            actuator_id=self._settings.actuator_id, mode=mode, reason=reason, commands_sent=self._commands_sent
-        )
-        await self._bus.publish(self._topics.actuator_state(self._settings.actuator_id), state, retain=True)
+        await self._state.report(*self._policy.mode())
 
     # ---- device states --------------------------------------------------------------------------
 

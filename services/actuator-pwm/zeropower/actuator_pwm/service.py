@@ -13,10 +13,10 @@ from zeropower.actuator_pwm.energy import EnergyCounter, EnergyFileError
 from zeropower.actuator_pwm.outputs import OutputError, PwmOutput, open_output
 from zeropower.actuator_pwm.policy import Clock, DutyPolicy
 from zeropower.actuator_pwm.settings import ActuatorPwmServiceSettings, ActuatorPwmSettings
+from zeropower.shared.actuator_state import ActuatorStateReporter
 from zeropower.shared.change_log import ChangeLogger
 from zeropower.shared.messages import (
     ActuatorAnnouncement,
-    ActuatorState,
     DeviceInfo,
     DeviceState,
     InvalidMessageError,
@@ -55,13 +55,12 @@ class PwmActuatorService:
         self._energy = energy
         self._clock = clock
         self._policy = DutyPolicy(settings, clock)
+        self._state = ActuatorStateReporter(bus, topics, settings.actuator_id, log)
         self._cadence = CadenceMonitor(settings.jitter_warning_percent, settings.setpoint_timeout_s)
         self._wake = asyncio.Event()
         self._duty = 0.0
-        self._commands_sent = 0
         self._last_command_w: float | None = None
         self._last_command_at: float | None = None
-        self._published_state: tuple[str, str, int] | None = None
         self._state_at = -math.inf
         self._save_at = clock() + settings.energy_save_interval_s
         self._bad_setpoints = ChangeLogger(log, "setpoints")
@@ -153,7 +152,7 @@ class PwmActuatorService:
             if duty != self._duty:
                 await self._output.set_duty(duty)
                 self._set_duty_in_force(duty)
-                self._commands_sent += 1
+                self._state.commands_sent += 1
                 self._state_at = -math.inf
             await self._publish_state()
             now = self._clock()
@@ -188,17 +187,7 @@ class PwmActuatorService:
 
     async def _publish_state(self) -> None:
         """Publish the actuator's state when its mode, reason or command count changed."""
-        mode, reason = self._policy.mode()
-        if self._published_state is None or self._published_state[:2] != (mode, reason):
-            log.info("mode %s: %s", mode, reason)
-        current = (mode, reason, self._commands_sent)
-        if current == self._published_state:
-            return
-        self._published_state = current
-        state = ActuatorState(
-            actuator_id=self._settings.actuator_id, mode=mode, reason=reason, commands_sent=self._commands_sent
-        )
-        await self._bus.publish(self._topics.actuator_state(self._settings.actuator_id), state, retain=True)
+        await self._state.report(*self._policy.mode())
 
     async def _publish_device_state(self) -> None:
         """Publish the duty in force, the estimated power and the energy counter (retained)."""

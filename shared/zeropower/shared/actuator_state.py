@@ -1,0 +1,32 @@
+"""An actuator's retained state, published when its mode, reason or command count changes."""
+
+from __future__ import annotations
+
+import logging
+
+from zeropower.shared.messages import ActuatorMode, ActuatorState
+from zeropower.shared.mqtt import MqttBus
+from zeropower.shared.topics import Topics
+
+
+class ActuatorStateReporter:
+    """Publishes ``<p>/actuator/<id>/state`` on changes only, and logs each new mode with its reason."""
+
+    def __init__(self, bus: MqttBus, topics: Topics, actuator_id: str, log: logging.Logger) -> None:
+        self._bus = bus
+        self._topic = topics.actuator_state(actuator_id)
+        self._actuator_id = actuator_id
+        self._log = log
+        self._published: tuple[str, str, int] | None = None
+        self.commands_sent = 0
+
+    async def report(self, mode: ActuatorMode, reason: str) -> None:
+        """Publish the state (retained) unless it is what was published last."""
+        if self._published is None or self._published[:2] != (mode, reason):
+            self._log.info("mode %s: %s", mode, reason)
+        current = (mode, reason, self.commands_sent)
+        if current == self._published:
+            return
+        self._published = current
+        state = ActuatorState(actuator_id=self._actuator_id, mode=mode, reason=reason, commands_sent=self.commands_sent)
+        await self._bus.publish(self._topic, state, retain=True)
