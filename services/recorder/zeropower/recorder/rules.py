@@ -117,7 +117,9 @@ def default_rules() -> list[Rule]:
         Rule(
             topic="$prefix/controller/state",
             measurement="controller",
-            fields=_same("enabled", "grid_power_w", "target_w", "output_w", "limit_w", "mode", "reason"),
+            fields=_same(
+                "enabled", "grid_power_w", "target_w", "output_w", "limit_w", "consumption_w", "mode", "reason"
+            ),
             continue_matching=True,
         ),
         Rule(
@@ -131,7 +133,7 @@ def default_rules() -> list[Rule]:
             topic="$prefix/actuator/{actuator_id}/device/{device_id}/state",
             measurement="device",
             tags=["actuator_id", "device_id"],
-            fields=_same("reachable", "producing", "power_w", "dc_power_w", "limit_w"),
+            fields=_same("reachable", "producing", "power_w", "dc_power_w", "limit_w", "duty", "energy_wh"),
         ),
         Rule(
             topic="$prefix/actuator/{actuator_id}/state",
