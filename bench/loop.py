@@ -7,9 +7,9 @@ Run: .venv/bin/python -m bench.loop [--readings 1000] [--rate 20] [--steps 10000
    -5 W and +45 W (error -25/+25 W around the 20 W target, so every reading moves the limit down or up) and
    receives the OpenDTU limit commands; each command is matched to the newest reading published before it
    (same process, same ``perf_counter``). Publishing writes to the socket synchronously (paho-mqtt without
-   its network thread); commands are timed in paho's network thread of a second client. Run twice: on the
-   Broker as tests and the demo start it (Mosquitto's default ``set_tcp_nodelay false``: Nagle's algorithm
-   on the broker's sockets) and with ``set_tcp_nodelay true`` added to its config.
+   its network thread); commands are timed in paho's network thread of a second client. Mosquitto runs with
+   ``set_tcp_nodelay true`` as mosquitto/mosquitto.conf runs it, and the benchmark's clients set TCP_NODELAY
+   as the services' MqttBus does.
 2. CPU per step of the pure ZeroExportController (in process, ``time.process_time``): a simple plant
    generates the inputs once, then they are replayed into a fresh controller and timed.
 3. Peak RSS (and USS) of every service of ``make demo`` plus the recorder (with Debian's influxd), on the
@@ -45,6 +45,7 @@ from tests.influx import InfluxServer
 from zeropower.controller.logic import ZeroExportController
 from zeropower.controller.settings import ControllerSettings
 from zeropower.shared.messages import DeviceInfo, DeviceState, GridReading
+from zeropower.shared.mqtt import NO_DELAY
 from zeropower.shared.topics import OpenDtuTopics, Topics
 from zeropower.sim.broker import Broker, free_port
 from zeropower.sim.demo import SERVICES as DEMO_SERVICES
@@ -115,6 +116,14 @@ class Latency:
     stages_ms: dict[str, list[float]]  # first arrival per reading of the reading itself and of the setpoints
 
 
+def no_delay(client: mqtt.Client) -> None:
+    """Switch Nagle's algorithm off on a connected client's socket, as the services do (NO_DELAY)."""
+    sock = client.socket()
+    if sock is not None:
+        for option in NO_DELAY:
+            sock.setsockopt(*option)
+
+
 class CommandWatcher:
     """Receives availability, the announcement and limit commands; commands are timed on arrival."""
 
@@ -128,6 +137,7 @@ class CommandWatcher:
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-loop-watch")
         self._client.on_message = self._on_message
         self._client.connect("127.0.0.1", port)
+        no_delay(self._client)
         for topic in (
             topics.availability("controller"),
             topics.availability("actuator/opendtu"),
@@ -168,8 +178,8 @@ class CommandWatcher:
         self._client.disconnect()
 
 
-class NoDelayBroker(Broker):
-    """The same Mosquitto with ``set_tcp_nodelay true``: its small packets are not held back by Nagle."""
+class DeployedBroker(Broker):
+    """The test broker with ``set_tcp_nodelay true``, as mosquitto/mosquitto.conf runs Mosquitto."""
 
     def _mosquitto_command(self) -> list[str]:
         command = super()._mosquitto_command()
@@ -178,11 +188,13 @@ class NoDelayBroker(Broker):
         return command
 
 
-def measure_latency(readings: int, rate: float, *, tcp_nodelay: bool) -> Latency:
+def measure_latency(readings: int, rate: float) -> Latency:
     """Reading → limit command latency through Mosquitto, the controller and the actuator."""
     topics, dtu = Topics(), OpenDtuTopics("solar")
-    broker_class = NoDelayBroker if tcp_nodelay else Broker
-    with tempfile.TemporaryDirectory(prefix="zeropower-bench-loop-") as tmp, broker_class(workdir=Path(tmp)) as broker:
+    with (
+        tempfile.TemporaryDirectory(prefix="zeropower-bench-loop-") as tmp,
+        DeployedBroker(workdir=Path(tmp)) as broker,
+    ):
         if broker.implementation != "mosquitto":
             raise RuntimeError("mosquitto is not installed")
         workdir = Path(tmp)
@@ -208,6 +220,7 @@ def measure_latency(readings: int, rate: float, *, tcp_nodelay: bool) -> Latency
                 publisher.connect("127.0.0.1", broker.port)
                 while not publisher.is_connected():
                     publisher.loop(0.1)
+                no_delay(publisher)
                 warmup = int(WARMUP_S * rate)
                 sent, lag_max, elapsed = publish_readings(publisher, topics.grid_power(), warmup + readings, rate)
                 time.sleep(1.0)  # stragglers
@@ -237,7 +250,7 @@ def measure_latency(readings: int, rate: float, *, tcp_nodelay: bool) -> Latency
         previous_w = limit_w
     stages = {"reading at a subscriber": watcher.echoes, "SetpointCommand": watcher.setpoints}
     return Latency(
-        broker="set_tcp_nodelay true" if tcp_nodelay else "default (Nagle on)",
+        broker="Mosquitto, set_tcp_nodelay true",
         stages_ms={name: first_per_reading(times, arrivals) for name, arrivals in stages.items()},
         readings=readings,
         rate=rate,
@@ -476,8 +489,8 @@ def report(latencies: list[Latency], cpu: list[StepCpu], memory: Memory) -> str:
         f"newest one before it; the direction of the change is checked) in the same process. {WARMUP_S:g} s of "
         "warm-up after both services are `online` and the actuator has announced its inverter. Also timed: "
         "the reading's own arrival at a subscriber and the controller's `SetpointCommand` "
-        "(`zeropower/actuator/opendtu/set`). Once on the broker as tests and the demo start it (Mosquitto's "
-        "default `set_tcp_nodelay false`), once with `set_tcp_nodelay true`. Figures are p50 / p99 / max in ms.",
+        "(`zeropower/actuator/opendtu/set`). Mosquitto runs with `set_tcp_nodelay true` as in "
+        "`mosquitto/mosquitto.conf`, and every client sets TCP_NODELAY. Figures are p50 / p99 / max in ms.",
         "",
         "| broker | readings | readings answered | extra / wrong-direction commands "
         "| reading at a subscriber | SetpointCommand | limit command |",
@@ -530,9 +543,7 @@ def main() -> None:
     arguments = parser.parse_args()
     if not 0 < arguments.rate <= 200 or not 0 < arguments.readings <= 100_000 or arguments.steps <= 0:
         parser.error("rate must be in (0, 200], readings in (0, 100000], steps > 0")
-    latencies = [
-        measure_latency(arguments.readings, arguments.rate, tcp_nodelay=tcp_nodelay) for tcp_nodelay in (False, True)
-    ]
+    latencies = [measure_latency(arguments.readings, arguments.rate)]
     print("latency done", flush=True)
     cpu = [
         measure_step_cpu("1 inverter", inverters(1), arguments.steps),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import SERVICES, TARGET_W, System, running_system
-from zeropower.shared.messages import SetpointCommand, SimState
+from zeropower.shared.messages import ControllerState, SimState
 
 pytestmark = pytest.mark.integration
 
@@ -37,15 +37,10 @@ async def system(tmp_path: Path) -> AsyncIterator[System]:
         yield running
 
 
-def setpoint_commands(system: System, since: int) -> list[tuple[str, float]]:
-    """The controller's setpoint commands since a probe mark, in order: (actuator, total W)."""
-    commands = []
-    for message in system.probe.messages[since:]:
-        for actuator in ("opendtu", "heater"):
-            if message.topic == system.topics.actuator_setpoints(actuator):
-                total = sum(SetpointCommand.model_validate_json(message.payload).setpoints_w.values())
-                commands.append((actuator, total))
-    return commands
+def controller_states(system: System, since: int) -> list[ControllerState]:
+    """The controller's states since a probe mark, in order (one per decision)."""
+    topic = system.topics.controller_state()
+    return [ControllerState.model_validate_json(m.payload) for m in system.probe.messages[since:] if m.topic == topic]
 
 
 def near_target(state: SimState) -> bool:
@@ -64,10 +59,11 @@ async def test_export_goes_into_the_heater_before_curtailment_and_the_heater_giv
     await system.sim_state(
         lambda s: near_target(s) and s.limit_w < MAX_OUTPUT_W - 300 and s.heater_w > HEATER_W - 30, timeout=60
     )
-    commands = setpoint_commands(system, since=before_drop)
-    first_cut = next(i for i, (actuator, total) in enumerate(commands) if actuator == "opendtu" and total < 1199)
-    heater_full = next(i for i, (actuator, total) in enumerate(commands) if actuator == "heater" and total >= 599)
-    assert heater_full <= first_cut, f"the heater must reach its maximum before any curtailment: {commands}"
+    decisions = controller_states(system, since=before_drop)
+    first_cut = next(state for state in decisions if state.limit_w < MAX_OUTPUT_W - 1)
+    # the heater is at its maximum by the decision that first curtails (the same one, when a single reading
+    # shows more surplus than the heater can take)
+    assert first_cut.consumption_w >= HEATER_W - 1, [(s.consumption_w, s.limit_w, s.reason) for s in decisions]
 
     await system.set_load(900)  # +700 W: the heater gives way first, then the inverters are raised again
     risen = await system.sim_state(lambda s: s.load_w > 850)

@@ -148,6 +148,7 @@ class MqttBus:
             timeout=5,
             tls_context=tls_context(settings) if settings.tls else None,
             tls_insecure=settings.tls_insecure if settings.tls else None,
+            socket_options=NO_DELAY,
         )
 
     async def _start_session(self, client: aiomqtt.Client) -> None:
@@ -223,6 +224,10 @@ def _payload_bytes(payload: object) -> bytes:
     if payload is None:
         return b""
     return str(payload).encode()
+
+
+#: Send each packet at once: without it, a small publish can wait ~40 ms for the broker's delayed ACK (Nagle).
+NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 
 def tls_context(settings: MqttSettings) -> ssl.SSLContext:

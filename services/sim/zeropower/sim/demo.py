@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from zeropower.shared.messages import ControllerState, SimState
 from zeropower.shared.topics import Topics
-from zeropower.sim.broker import Broker, free_port
+from zeropower.sim.broker import Broker, free_port, wait_for_port
 from zeropower.sim.settings import SimSettings
 
 SERVICES = ("sim", "meter", "controller", "actuator_opendtu", "actuator_pwm", "api")
@@ -158,11 +158,22 @@ def _width() -> int:
     return 200
 
 
-def prepare(workdir: Path, mqtt_port: int, api_port: int) -> tuple[Broker, Path, float]:
-    """Write the config, start the broker; return it, the config file and the controller's target."""
+@dataclass(frozen=True)
+class Prepared:
+    """What the demo runs on: the started broker, the config file and what the status line needs from it."""
+
+    broker: Broker
+    config_file: Path
+    target_w: float
+    shelly_port: int
+
+
+def prepare(workdir: Path, mqtt_port: int, api_port: int) -> Prepared:
+    """Write the config and start the broker."""
     workdir.mkdir(parents=True, exist_ok=True)
     broker = Broker(port=mqtt_port, workdir=workdir)
-    config = demo_config(workdir, broker.port, free_port(), api_port)
+    shelly_port = free_port()
+    config = demo_config(workdir, broker.port, shelly_port, api_port)
     config_file = workdir / "config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     broker.start()
@@ -170,11 +181,12 @@ def prepare(workdir: Path, mqtt_port: int, api_port: int) -> tuple[Broker, Path,
     print(f"web UI and REST API: http://127.0.0.1:{api_port}/ (API docs at /docs)")
     print(f"config: {config_file}   logs: {workdir}/<service>.log")
     print(f"try a load step: publish 150 to {Topics().sim_set('load_w')} (and 'auto' to go back); Ctrl-C stops\n")
-    return broker, config_file, float(config["controller"]["target_w"])  # type: ignore[index]
+    return Prepared(broker, config_file, float(config["controller"]["target_w"]), shelly_port)  # type: ignore[index]
 
 
-async def run_demo(config_file: Path, logs: dict[str, IO[bytes]], port: int, target_w: float, duration_s: float) -> int:
+async def run_demo(prepared: Prepared, logs: dict[str, IO[bytes]], duration_s: float) -> int:
     """Run the services; return the exit status (non-zero when a service died)."""
+    config_file = prepared.config_file
     workdir = config_file.parent
     processes: dict[str, asyncio.subprocess.Process] = {}
     stop = asyncio.Event()
@@ -190,8 +202,11 @@ async def run_demo(config_file: Path, logs: dict[str, IO[bytes]], port: int, tar
                 stderr=logs[service],
                 start_new_session=True,  # Ctrl-C reaches only the demo, which stops them before the broker
             )
-        board = StatusBoard(target_w=target_w)
-        watcher = asyncio.create_task(show_status(port, board, stop))
+            if service == "sim":  # the meter's first reading finds the simulated Shelly listening
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.to_thread(wait_for_port, prepared.shelly_port, 20.0)
+        board = StatusBoard(target_w=prepared.target_w)
+        watcher = asyncio.create_task(show_status(prepared.broker.port, board, stop))
         deaths = [asyncio.create_task(process.wait()) for process in processes.values()]
         waits = [asyncio.create_task(stop.wait()), watcher, *deaths]
         await asyncio.wait(waits, timeout=duration_s or None, return_when=asyncio.FIRST_COMPLETED)
@@ -233,16 +248,16 @@ def main() -> None:
     parser.add_argument("--mqtt-port", type=int, help="port of the demo's broker (default: 1883 if free, else any)")
     parser.add_argument("--api-port", type=int, help="port of the web UI and API (default: 8000 if free, else any)")
     arguments = parser.parse_args()
-    broker, config_file, target_w = prepare(
+    prepared = prepare(
         arguments.workdir, arguments.mqtt_port or port_or_free(1883), arguments.api_port or port_or_free(8000)
     )
     logs = {service: (arguments.workdir / f"{service}.log").open("ab") for service in SERVICES}
     try:
-        status = asyncio.run(run_demo(config_file, logs, broker.port, target_w, arguments.duration))
+        status = asyncio.run(run_demo(prepared, logs, arguments.duration))
     finally:
         for log in logs.values():
             log.close()
-        broker.stop()
+        prepared.broker.stop()
     print("stopped")
     raise SystemExit(status)
 
