@@ -31,4 +31,4 @@ class HeaterModel:
     def power_w(self) -> float:
         """Power drawn now in W."""
         share = self.duty if self.settings.controller == "linear" else phase_fired_share(self.duty)
-        return self.settings.rated_w * share
+        return self.settings.rated_w * max(share, 0.0)  # sin(2 pi) is not exactly 0 in floating point
