@@ -10,14 +10,11 @@ import time
 from zeropower.actuator_opendtu.policy import Clock, Command, CommandPolicy
 from zeropower.actuator_opendtu.settings import ActuatorOpenDtuServiceSettings, ActuatorOpenDtuSettings
 from zeropower.actuator_opendtu.telemetry import InverterTelemetry
-from zeropower.shared.actuator_state import ActuatorStateReporter
+from zeropower.shared.actuator import ActuatorStateReporter, live_setpoints
 from zeropower.shared.change_log import ChangeLogger
 from zeropower.shared.messages import (
     ActuatorAnnouncement,
     DeviceInfo,
-    InvalidMessageError,
-    SetpointCommand,
-    parse_message,
 )
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
 from zeropower.shared.service import run_service
@@ -86,15 +83,9 @@ class ActuatorService:
     # ---- inputs ---------------------------------------------------------------------------------
 
     async def _on_setpoints(self, message: IncomingMessage) -> None:
-        if message.retain:
-            self._bad_setpoints.report(f"ignoring a retained message on {message.topic}: setpoints must be live")
+        command = live_setpoints(message, self._bad_setpoints)
+        if command is None:
             return
-        try:
-            command = parse_message(SetpointCommand, message.payload)
-        except InvalidMessageError as error:
-            self._bad_setpoints.report(f"ignoring {message.topic}: {error}")
-            return
-        self._bad_setpoints.report(None)
         for device_id in self._policy.on_setpoints(command.setpoints_w, dry_run=command.dry_run):
             self._note_ignored(device_id)
         self._wake.set()

@@ -13,15 +13,12 @@ from zeropower.actuator_pwm.energy import EnergyCounter, EnergyFileError
 from zeropower.actuator_pwm.outputs import OutputError, PwmOutput, open_output
 from zeropower.actuator_pwm.policy import Clock, DutyPolicy
 from zeropower.actuator_pwm.settings import ActuatorPwmServiceSettings, ActuatorPwmSettings
-from zeropower.shared.actuator_state import ActuatorStateReporter
+from zeropower.shared.actuator import ActuatorStateReporter, live_setpoints
 from zeropower.shared.change_log import ChangeLogger
 from zeropower.shared.messages import (
     ActuatorAnnouncement,
     DeviceInfo,
     DeviceState,
-    InvalidMessageError,
-    SetpointCommand,
-    parse_message,
 )
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
 from zeropower.shared.service import run_service
@@ -109,15 +106,9 @@ class PwmActuatorService:
     # ---- inputs ---------------------------------------------------------------------------------
 
     async def _on_setpoints(self, message: IncomingMessage) -> None:
-        if message.retain:
-            self._bad_setpoints.report(f"ignoring a retained message on {message.topic}: setpoints must be live")
+        command = live_setpoints(message, self._bad_setpoints)
+        if command is None:
             return
-        try:
-            command = parse_message(SetpointCommand, message.payload)
-        except InvalidMessageError as error:
-            self._bad_setpoints.report(f"ignoring {message.topic}: {error}")
-            return
-        self._bad_setpoints.report(None)
         device_id = self._settings.device_id
         for other_id in command.setpoints_w.keys() - {device_id}:
             self._note_ignored(other_id, f"actuator {self._settings.actuator_id} has no such device")

@@ -1,12 +1,33 @@
-"""An actuator's retained state, published when its mode, reason or command count changes."""
+"""What every actuator shares: taking setpoint commands in, and publishing its retained state."""
 
 from __future__ import annotations
 
 import logging
 
-from zeropower.shared.messages import ActuatorMode, ActuatorState
-from zeropower.shared.mqtt import MqttBus
+from zeropower.shared.change_log import ChangeLogger
+from zeropower.shared.messages import (
+    ActuatorMode,
+    ActuatorState,
+    InvalidMessageError,
+    SetpointCommand,
+    parse_message,
+)
+from zeropower.shared.mqtt import IncomingMessage, MqttBus
 from zeropower.shared.topics import Topics
+
+
+def live_setpoints(message: IncomingMessage, problems: ChangeLogger) -> SetpointCommand | None:
+    """The command in a setpoint message; None (reported once to ``problems``) if retained or invalid."""
+    if message.retain:
+        problems.report(f"ignoring a retained message on {message.topic}: setpoints must be live")
+        return None
+    try:
+        command = parse_message(SetpointCommand, message.payload)
+    except InvalidMessageError as error:
+        problems.report(f"ignoring {message.topic}: {error}")
+        return None
+    problems.report(None)
+    return command
 
 
 class ActuatorStateReporter:
