@@ -8,8 +8,8 @@ Run: .venv/bin/python -m bench.loop [--readings 1000] [--rate 20] [--steps 10000
    receives the OpenDTU limit commands; each command is matched to the newest reading published before it
    (same process, same ``perf_counter``). Publishing writes to the socket synchronously (paho-mqtt without
    its network thread); commands are timed in paho's network thread of a second client. Mosquitto runs with
-   ``set_tcp_nodelay true`` as mosquitto/mosquitto.conf runs it, and the benchmark's clients set TCP_NODELAY
-   as the services' MqttBus does.
+   ``set_tcp_nodelay true`` as tests and mosquitto/mosquitto.conf run it, and the benchmark's clients set
+   TCP_NODELAY as the services' MqttBus does.
 2. CPU per step of the pure ZeroExportController (in process, ``time.process_time``): a simple plant
    generates the inputs once, then they are replayed into a fresh controller and timed.
 3. Peak RSS (and USS) of every service of ``make demo`` plus the recorder (with Debian's influxd), on the
@@ -45,7 +45,7 @@ from tests.influx import InfluxServer
 from zeropower.controller.logic import ZeroExportController
 from zeropower.controller.settings import ControllerSettings
 from zeropower.shared.messages import DeviceInfo, DeviceState, GridReading
-from zeropower.shared.mqtt import NO_DELAY
+from zeropower.shared.mqtt import no_delay
 from zeropower.shared.topics import OpenDtuTopics, Topics
 from zeropower.sim.broker import Broker, free_port
 from zeropower.sim.demo import SERVICES as DEMO_SERVICES
@@ -116,14 +116,6 @@ class Latency:
     stages_ms: dict[str, list[float]]  # first arrival per reading of the reading itself and of the setpoints
 
 
-def no_delay(client: mqtt.Client) -> None:
-    """Switch Nagle's algorithm off on a connected client's socket, as the services do (NO_DELAY)."""
-    sock = client.socket()
-    if sock is not None:
-        for option in NO_DELAY:
-            sock.setsockopt(*option)
-
-
 class CommandWatcher:
     """Receives availability, the announcement and limit commands; commands are timed on arrival."""
 
@@ -137,7 +129,7 @@ class CommandWatcher:
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-loop-watch")
         self._client.on_message = self._on_message
         self._client.connect("127.0.0.1", port)
-        no_delay(self._client)
+        no_delay(self._client.socket())
         for topic in (
             topics.availability("controller"),
             topics.availability("actuator/opendtu"),
@@ -178,22 +170,12 @@ class CommandWatcher:
         self._client.disconnect()
 
 
-class DeployedBroker(Broker):
-    """The test broker with ``set_tcp_nodelay true``, as mosquitto/mosquitto.conf runs Mosquitto."""
-
-    def _mosquitto_command(self) -> list[str]:
-        command = super()._mosquitto_command()
-        config = self._workdir / "mosquitto.conf"
-        config.write_text(config.read_text() + "set_tcp_nodelay true\n")
-        return command
-
-
 def measure_latency(readings: int, rate: float) -> Latency:
     """Reading → limit command latency through Mosquitto, the controller and the actuator."""
     topics, dtu = Topics(), OpenDtuTopics("solar")
     with (
         tempfile.TemporaryDirectory(prefix="zeropower-bench-loop-") as tmp,
-        DeployedBroker(workdir=Path(tmp)) as broker,
+        Broker(workdir=Path(tmp)) as broker,
     ):
         if broker.implementation != "mosquitto":
             raise RuntimeError("mosquitto is not installed")
@@ -220,7 +202,7 @@ def measure_latency(readings: int, rate: float) -> Latency:
                 publisher.connect("127.0.0.1", broker.port)
                 while not publisher.is_connected():
                     publisher.loop(0.1)
-                no_delay(publisher)
+                no_delay(publisher.socket())
                 warmup = int(WARMUP_S * rate)
                 sent, lag_max, elapsed = publish_readings(publisher, topics.grid_power(), warmup + readings, rate)
                 time.sleep(1.0)  # stragglers

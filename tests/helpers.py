@@ -14,7 +14,7 @@ from types import TracebackType
 
 import aiomqtt
 
-from zeropower.shared.mqtt import IncomingMessage
+from zeropower.shared.mqtt import NO_DELAY, IncomingMessage
 from zeropower.shared.settings import SettingsT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,7 +24,9 @@ class MqttProbe:
     """Subscribes to everything and records it; lets tests publish and wait for messages."""
 
     def __init__(self, port: int) -> None:
-        self._client = aiomqtt.Client("127.0.0.1", port, identifier=f"probe-{os.getpid()}-{id(self)}")
+        self._client = aiomqtt.Client(
+            "127.0.0.1", port, identifier=f"probe-{os.getpid()}-{id(self)}", socket_options=NO_DELAY
+        )
         self.messages: list[IncomingMessage] = []
         self._new = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None

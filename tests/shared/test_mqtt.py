@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from tests.helpers import MqttProbe
-from zeropower.shared.mqtt import IncomingMessage, MqttBus
+from zeropower.shared.mqtt import IncomingMessage, MqttBus, _acked
 from zeropower.shared.settings import MqttSettings
 from zeropower.sim.broker import Broker
 
@@ -117,3 +117,16 @@ async def test_odd_payloads_are_delivered_as_bytes(mqtt_settings, probe, payload
         await asyncio.wait_for(bus.connected.wait(), 5)
         await probe.publish("t/odd", payload or b"x")
         assert await asyncio.wait_for(got.get(), 5) == (payload or b"x")
+
+
+async def test_a_cancellation_lost_in_an_acknowledged_call_is_raised():
+    async def wait_for_like_python_311():  # returns when cancelled, as wait_for does if the ack came with it
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(10)
+
+    call = asyncio.create_task(_acked(wait_for_like_python_311()))
+    await asyncio.sleep(0)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert await asyncio.create_task(_acked(asyncio.sleep(0))) is None  # no cancellation: nothing raised

@@ -90,7 +90,7 @@ class MqttBus:
         if client is None:
             return False
         try:
-            await client.publish(topic, data, qos=1 if retain else 0, retain=retain, timeout=PUBLISH_TIMEOUT_S)
+            await _acked(client.publish(topic, data, qos=1 if retain else 0, retain=retain, timeout=PUBLISH_TIMEOUT_S))
         except aiomqtt.MqttError as error:
             log.debug("publish to %s failed: %s", topic, error)
             return False
@@ -164,7 +164,7 @@ class MqttBus:
 
     @staticmethod
     async def _subscribe_now(client: aiomqtt.Client, topic_filter: str) -> None:
-        await client.subscribe(topic_filter, qos=1)
+        await _acked(client.subscribe(topic_filter, qos=1))
 
     async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         """Dispatch messages until stop is set; raises MqttError when the connection drops."""
@@ -190,6 +190,21 @@ class MqttBus:
                         await handler(incoming)
                     except Exception:
                         log.exception("handler for %s failed on a message on %s", topic_filter, incoming.topic)
+
+
+async def _acked(call: Awaitable[object]) -> None:
+    """Await an aiomqtt call that waits for the broker's acknowledgement, without losing a cancellation.
+
+    On Python 3.11 ``asyncio.wait_for`` (which aiomqtt uses for PUBACK and SUBACK) returns the result of a
+    cancellation that arrives together with it instead of raising: a stopping service would carry on, and
+    its message loop would wait for the next message forever. A cancellation requested during the call is
+    raised here.
+    """
+    task = asyncio.current_task()
+    requested = task.cancelling() if task is not None else 0
+    await call
+    if task is not None and task.cancelling() > requested:
+        raise asyncio.CancelledError
 
 
 async def _disconnect(client: aiomqtt.Client) -> None:
@@ -228,6 +243,13 @@ def _payload_bytes(payload: object) -> bytes:
 
 #: Send each packet at once: without it, a small publish can wait ~40 ms for the broker's delayed ACK (Nagle).
 NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+
+
+def no_delay(sock: object) -> None:
+    """Set NO_DELAY on a paho client's connected socket (``client.socket()``; nothing when not connected)."""
+    if isinstance(sock, socket.socket):
+        for option in NO_DELAY:
+            sock.setsockopt(*option)
 
 
 def tls_context(settings: MqttSettings) -> ssl.SSLContext:

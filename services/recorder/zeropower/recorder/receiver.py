@@ -24,7 +24,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from zeropower.recorder.mapping import Mapper
 from zeropower.shared.change_log import ChangeLogger
-from zeropower.shared.mqtt import tls_context
+from zeropower.shared.mqtt import no_delay, tls_context
 from zeropower.shared.settings import MqttSettings
 
 log = logging.getLogger("zeropower.recorder")
@@ -127,6 +127,7 @@ class FirehoseReceiver:
             self._health.report(f"connection refused: {reason_code}; retrying")
             return
         self._health.report(None)
+        no_delay(client.socket())  # acknowledge each QoS 1 message at once (no Nagle delay)
         client.subscribe([(topic_filter, 1) for topic_filter in self._filters])
 
     def _on_subscribe(

@@ -82,6 +82,7 @@ class Broker:
         config = self._workdir / "mosquitto.conf"
         config.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 10000\n"
+            "set_tcp_nodelay true\n"
         )
         return [shutil.which("mosquitto") or "mosquitto", "-c", str(config)]
 
