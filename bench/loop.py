@@ -24,7 +24,6 @@ import bisect
 import os
 import platform
 import random
-import signal
 import subprocess
 import tempfile
 import threading
@@ -40,7 +39,7 @@ import psutil
 import yaml
 
 from bench.measure import sample_process
-from tests.helpers import start_service
+from tests.helpers import start_service, stop_services
 from tests.influx import InfluxServer
 from zeropower.controller.logic import ZeroExportController
 from zeropower.controller.settings import ControllerSettings
@@ -78,15 +77,7 @@ def services(names: list[str], config_file: Path, workdir: Path) -> Iterator[dic
             processes[name] = start_service(name, env, workdir / f"{name}.log")
         yield processes
     finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_services(processes.values(), timeout=10)
 
 
 def check_alive(processes: dict[str, subprocess.Popen[bytes]], workdir: Path) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -128,3 +129,40 @@ def start_service(module: str, env: dict[str, str], log_path: Path) -> subproces
             stderr=subprocess.STDOUT,
             cwd=log_path.parent,
         )
+
+
+def exit_status(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
+    """Wait for ``process`` to exit by itself; kill it and raise when it does not within ``timeout``."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+
+
+async def terminate_timed(process: subprocess.Popen[bytes], timeout: float = 5.0) -> tuple[int, float]:
+    """SIGTERM ``process``; its exit status and how many seconds it took (killed after ``timeout``)."""
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        returncode = await asyncio.to_thread(process.wait, timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return returncode, time.monotonic() - started
+
+
+def stop_services(processes: Iterable[subprocess.Popen[bytes]], timeout: float = 5.0) -> None:
+    """SIGTERM every process still running, then wait for each; one that does not stop in time is killed."""
+    running = list(processes)
+    for process in running:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in running:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,14 +1,10 @@
 """``python -m zeropower.actuator_opendtu`` as a real process: clean stop on SIGTERM, exit 2 on bad config."""
 
-import asyncio
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import MqttProbe, start_service
+from tests.helpers import MqttProbe, exit_status, start_service, terminate_timed
 from zeropower.shared.topics import Topics
 from zeropower.sim.broker import Broker
 
@@ -34,10 +30,7 @@ async def test_sigterm_publishes_offline_and_exits_quickly(broker: Broker, probe
     try:
         await probe.wait_for(availability, lambda m: m.text == "online", timeout=20)
         await probe.wait_for(Topics("zp-proc").actuator_announce("balcony"))
-        process.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        returncode = await asyncio.to_thread(process.wait, 5)
-        elapsed = time.monotonic() - started
+        returncode, elapsed = await terminate_timed(process)
     finally:
         if process.poll() is None:
             process.kill()
@@ -52,12 +45,7 @@ async def test_sigterm_publishes_offline_and_exits_quickly(broker: Broker, probe
 def test_invalid_config_exits_with_status_2_naming_the_field(tmp_path: Path):
     env = {"ZEROPOWER_ACTUATOR_OPENDTU__INVERTERS": '[{"serial": "114182912345", "max_w": -800}]'}
     process = start_service("actuator_opendtu", env, tmp_path / "service.log")
-    try:
-        returncode = process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise
+    returncode = exit_status(process)
     output = (tmp_path / "service.log").read_text()
     assert returncode == 2, output
     assert "actuator_opendtu.inverters.0.max_w" in output

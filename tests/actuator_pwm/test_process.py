@@ -1,14 +1,10 @@
 """``python -m zeropower.actuator_pwm`` as a real process: duty 0 and offline on SIGTERM, exit 2 on bad config."""
 
-import asyncio
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import MqttProbe, start_service
+from tests.helpers import MqttProbe, exit_status, start_service, terminate_timed
 from zeropower.shared.messages import SetpointCommand
 from zeropower.shared.topics import Topics
 from zeropower.sim.broker import Broker
@@ -38,10 +34,7 @@ async def test_sigterm_sets_duty_zero_and_publishes_offline(broker: Broker, prob
         command = SetpointCommand(setpoints_w={"heater": 1650})
         await probe.publish(topics.actuator_setpoints("heater"), command.model_dump_json())
         await probe.wait_for(duty_topic, lambda m: m.text == "1")
-        process.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        returncode = await asyncio.to_thread(process.wait, 5)
-        elapsed = time.monotonic() - started
+        returncode, elapsed = await terminate_timed(process)
     finally:
         if process.poll() is None:
             process.kill()
@@ -59,12 +52,7 @@ async def test_sigterm_sets_duty_zero_and_publishes_offline(broker: Broker, prob
 def test_invalid_config_exits_with_status_2_naming_the_field(tmp_path: Path):
     env = {"ZEROPOWER_ACTUATOR_PWM__RATED_W": "-5", "ZEROPOWER_ACTUATOR_PWM__OUTPUT": '{"type": "sim"}'}
     process = start_service("actuator_pwm", env, tmp_path / "service.log")
-    try:
-        returncode = process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise
+    returncode = exit_status(process)
     output = (tmp_path / "service.log").read_text()
     assert returncode == 2, output
     assert "actuator_pwm.rated_w" in output
@@ -77,12 +65,7 @@ def test_an_output_that_cannot_open_exits_with_status_1_and_says_why(tmp_path: P
         "ZEROPOWER_ACTUATOR_PWM__ENERGY_FILE": str(tmp_path / "energy.json"),
     }
     process = start_service("actuator_pwm", env, tmp_path / "service.log")
-    try:
-        returncode = process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise
+    returncode = exit_status(process)
     output = (tmp_path / "service.log").read_text()
     assert returncode == 1, output
     assert "cannot start: no PWM chip at" in output

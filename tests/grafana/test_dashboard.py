@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import REPO, start_service
+from tests.helpers import REPO, start_service, stop_services
 from tests.influx import InfluxServer
 from tests.integration.conftest import SERVICES, system_config
 from zeropower.sim.broker import Broker, free_port
@@ -265,15 +263,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InfluxS
         try:
             yield influx, time.monotonic()
         finally:
-            for process in processes.values():
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-            for process in processes.values():
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_services(processes.values())
             for name, process in processes.items():
                 log = (workdir / f"{name}.log").read_text(errors="replace")
                 assert process.returncode == 0, f"{name} exited with {process.returncode}:\n{log[-2000:]}"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import MqttProbe, start_service
+from tests.helpers import MqttProbe, start_service, stop_services
 from zeropower.shared.messages import SimState
 from zeropower.shared.mqtt import IncomingMessage
 from zeropower.shared.topics import OpenDtuTopics, Topics
@@ -131,15 +131,7 @@ async def running_system(
                 running.start(service)
             yield running
         finally:
-            for process in running.processes.values():
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-            for process in running.processes.values():
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_services(running.processes.values())
             broker.stop()
 
 
