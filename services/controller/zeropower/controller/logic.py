@@ -299,7 +299,10 @@ class ZeroExportController:
             device.history.popleft()
 
     def _available(self, device: _Device) -> float:
-        """The highest limit worth setting now: the maximum, or a little above a sun-limited output."""
+        """What an inverter can deliver now: its maximum, or a little above a sun-limited output.
+
+        Allocation fills every inverter up to this first; only what is left goes beyond, up to the maximum.
+        """
         if device.sun_cap_w is None:
             return device.info.max_w
         return max(device.info.min_w, min(device.info.max_w, device.sun_cap_w + self.settings.sun_limit_headroom_w))
