@@ -9,14 +9,17 @@ FROM ${PYTHON_IMAGE} AS build
 ARG SERVICE
 # Optional extras of the package, e.g. "[rpi]" (RPi.GPIO through rpi-lgpio for actuator-pwm).
 ARG EXTRAS=""
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_CONSTRAINT=/src/constraints.txt
+# install-service pins every version, the build backend too, with constraints.txt.
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=<directory under services/>" >&2; exit 1; }
 RUN python -m venv /opt/zeropower
 COPY constraints.txt /src/constraints.txt
+COPY scripts/install-service /src/scripts/install-service
+# Every local package: a service may depend on another (the API on zeropower-controller), which no index has.
 COPY shared /src/shared
-COPY services/${SERVICE} /src/services/${SERVICE}
-# PIP_CONSTRAINT pins the build backend (hatchling) too, which -c alone would not.
-RUN /opt/zeropower/bin/pip install -c /src/constraints.txt /src/shared "/src/services/${SERVICE}${EXTRAS}"
+COPY services /src/services
+# The script builds wheels of shared/ and services/*, then installs shared and this service with them at hand.
+RUN sh /src/scripts/install-service /opt/zeropower/bin/python "$SERVICE" "$EXTRAS"
 
 FROM ${PYTHON_IMAGE}
 ARG MODULE

@@ -59,17 +59,20 @@ def test_base_image_is_slim_python_311_or_newer():
                for stage in dockerfile_stages())  # fmt: skip
 
 
-def test_installs_shared_and_one_service_with_the_constraints():
+def test_installs_one_service_with_the_install_script():
+    """scripts/install-service, which tests/deploy/test_install_service.py runs, and not a pip line of its own."""
     build = " ".join(arguments for instruction, arguments in dockerfile_stages()[0] if instruction == "RUN")
-    assert re.search(r"pip install -c \S*constraints\.txt \S*/shared \"?\S*/services/\$\{SERVICE\}", build)
+    assert re.search(r'sh \S*/scripts/install-service \S+/python "\$\{?SERVICE\}?" "\$\{?EXTRAS\}?"', build)
+    assert "pip install" not in build
     copies = [arguments for stage in dockerfile_stages() for instruction, arguments in stage if instruction == "COPY"]
     assert not any(copy.split()[0] == "." for copy in copies), "copy only what the image needs"
+    assert {"constraints.txt", "scripts/install-service", "shared", "services"} <= {copy.split()[0] for copy in copies}
 
 
 def test_build_context_leaves_out_the_checkouts_clutter():
     ignore = (REPO / ".dockerignore").read_text().splitlines()
     assert ignore[[line.startswith("#") for line in ignore].index(False)] == "*", "ignore everything first"
-    assert {"!constraints.txt", "!shared/", "!services/"} <= set(ignore)
+    assert {"!constraints.txt", "!shared/", "!services/", "!scripts/install-service"} <= set(ignore)
 
 
 def test_one_unit_per_zeropower_service(zeropower_compose_services):
