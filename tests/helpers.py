@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -117,18 +117,32 @@ async def service_running(
         await asyncio.wait_for(task, 10)
 
 
-def start_service(module: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def start_service(
+    module: str, env: dict[str, str], log_path: Path, python: str = sys.executable
+) -> subprocess.Popen[bytes]:
     """Start ``python -m zeropower.<module>`` as a real process with the given environment overrides."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROPOWER_")}
     full_env.update(env)
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", f"zeropower.{module}"],
+            [python, "-m", f"zeropower.{module}"],
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=log_path.parent,
         )
+
+
+@contextlib.contextmanager
+def service_process(module: str, env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``start_service`` for the block; the process is killed at the end if the block left it running."""
+    process = start_service(module, env, log_path)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def exit_status(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import MqttProbe, exit_status, start_service, terminate_timed
+from tests.helpers import MqttProbe, exit_status, service_process, start_service, terminate_timed
 from zeropower.shared.topics import Topics
 from zeropower.sim.broker import Broker
 
@@ -26,15 +26,10 @@ async def test_sigterm_publishes_offline_and_exits_quickly(broker: Broker, probe
     config = tmp_path / "zeropower.yaml"
     config.write_text(CONFIG.format(port=broker.port, prefix="zp-proc"), encoding="utf-8")
     availability = Topics("zp-proc").availability("actuator/balcony")
-    process = start_service("actuator_opendtu", {"ZEROPOWER_CONFIG": str(config)}, tmp_path / "service.log")
-    try:
+    with service_process("actuator_opendtu", {"ZEROPOWER_CONFIG": str(config)}, tmp_path / "service.log") as process:
         await probe.wait_for(availability, lambda m: m.text == "online", timeout=20)
         await probe.wait_for(Topics("zp-proc").actuator_announce("balcony"))
         returncode, elapsed = await terminate_timed(process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert returncode == 0, (tmp_path / "service.log").read_text()
     assert elapsed < 2.0
     async with MqttProbe(broker.port) as fresh:

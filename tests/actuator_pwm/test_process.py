@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import MqttProbe, exit_status, start_service, terminate_timed
+from tests.helpers import MqttProbe, exit_status, service_process, start_service, terminate_timed
 from zeropower.shared.messages import SetpointCommand
 from zeropower.shared.topics import Topics
 from zeropower.sim.broker import Broker
@@ -28,17 +28,12 @@ async def test_sigterm_sets_duty_zero_and_publishes_offline(broker: Broker, prob
     topics = Topics("zp-proc")
     availability = topics.availability("actuator/heater")
     duty_topic = topics.sim_pwm_duty("boiler")
-    process = start_service("actuator_pwm", {"ZEROPOWER_CONFIG": str(config)}, tmp_path / "service.log")
-    try:
+    with service_process("actuator_pwm", {"ZEROPOWER_CONFIG": str(config)}, tmp_path / "service.log") as process:
         await probe.wait_for(availability, lambda m: m.text == "online", timeout=20)
         command = SetpointCommand(setpoints_w={"heater": 1650})
         await probe.publish(topics.actuator_setpoints("heater"), command.model_dump_json())
         await probe.wait_for(duty_topic, lambda m: m.text == "1")
         returncode, elapsed = await terminate_timed(process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert returncode == 0, (tmp_path / "service.log").read_text()
     assert elapsed < 2.0
     assert (tmp_path / "energy.json").exists()

@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from tests.helpers import start_service, wait_until
+from tests.helpers import service_process, wait_until
 from zeropower.shared.topics import Topics
 from zeropower.sim.broker import free_port
 
@@ -28,8 +28,7 @@ async def test_serves_healthz_and_stops_on_sigterm(mqtt_settings, probe, tmp_pat
         "ZEROPOWER_API__HOST": "127.0.0.1",
         "ZEROPOWER_API__PORT": str(port),
     }
-    process = start_service("api", env, tmp_path / "api.log")
-    try:
+    with service_process("api", env, tmp_path / "api.log") as process:
         await probe.wait_for(topics.availability("api"), lambda m: m.text == "online", timeout=20)
         await wait_until(lambda: healthy(f"http://127.0.0.1:{port}/healthz"), timeout=20, interval=0.1)
         mark = probe.mark()
@@ -38,9 +37,5 @@ async def test_serves_healthz_and_stops_on_sigterm(mqtt_settings, probe, tmp_pat
         assert process.wait(timeout=5) == 0
         assert time.monotonic() - started < 2
         await probe.wait_for(topics.availability("api"), lambda m: m.text == "offline", since=mark)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     log = (tmp_path / "api.log").read_text()
     assert "Traceback" not in log, log

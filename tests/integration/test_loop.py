@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.helpers import MqttProbe, start_service
+from tests.helpers import MqttProbe, exit_status, start_service
 from tests.integration.conftest import BALCONY, ROOF, SERVICES, TARGET_W, System, limit_payload
 from zeropower.shared.topics import actuator_service_id
 
@@ -141,5 +141,5 @@ def test_unknown_config_section_exits_2(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("controler:\n  target_w: 5\n")
     process = start_service("controller", {"ZEROPOWER_CONFIG": str(config)}, tmp_path / "controller.log")
-    assert process.wait(timeout=30) == 2
+    assert exit_status(process) == 2
     assert "unknown section(s) controler" in (tmp_path / "controller.log").read_text()
