@@ -12,6 +12,7 @@ from tests.helpers import MqttProbe, service_running, wait_until
 from zeropower.controller.service import run as run_controller
 from zeropower.controller.settings import ControllerServiceSettings, ControllerSettings
 from zeropower.shared.messages import DeviceState, EnergyToday, GridReading, parse_message
+from zeropower.shared.mqtt import IncomingMessage
 from zeropower.shared.topics import Topics
 
 TOKEN = "s3cret"
@@ -68,8 +69,13 @@ async def test_put_enabled(api_client, mqtt_settings, probe):
 
 async def test_toggle_redirects_only_to_safe_targets(api_client, mqtt_settings, probe):
     topics = Topics(mqtt_settings.topic_prefix)
+
+    def set_enabled_since(mark: int) -> list[IncomingMessage]:
+        return [m for m in probe.messages[mark:] if m.topic == topics.set_enabled()]
+
     async with api_client(redirect_allow_origins=["https://grafana.example.org"]) as (client, gateway):
         await publish_state(probe, topics, gateway, enabled=True)
+        toggles = probe.mark()
         response = await client.get("/api/toggle", params={"redirect": "/d/zeropower"})
         assert response.status_code == 303
         assert response.headers["location"] == "/d/zeropower"
@@ -77,6 +83,7 @@ async def test_toggle_redirects_only_to_safe_targets(api_client, mqtt_settings, 
         response = await client.get("/api/toggle", params={"redirect": allowed})
         assert response.status_code == 303
         assert response.headers["location"] == allowed
+        await wait_until(lambda: len(set_enabled_since(toggles)) == 2)
         mark = probe.mark()
         for evil in [
             "//evil.com",
@@ -88,7 +95,10 @@ async def test_toggle_redirects_only_to_safe_targets(api_client, mqtt_settings, 
             rejected = await client.get("/api/toggle", params={"redirect": evil})
             assert rejected.status_code == 400, evil
             assert "redirect" in rejected.json()["detail"]
-        assert not [m for m in probe.messages[mark:] if m.topic == topics.set_enabled()]  # rejected before publishing
+        # One more allowed toggle marks the end: everything published before it has arrived.
+        await client.get("/api/toggle", params={"redirect": "/d/zeropower"})
+        await wait_until(lambda: len(set_enabled_since(mark)) >= 1)
+        assert len(set_enabled_since(mark)) == 1  # the evil ones were rejected before publishing
 
 
 @pytest.mark.parametrize(
