@@ -97,6 +97,37 @@ def test_more_export_while_a_cut_is_in_flight_cuts_only_the_difference():
     assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(100)
 
 
+def test_a_change_in_flight_counts_from_the_output_telemetry_shows_now():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, deadband_w=10, dead_time_s=8)
+    controller.on_device_state(telemetry(clock, 170, 600))  # clouds: 170 W at a limit of 600 W
+    assert controller.on_grid(grid(clock, 330)).setpoints["opendtu"]["114182912345"] == pytest.approx(500)
+    clock.advance(3)
+    controller.on_device_state(telemetry(clock, 600, 500))  # the sun is back: 600 W at the old limit
+    decision = controller.on_grid(grid(clock, -100))
+    # the 500 W in flight takes the 100 W of export away: counted from 600 W, not from the 170 W before
+    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(500)
+    assert "in flight" in decision.state.reason
+
+
+def test_a_change_older_than_the_dead_time_counts_as_in_force_before_telemetry_shows_it():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, deadband_w=10, dead_time_s=8)
+    controller.on_device_state(telemetry(clock, 600, 600))
+    controller.on_grid(grid(clock, -300))  # cut to 300 W
+    clock.advance(10)
+    controller.on_device_state(telemetry(clock, 300, 300))
+    clock.advance(10)
+    controller.on_grid(grid(clock, -200))  # cut to 100 W
+    clock.advance(5)
+    controller.on_device_state(telemetry(clock, 300, 100))  # read back, the output not yet followed
+    for _ in range(5):  # from 9 s after the cut the load is back at 300 W; telemetry still shows 300 W
+        clock.advance(1 if _ else 4)
+        decision = controller.on_grid(grid(clock, 300 - 100))
+    # the cut is in force by now: the raises make up for it once, not again with every reading
+    assert 100 < decision.setpoints["opendtu"]["114182912345"] <= 300
+
+
 def test_telemetry_confirms_a_change_after_the_dead_time():
     clock = FakeClock()
     controller = make(clock, target_w=0, deadband_w=10, dead_time_s=5)
@@ -133,6 +164,19 @@ def test_small_moves_of_a_sun_limited_limit_are_not_sent():
     assert controller.on_grid(grid(clock, 230)).setpoints["opendtu"]["114182912345"] == pytest.approx(450)
     clock.advance(1)
     assert controller.on_grid(grid(clock, 300)).setpoints["opendtu"]["114182912345"] == pytest.approx(550)
+
+
+def test_a_sun_limited_limit_is_lowered_on_import_only_with_fresh_telemetry():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, sun_limit_headroom_w=50)
+    controller.on_device_state(telemetry(clock, 200, 800))  # clouds: 200 W at a limit of 800 W
+    assert controller.on_grid(grid(clock, 300)).setpoints["opendtu"]["114182912345"] == pytest.approx(500)
+    clock.advance(1)
+    # 200 W less import: the load fell, or the sun came out and the output rose; the limit stays
+    assert controller.on_grid(grid(clock, 100)).setpoints["opendtu"]["114182912345"] == pytest.approx(500)
+    clock.advance(1)
+    controller.on_device_state(telemetry(clock, 200, 500))  # still 200 W: it was the load
+    assert controller.on_grid(grid(clock, 100)).setpoints["opendtu"]["114182912345"] == pytest.approx(300)
 
 
 def test_sun_limit_is_not_read_from_an_output_still_following_an_older_limit():

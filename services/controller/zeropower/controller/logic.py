@@ -37,10 +37,11 @@ class _Device:
     telemetry: DeviceState | None = None
     telemetry_at: float | None = None
     setpoint_w: float | None = None
-    output_before_w: float | None = None  # output before the changes still in flight
+    output_before_w: float | None = None  # output telemetry last showed while changes are in flight
     changed_at: float | None = None  # time of the newest change still in flight
     history: deque[tuple[float, float]] = field(default_factory=deque)  # (time, limit) of recent setpoints
     sun_cap_w: float | None = None  # what the sun allows, when telemetry showed it limiting the output
+    telemetry_new: bool = False  # telemetry arrived since the last regulating step
 
     @property
     def in_flight(self) -> bool:
@@ -102,6 +103,7 @@ class ZeroExportController:
         previous = device.telemetry
         device.telemetry = state
         device.telemetry_at = now
+        device.telemetry_new = True
         if device.is_consumer:
             return
         self._forget_superseded(device, now)
@@ -113,10 +115,8 @@ class ZeroExportController:
         off_old = abs(state.power_w - (device.output_before_w or 0.0))
         if off_new <= tolerance and off_new < off_old:
             self._settle(device)  # the output shows the change
-        elif (
-            state.limit_w is not None and abs(state.power_w - self._expected_output(device, state.limit_w)) <= tolerance
-        ):
-            device.output_before_w = state.power_w  # steady at the old limit: the change has not arrived yet
+        else:
+            device.output_before_w = state.power_w  # what is still to come is measured from the output now
 
     def on_grid(self, reading: GridReading) -> Decision:
         """Step on a grid reading; a missing one (power_w None) is remembered as the problem."""
@@ -180,6 +180,8 @@ class ZeroExportController:
             # diverters absorb now, the inverters thus move until one side reaches its bound.
             preferred = sum(d.info.max_w for d in consumers) if self._use_before_curtail else 0.0
             reasons.append(self._regulate_inverters(now, inverters, error + preferred - consumption))
+        for device in inverters:
+            device.telemetry_new = False
         return "; ".join(reason for reason in reasons if reason) or "within deadband"
 
     @property
@@ -201,15 +203,20 @@ class ZeroExportController:
         return f"diverting {new:.0f} W ({new - current:+.0f} W)"
 
     def _regulate_inverters(self, now: float, inverters: list[_Device], error: float) -> str:
-        """Integral step of the inverter limits on ``error`` (W above target), minding changes in flight."""
-        in_flight = sum(
-            self._expected_output(d, d.setpoint_w) - (d.output_before_w or 0.0) for d in inverters if d.in_flight
-        )
-        error_used = _consistent_error(error, error - in_flight)
-        waiting = any(d.in_flight for d in inverters)
+        """Integral step of the inverter limits on ``error`` (W above target), minding changes in flight.
+
+        What is still in flight is the new limits' output minus the output now, estimated twice: from the
+        last telemetry (it may not show a change that took effect since) and from the limit in force by
+        the dead time (the actuator may send a change later). The changes may already have taken effect, or
+        not yet: only the error that every case agrees on is corrected, so changes are never stacked.
+        """
+        flying = [d for d in inverters if d.in_flight]
+        in_flight = sum(self._expected_output(d, d.setpoint_w) - self._output_now(d, now) for d in flying)
+        in_flight_measured = sum(self._expected_output(d, d.setpoint_w) - (d.output_before_w or 0.0) for d in flying)
+        error_used = _consistent_error(error, error - in_flight, error - in_flight_measured)
         if abs(error_used) > self.settings.deadband_w:
             return self._correct(now, inverters, error_used)
-        if waiting and abs(error) > self.settings.deadband_w:
+        if flying and abs(error) > self.settings.deadband_w:
             return f"waiting for {in_flight:+.0f} W of limit changes in flight to take effect"
         return ""
 
@@ -239,13 +246,8 @@ class ZeroExportController:
         change = gain * error_w
         for device_id, limit_w in allocate(current + change, shares, self.settings.allocation).items():
             device = self._devices[device_id]
-            if (
-                device.sun_cap_w is not None
-                and device.setpoint_w is not None
-                and limit_w > device.sun_cap_w
-                and abs(limit_w - device.setpoint_w) < self.settings.sun_limit_headroom_w
-            ):
-                continue  # the sun limits it: a small move of its limit changes nothing now (saves commands)
+            if self._keeps_sun_limited_limit(device, limit_w, error_w):
+                continue
             self._set(device, limit_w, now, track=True)
         floor = sum(share.min_w for share in shares)
         ceiling = sum(share.max_w or share.available_w for share in shares)
@@ -260,6 +262,20 @@ class ZeroExportController:
             return f"import: raised limits by {moved:.0f} W to what the inverters can deliver"
         return f"import: raised limits by {moved:.0f} W"
 
+    def _keeps_sun_limited_limit(self, device: _Device, limit_w: float, error_w: float) -> bool:
+        """Whether a sun-limited inverter keeps its limit instead of moving it to ``limit_w``.
+
+        Its limit changes no output now. A small move is not sent (this saves commands on cloudy days).
+        Less import than its measured output explains means a load that fell or a sun that came out, which
+        only fresh telemetry tells apart: its limit is lowered on import only with telemetry new since
+        the last step, not from an output the sun may have left behind.
+        """
+        if device.sun_cap_w is None or device.setpoint_w is None or limit_w <= device.sun_cap_w:
+            return False
+        if abs(limit_w - device.setpoint_w) < self.settings.sun_limit_headroom_w:
+            return True
+        return error_w > 0 and limit_w < device.setpoint_w and not device.telemetry_new
+
     # ---- device model ---------------------------------------------------------------------------
 
     def _reachable(self, device: _Device, now: float) -> bool:
@@ -270,6 +286,23 @@ class ZeroExportController:
 
     def _measured_output(self, device: _Device) -> float | None:
         return device.telemetry.power_w if device.telemetry is not None else None
+
+    def _output_now(self, device: _Device, now: float) -> float:
+        """Estimated output now: the limit in force by the dead time (or what the sun allows), else telemetry."""
+        in_force = self._limit_in_force(device, now)
+        if in_force is not None:
+            return self._expected_output(device, in_force)
+        measured = self._measured_output(device)
+        return measured if measured is not None else device.output_before_w or 0.0
+
+    def _limit_in_force(self, device: _Device, at: float) -> float | None:
+        """The newest limit set at least ``dead_time_s`` before ``at``; None if the history does not reach back."""
+        in_force = None
+        for set_at, limit in device.history:
+            if set_at > at - self.settings.dead_time_s:
+                break
+            in_force = limit
+        return in_force
 
     def _update_sun_cap(self, device: _Device, previous_w: float | None) -> None:
         """Learn from telemetry whether the sun, not the limit, decides the output.
@@ -382,12 +415,13 @@ class ZeroExportController:
         return Decision(state=state, setpoints=setpoints, dry_run=self.settings.dry_run)
 
 
-def _consistent_error(now_w: float, after_in_flight_w: float) -> float:
+def _consistent_error(*errors_w: float) -> float:
     """The error to act on while limit changes are in flight.
 
-    ``now_w`` holds if the changes already took effect, ``after_in_flight_w`` if they have not yet.
-    Act only on what both agree on: the smaller of the two when they have the same sign, else nothing.
+    Each of ``errors_w`` holds under one reading of what is in flight (none of it, or as much as one
+    estimate of the output says). Act only on what all agree on: the smallest when they share a sign,
+    else nothing.
     """
-    if now_w * after_in_flight_w <= 0:
-        return 0.0
-    return now_w if abs(now_w) < abs(after_in_flight_w) else after_in_flight_w
+    if all(error > 0 for error in errors_w) or all(error < 0 for error in errors_w):
+        return min(errors_w, key=abs)
+    return 0.0
