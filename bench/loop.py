@@ -13,7 +13,8 @@ Run: .venv/bin/python -m bench.loop [--readings 1000] [--rate 20] [--steps 10000
 2. CPU per step of the pure ZeroExportController (in process, ``time.process_time``): a simple plant
    generates the inputs once, then they are replayed into a fresh controller and timed.
 3. Peak RSS (and USS) of every service of ``make demo`` plus the recorder (with Debian's influxd), on the
-   demo's configuration, while the whole system runs.
+   demo's configuration, while the whole system runs; each service from a venv holding only its own
+   package, as its Docker image does (built once into bench/.cache/venvs/).
 Prints a markdown section for docs/benchmark.md.
 """
 
@@ -21,10 +22,13 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import hashlib
 import os
 import platform
 import random
+import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -39,7 +43,7 @@ import psutil
 import yaml
 
 from bench.measure import sample_process
-from tests.helpers import start_service, stop_services
+from tests.helpers import REPO, start_service, stop_services
 from tests.influx import InfluxServer
 from zeropower.controller.logic import ZeroExportController
 from zeropower.controller.settings import ControllerSettings
@@ -56,6 +60,8 @@ WARMUP_S = 3.0
 GOAL_P99_MS = 5.0
 GOAL_RSS_MIB = 50.0
 MIB = 2**20
+INSTALL_SCRIPT = REPO / "scripts/install-service"
+VENVS = REPO / "bench/.cache/venvs"
 
 
 # ---- shared helpers ------------------------------------------------------------------------------
@@ -68,13 +74,19 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 @contextmanager
-def services(names: list[str], config_file: Path, workdir: Path) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
-    """Start ``python -m zeropower.<name>`` for each name; SIGTERM them all at the end, whatever happens."""
+def services(
+    names: list[str], config_file: Path, workdir: Path, pythons: dict[str, str] | None = None
+) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    """Start ``python -m zeropower.<name>`` for each name; SIGTERM them all at the end, whatever happens.
+
+    ``pythons`` may give a service its own interpreter (else this one's).
+    """
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name in names:
             env = {"ZEROPOWER_CONFIG": str(config_file), "ZEROPOWER_LOG_LEVEL": "WARNING"}
-            processes[name] = start_service(name, env, workdir / f"{name}.log")
+            python = (pythons or {}).get(name, sys.executable)
+            processes[name] = start_service(name, env, workdir / f"{name}.log", python)
         yield processes
     finally:
         stop_services(processes.values(), timeout=10)
@@ -385,8 +397,43 @@ class Memory:
     uss: dict[str, int] = field(default_factory=dict)
 
 
+def source_digest() -> str:
+    """A digest of everything an image's install depends on: the local packages, constraints, the script."""
+    digest = hashlib.sha256()
+    files = [REPO / "constraints.txt", INSTALL_SCRIPT]
+    for tree in (REPO / "shared", REPO / "services"):
+        files += sorted(
+            path
+            for path in tree.rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts and ".egg-info" not in str(path)
+        )
+    for path in files:
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def deployed_python(module: str, digest: str) -> str:
+    """The interpreter of a venv holding only ``module``'s package, installed as its image installs it.
+
+    Built with scripts/install-service into bench/.cache/venvs/ and reused while the sources are unchanged
+    (~30 s per service otherwise). The development venv holds every package and the test tools, which some
+    libraries import when present (httpx loads rich for its command line), so it would not show what runs.
+    """
+    package = module.replace("_", "-")
+    venv = VENVS / package
+    stamp = venv / ".source-digest"
+    if not (stamp.exists() and stamp.read_text() == digest):
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        with (venv / "install.log").open("w") as log:
+            command = ["sh", str(INSTALL_SCRIPT), str(venv / "bin/python"), package]
+            subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT)
+        stamp.write_text(digest)
+    return str(venv / "bin/python")
+
+
 def measure_memory(seconds: float) -> Memory:
-    """Run the demo's services plus the recorder for ``seconds`` and sample their memory."""
+    """Run the demo's services plus the recorder, each from its deployed venv, for ``seconds``; sample memory."""
     with tempfile.TemporaryDirectory(prefix="zeropower-bench-loop-") as tmp, Broker(workdir=Path(tmp)) as broker:
         workdir = Path(tmp)
         with InfluxServer(workdir / "influxdb") as influx:
@@ -399,7 +446,9 @@ def measure_memory(seconds: float) -> Memory:
             config_file = workdir / "config.yaml"
             config_file.write_text(yaml.safe_dump(config, sort_keys=False))
             names = [*DEMO_SERVICES, "recorder"]
-            with services(names, config_file, workdir) as processes:
+            digest = source_digest()
+            pythons = {name: deployed_python(name, digest) for name in names}
+            with services(names, config_file, workdir, pythons) as processes:
                 memory = Memory(seconds)
                 watched = {name: psutil.Process(p.pid) for name, p in processes.items()}
                 samples: dict[str, dict] = {name: {} for name in names}
@@ -492,7 +541,9 @@ def report(latencies: list[Latency], cpu: list[StepCpu], memory: Memory) -> str:
         *(f"| {c.label} | {c.steps:,} | {c.us_per_step:.1f} µs | {c.commands:,} |" for c in cpu),
         "",
         f"**Memory** of every service of `make demo` plus the recorder (with Debian's influxd), demo "
-        f"configuration, whole system running for {memory.seconds:g} s: peak RSS sampled every 0.2 s, USS "
+        "configuration, each service from a venv holding only its own package, installed as its image installs "
+        f"it (`scripts/install-service`); whole system running for {memory.seconds:g} s: peak RSS sampled "
+        "every 0.2 s, USS "
         "(memory only this process has, without shared libraries) once a second (psutil).",
         "",
         "| service | peak RSS | peak USS | goal RSS < 50 MB (47.7 MiB) |",
