@@ -44,6 +44,7 @@ bind-address = "127.0.0.1:{rpc_port}"
 [http]
   enabled = true
   bind-address = "127.0.0.1:{http_port}"
+  auth-enabled = {auth_enabled}
   log-enabled = false
   pprof-enabled = false
   unix-socket-enabled = false
@@ -117,14 +118,33 @@ class InfluxServer(_ServerProcess):
 
     _health_path = "/ping"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, admin: tuple[str, str] | None = None) -> None:
+        """``admin``: (user, password) of an admin user; authentication is enabled when given."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self._admin = admin
+        self._admin_created = False
         self._root = workdir
         self._root.mkdir(parents=True, exist_ok=True)
         self._config = self._root / "influxdb.conf"
-        self._config.write_text(_INFLUXD_CONFIG.format(root=self._root, http_port=self.port, rpc_port=free_port()))
+        self._config.write_text(
+            _INFLUXD_CONFIG.format(
+                root=self._root,
+                http_port=self.port,
+                rpc_port=free_port(),
+                auth_enabled=str(admin is not None).lower(),
+            )
+        )
         self._log = self._root / "influxd.log"
+
+    def start(self) -> Self:
+        """Start influxd; with ``admin``, create that user on the first start (allowed while no admin exists)."""
+        super().start()
+        if self._admin is not None and not self._admin_created:
+            user, password = self._admin
+            self.query(f"CREATE USER \"{user}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES", method="POST")
+            self._admin_created = True
+        return self
 
     @staticmethod
     def available() -> bool:
@@ -141,7 +161,7 @@ class InfluxServer(_ServerProcess):
     def query(self, influxql: str, database: str | None = None, *, method: str = "GET") -> list[dict[str, Any]]:
         """Run InfluxQL; returns the series of the first statement (name, columns, values, tags)."""
         params = {"q": influxql, "epoch": "ns", **({"db": database} if database else {})}
-        response = httpx.request(method, f"{self.url}/query", params=params, timeout=30)
+        response = httpx.request(method, f"{self.url}/query", params=params, auth=self._admin, timeout=30)
         response.raise_for_status()
         result = response.json()["results"][0]
         if "error" in result:

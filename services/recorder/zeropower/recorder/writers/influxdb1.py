@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Self
+from typing import Literal, Self
 
+import httpx
 from pydantic import Field, SecretStr
 
 from zeropower.recorder.writers.base import TransientWriteError, classify_http_error
 from zeropower.shared.settings import StrictModel
-
-if TYPE_CHECKING:
-    import aiohttp
 
 
 class InfluxDb1Config(StrictModel):
@@ -35,39 +33,30 @@ class InfluxDb1Writer:
         self._params = {"db": config.database, "precision": "ns"}
         if config.retention_policy:
             self._params["rp"] = config.retention_policy
-        self._session: aiohttp.ClientSession | None = None
+        self._client: httpx.AsyncClient | None = None
 
     async def write(self, body: bytes) -> None:
         """Write one batch; raises TransientWriteError or RejectedWriteError."""
-        if self._session is None:
+        if self._client is None:
             raise RuntimeError("InfluxDb1Writer used outside 'async with'")
-        import aiohttp  # noqa: PLC0415  (loaded by __aenter__)
-
         try:
-            async with self._session.post(
-                f"{self._config.url.rstrip('/')}/write", params=self._params, data=body
-            ) as response:
-                if response.status == 204:
-                    return
-                text = await response.text(errors="replace")
-        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            response = await self._client.post("/write", params=self._params, content=body)
+        except (httpx.HTTPError, OSError) as error:
             raise TransientWriteError(f"{type(error).__name__}: {error}") from None
-        raise classify_http_error(response.status, text)
+        if response.status_code != 204:
+            raise classify_http_error(response.status_code, response.text)
 
     async def __aenter__(self) -> Self:
-        import aiohttp  # noqa: PLC0415  (lazy: ~9 MiB RSS the other writers do not need)
-
         config = self._config
         auth = None
         if config.username:
-            password = config.password.get_secret_value() if config.password else ""
-            auth = aiohttp.BasicAuth(config.username, password)
-        self._session = aiohttp.ClientSession(auth=auth, timeout=aiohttp.ClientTimeout(total=config.timeout_s))
+            auth = httpx.BasicAuth(config.username, config.password.get_secret_value() if config.password else "")
+        self._client = httpx.AsyncClient(base_url=config.url, auth=auth, timeout=config.timeout_s)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
