@@ -179,6 +179,44 @@ def test_a_sun_limited_limit_is_lowered_on_import_only_with_fresh_telemetry():
     assert controller.on_grid(grid(clock, 100)).setpoints["opendtu"]["114182912345"] == pytest.approx(300)
 
 
+def test_a_sun_limited_limit_is_cut_without_fresh_telemetry_only_on_export():
+    clock = FakeClock()
+    controller = make(clock, target_w=20, deadband_w=10)
+    controller.on_device_state(telemetry(clock, 180, 800))  # clouds: 180 W at a limit of 800 W
+    assert controller.on_grid(grid(clock, 220)).setpoints["opendtu"]["114182912345"] == pytest.approx(380)
+    clock.advance(1)
+    # 15 W below target, still importing: the sun may have come out (output at 380 W); waiting costs no export
+    assert controller.on_grid(grid(clock, 5)).setpoints["opendtu"]["114182912345"] == pytest.approx(380)
+    clock.advance(1)
+    controller.on_device_state(telemetry(clock, 380, 380))  # it had: the cut starts from 380 W
+    assert controller.on_grid(grid(clock, 5)).setpoints["opendtu"]["114182912345"] == pytest.approx(365)
+
+
+def test_a_sun_limited_limit_is_cut_at_once_on_export():
+    clock = FakeClock()
+    controller = make(clock, target_w=20, deadband_w=10)
+    controller.on_device_state(telemetry(clock, 180, 800))
+    controller.on_grid(grid(clock, 220))
+    clock.advance(1)
+    # exporting: cut from the output telemetry last showed (the load may have fallen)
+    assert controller.on_grid(grid(clock, -30)).setpoints["opendtu"]["114182912345"] == pytest.approx(130)
+
+
+def test_export_from_the_sun_coming_out_waits_for_a_lower_limit_in_flight():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, deadband_w=10, dead_time_s=8)
+    controller.on_device_state(telemetry(clock, 200, 800))  # clouds: 200 W at a limit of 800 W
+    assert controller.on_grid(grid(clock, 400)).setpoints["opendtu"]["114182912345"] == pytest.approx(600)
+    clock.advance(9)
+    controller.on_device_state(telemetry(clock, 200, 600))
+    assert controller.on_grid(grid(clock, 100)).setpoints["opendtu"]["114182912345"] == pytest.approx(300)
+    clock.advance(3)
+    # the sun comes out before 300 W is in force: the output rises to the 600 W limit, 300 W are exported
+    decision = controller.on_grid(grid(clock, -300))
+    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(300)  # 300 W in flight remove it
+    assert "in flight" in decision.state.reason
+
+
 def test_sun_limit_is_not_read_from_an_output_still_following_an_older_limit():
     clock = FakeClock()
     controller = make(clock, target_w=0, dead_time_s=8)

@@ -205,19 +205,25 @@ class ZeroExportController:
     def _regulate_inverters(self, now: float, inverters: list[_Device], error: float) -> str:
         """Integral step of the inverter limits on ``error`` (W above target), minding changes in flight.
 
-        What is still in flight is the new limits' output minus the output now, estimated twice: from the
-        last telemetry (it may not show a change that took effect since) and from the limit in force by
-        the dead time (the actuator may send a change later). The changes may already have taken effect, or
-        not yet: only the error that every case agrees on is corrected, so changes are never stacked.
+        What is still in flight is the new limits' output minus the output now, estimated from the last
+        telemetry (it may not show a change that took effect since), from the limit in force by the dead
+        time (the actuator may send a change later) and, for a sun-limited inverter without fresh telemetry,
+        as if the sun had come out (its output then is the limit in force). The changes may already have
+        taken effect, or not yet: only the error that every case agrees on is corrected, so changes are
+        never stacked.
         """
         flying = [d for d in inverters if d.in_flight]
-        in_flight = sum(self._expected_output(d, d.setpoint_w) - self._output_now(d, now) for d in flying)
-        in_flight_measured = sum(self._expected_output(d, d.setpoint_w) - (d.output_before_w or 0.0) for d in flying)
-        error_used = _consistent_error(error, error - in_flight, error - in_flight_measured)
+        in_flight = [
+            sum(self._expected_output(d, d.setpoint_w) - (d.output_before_w or 0.0) for d in flying),
+            sum(self._expected_output(d, d.setpoint_w) - self._output_now(d, now) for d in flying),
+            sum(self._in_flight_if_sun_came_out(d, now) for d in flying),
+        ]
+        error_used = _consistent_error(error, *(error - change for change in in_flight))
         if abs(error_used) > self.settings.deadband_w:
             return self._correct(now, inverters, error_used)
         if flying and abs(error) > self.settings.deadband_w:
-            return f"waiting for {in_flight:+.0f} W of limit changes in flight to take effect"
+            awaited = max(in_flight, key=lambda change: change * error)  # the one that most explains the error
+            return f"waiting for {awaited:+.0f} W of limit changes in flight to take effect"
         return ""
 
     def _controllable(self, now: float, enabled: list[_Device]) -> list[_Device]:
@@ -270,11 +276,12 @@ class ZeroExportController:
         only fresh telemetry tells apart: its limit is lowered on import only with telemetry new since
         the last step, not from an output the sun may have left behind.
         """
-        if device.sun_cap_w is None or device.setpoint_w is None or limit_w <= device.sun_cap_w:
+        if device.sun_cap_w is None or device.setpoint_w is None:
             return False
-        if abs(limit_w - device.setpoint_w) < self.settings.sun_limit_headroom_w:
+        exporting = (self._grid.power_w or 0.0) < min(self.settings.target_w, 0.0)
+        if limit_w < device.setpoint_w and not device.telemetry_new and not exporting:
             return True
-        return error_w > 0 and limit_w < device.setpoint_w and not device.telemetry_new
+        return device.sun_cap_w < limit_w and abs(limit_w - device.setpoint_w) < self.settings.sun_limit_headroom_w
 
     # ---- device model ---------------------------------------------------------------------------
 
@@ -294,6 +301,14 @@ class ZeroExportController:
             return self._expected_output(device, in_force)
         measured = self._measured_output(device)
         return measured if measured is not None else device.output_before_w or 0.0
+
+    def _in_flight_if_sun_came_out(self, device: _Device, now: float) -> float:
+        """What is in flight if a sun-limited inverter without fresh telemetry now gives its limit in force."""
+        if device.sun_cap_w is None or device.telemetry_new:
+            return self._expected_output(device, device.setpoint_w) - self._output_now(device, now)
+        setpoint = device.setpoint_w or 0.0
+        in_force = self._limit_in_force(device, now)
+        return setpoint - (in_force if in_force is not None else setpoint)
 
     def _limit_in_force(self, device: _Device, at: float) -> float | None:
         """The newest limit set at least ``dead_time_s`` before ``at``; None if the history does not reach back."""
