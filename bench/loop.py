@@ -44,7 +44,7 @@ import yaml
 
 from bench.measure import sample_process
 from tests.helpers import REPO, start_service, stop_services
-from tests.influx import InfluxServer
+from tests.influx import InfluxServer, VictoriaMetricsServer
 from zeropower.controller.logic import ZeroExportController
 from zeropower.controller.settings import ControllerSettings
 from zeropower.shared.messages import DeviceInfo, DeviceState, GridReading
@@ -62,6 +62,8 @@ GOAL_RSS_MIB = 50.0
 MIB = 2**20
 INSTALL_SCRIPT = REPO / "scripts/install-service"
 VENVS = REPO / "bench/.cache/venvs"
+RECORDER_V1 = "recorder (InfluxDB 1.x writer)"
+RECORDER_V2 = "recorder (InfluxDB v2 writer)"
 
 
 # ---- shared helpers ------------------------------------------------------------------------------
@@ -433,44 +435,59 @@ def deployed_python(module: str, digest: str) -> str:
 
 
 def measure_memory(seconds: float) -> Memory:
-    """Run the demo's services plus the recorder, each from its deployed venv, for ``seconds``; sample memory."""
-    with tempfile.TemporaryDirectory(prefix="zeropower-bench-loop-") as tmp, Broker(workdir=Path(tmp)) as broker:
+    """Every service of the demo plus the recorder writing to InfluxDB 1.x, then again writing to the v2 API."""
+    memory = Memory(seconds)
+    with tempfile.TemporaryDirectory(prefix="zeropower-bench-loop-") as tmp:
         workdir = Path(tmp)
         with InfluxServer(workdir / "influxdb") as influx:
             influx.create_database("zeropower")
-            config = demo_config(workdir, broker.port, free_port(), free_port())
-            config["recorder"] = {
-                "influxdb": {"type": "influxdb1", "url": influx.url, "database": "zeropower"},
-                "spool": {"directory": str(workdir / "spool")},
-            }
-            config_file = workdir / "config.yaml"
-            config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-            names = [*DEMO_SERVICES, "recorder"]
-            digest = source_digest()
-            pythons = {name: deployed_python(name, digest) for name in names}
-            with services(names, config_file, workdir, pythons) as processes:
-                memory = Memory(seconds)
-                watched = {name: psutil.Process(p.pid) for name, p in processes.items()}
-                samples: dict[str, dict] = {name: {} for name in names}
-                stop = threading.Event()
-                samplers = [
-                    threading.Thread(target=sample_process, args=(watched[name], samples[name], stop)) for name in names
-                ]
-                for sampler in samplers:
-                    sampler.start()
-                try:
-                    deadline = time.monotonic() + seconds
-                    while time.monotonic() < deadline:  # USS (reads smaps: a few ms) once a second
-                        check_alive(processes, workdir)
-                        for name, process in watched.items():
-                            memory.uss[name] = max(memory.uss.get(name, 0), process.memory_full_info().uss)
-                        time.sleep(1.0)
+            database = {"type": "influxdb1", "url": influx.url, "database": "zeropower"}
+            peaks = run_system_sampled(seconds, database, workdir / "v1")
+        for name in peaks.rss:
+            label = RECORDER_V1 if name == "recorder" else name
+            memory.rss[label], memory.uss[label] = peaks.rss[name], peaks.uss[name]
+        with VictoriaMetricsServer(workdir) as victoria:  # speaks the InfluxDB v2 write API
+            database = {"type": "influxdb2", "url": victoria.url, "org": "-", "bucket": "zeropower"}
+            peaks = run_system_sampled(seconds, database, workdir / "v2")
+        memory.rss[RECORDER_V2] = peaks.rss["recorder"]
+        memory.uss[RECORDER_V2] = peaks.uss["recorder"]
+    return memory
+
+
+def run_system_sampled(seconds: float, database: dict[str, str], workdir: Path) -> Memory:
+    """Run the demo's services plus the recorder writing to ``database``, each from its deployed venv."""
+    workdir.mkdir()
+    with Broker(workdir=workdir) as broker:
+        config = demo_config(workdir, broker.port, free_port(), free_port())
+        config["recorder"] = {"influxdb": database, "spool": {"directory": str(workdir / "spool")}}
+        config_file = workdir / "config.yaml"
+        config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+        names = [*DEMO_SERVICES, "recorder"]
+        digest = source_digest()
+        pythons = {name: deployed_python(name, digest) for name in names}
+        with services(names, config_file, workdir, pythons) as processes:
+            memory = Memory(seconds)
+            watched = {name: psutil.Process(p.pid) for name, p in processes.items()}
+            samples: dict[str, dict] = {name: {} for name in names}
+            stop = threading.Event()
+            samplers = [
+                threading.Thread(target=sample_process, args=(watched[name], samples[name], stop)) for name in names
+            ]
+            for sampler in samplers:
+                sampler.start()
+            try:
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:  # USS (reads smaps: a few ms) once a second
                     check_alive(processes, workdir)
-                finally:
-                    stop.set()
-                    for sampler in samplers:
-                        sampler.join()
-                memory.rss = {name: samples[name].get("rss", 0) for name in names}
+                    for name, process in watched.items():
+                        memory.uss[name] = max(memory.uss.get(name, 0), process.memory_full_info().uss)
+                    time.sleep(1.0)
+                check_alive(processes, workdir)
+            finally:
+                stop.set()
+                for sampler in samplers:
+                    sampler.join()
+            memory.rss = {name: samples[name].get("rss", 0) for name in names}
     return memory
 
 
@@ -540,7 +557,8 @@ def report(latencies: list[Latency], cpu: list[StepCpu], memory: Memory) -> str:
         "|---|---|---|---|",
         *(f"| {c.label} | {c.steps:,} | {c.us_per_step:.1f} µs | {c.commands:,} |" for c in cpu),
         "",
-        f"**Memory** of every service of `make demo` plus the recorder (with Debian's influxd), demo "
+        f"**Memory** of every service of `make demo` plus the recorder (writing to Debian's influxd; then a second "
+        "run with the recorder writing to VictoriaMetrics through the v2 API), demo "
         "configuration, each service from a venv holding only its own package, installed as its image installs "
         f"it (`scripts/install-service`); whole system running for {memory.seconds:g} s: peak RSS sampled "
         "every 0.2 s, USS "
