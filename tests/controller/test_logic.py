@@ -1,8 +1,10 @@
 """The pure decision logic, stepped in simulated time."""
 
+from typing import NamedTuple
+
 import pytest
 
-from zeropower.controller.logic import ZeroExportController
+from zeropower.controller.logic import Decision, ZeroExportController
 from zeropower.controller.settings import ControllerSettings
 from zeropower.shared.messages import DeviceInfo, DeviceState, GridReading
 
@@ -40,6 +42,11 @@ def telemetry(clock: FakeClock, power_w: float, limit_w: float, device_id: str =
     )
 
 
+def limit(decision: Decision) -> float:
+    """The limit a decision sets for the one inverter of ``make``."""
+    return decision.setpoints["opendtu"][INVERTER.device_id]
+
+
 def grid(clock: FakeClock, power_w: float | None, error: str | None = None) -> GridReading:
     return GridReading(timestamp=clock.now, power_w=power_w, error=error)
 
@@ -59,7 +66,7 @@ def test_export_is_cut_immediately_by_the_full_amount():
     controller.on_grid(grid(clock, 20))  # settle at the current output
     decision = controller.on_grid(grid(clock, -380))  # load dropped by 400 W
     assert decision.state.mode == "regulating"
-    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(600 - 400)  # from the measured output
+    assert limit(decision) == pytest.approx(600 - 400)  # from the measured output
 
 
 def test_import_is_raised_by_a_share():
@@ -68,7 +75,7 @@ def test_import_is_raised_by_a_share():
     controller.on_device_state(telemetry(clock, 300, 300))
     controller.on_grid(grid(clock, 0))
     decision = controller.on_grid(grid(clock, 400))
-    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(300 + 200)
+    assert limit(decision) == pytest.approx(300 + 200)
 
 
 def test_changes_in_flight_are_not_stacked():
@@ -76,15 +83,15 @@ def test_changes_in_flight_are_not_stacked():
     controller = make(clock, target_w=0, deadband_w=10, dead_time_s=8)
     controller.on_device_state(telemetry(clock, 600, 600))
     first = controller.on_grid(grid(clock, -300))
-    assert first.setpoints["opendtu"]["114182912345"] == pytest.approx(300)
+    assert limit(first) == pytest.approx(300)
     for _ in range(5):  # the inverter has not reacted yet: the meter still shows the export
         clock.advance(1)
         held = controller.on_grid(grid(clock, -300))
-        assert held.setpoints["opendtu"]["114182912345"] == pytest.approx(300)
+        assert limit(held) == pytest.approx(300)
         assert "in flight" in held.state.reason
     clock.advance(1)  # now it reacted, telemetry not yet in: no raise back either
     after = controller.on_grid(grid(clock, 0))
-    assert after.setpoints["opendtu"]["114182912345"] == pytest.approx(300)
+    assert limit(after) == pytest.approx(300)
 
 
 def test_more_export_while_a_cut_is_in_flight_cuts_only_the_difference():
@@ -94,19 +101,19 @@ def test_more_export_while_a_cut_is_in_flight_cuts_only_the_difference():
     controller.on_grid(grid(clock, -300))
     clock.advance(1)
     decision = controller.on_grid(grid(clock, -500))  # 200 W more export than the cut accounts for
-    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(100)
+    assert limit(decision) == pytest.approx(100)
 
 
 def test_a_change_in_flight_counts_from_the_output_telemetry_shows_now():
     clock = FakeClock()
     controller = make(clock, target_w=0, deadband_w=10, dead_time_s=8)
     controller.on_device_state(telemetry(clock, 170, 600))  # clouds: 170 W at a limit of 600 W
-    assert controller.on_grid(grid(clock, 330)).setpoints["opendtu"]["114182912345"] == pytest.approx(500)
+    assert limit(controller.on_grid(grid(clock, 330))) == pytest.approx(500)
     clock.advance(3)
     controller.on_device_state(telemetry(clock, 600, 500))  # the sun is back: 600 W at the old limit
     decision = controller.on_grid(grid(clock, -100))
     # the 500 W in flight takes the 100 W of export away: counted from 600 W, not from the 170 W before
-    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(500)
+    assert limit(decision) == pytest.approx(500)
     assert "in flight" in decision.state.reason
 
 
@@ -125,7 +132,7 @@ def test_a_change_older_than_the_dead_time_counts_as_in_force_before_telemetry_s
         clock.advance(1 if _ else 4)
         decision = controller.on_grid(grid(clock, 300 - 100))
     # the cut is in force by now: the raises make up for it once, not again with every reading
-    assert 100 < decision.setpoints["opendtu"]["114182912345"] <= 300
+    assert 100 < limit(decision) <= 300
 
 
 def test_telemetry_confirms_a_change_after_the_dead_time():
@@ -137,7 +144,7 @@ def test_telemetry_confirms_a_change_after_the_dead_time():
     controller.on_device_state(telemetry(clock, 300, 300))
     clock.advance(1)
     decision = controller.on_grid(grid(clock, 200))  # load rose: acted on at once
-    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(300 + 0.7 * 200)
+    assert limit(decision) == pytest.approx(300 + 0.7 * 200)
 
 
 def test_sun_limited_limits_track_the_load_without_winding_up():
@@ -145,13 +152,13 @@ def test_sun_limited_limits_track_the_load_without_winding_up():
     controller = make(clock, target_w=0)
     controller.on_device_state(telemetry(clock, 250, 800))  # clouds: 250 W at a limit of 800 W
     decision = controller.on_grid(grid(clock, 200))  # the load is 450 W
-    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(450)  # where the load is, not 800
+    assert limit(decision) == pytest.approx(450)  # where the load is, not 800
     for _ in range(5):  # the same import again and again: the limit stays with the load
         clock.advance(1)
         decision = controller.on_grid(grid(clock, 200))
-    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(450)
+    assert limit(decision) == pytest.approx(450)
     decision = controller.on_grid(grid(clock, 1000))  # load above what the inverter can give
-    assert decision.setpoints["opendtu"]["114182912345"] == 800
+    assert limit(decision) == 800
     assert "deliver" in decision.state.reason
 
 
@@ -159,37 +166,44 @@ def test_small_moves_of_a_sun_limited_limit_are_not_sent():
     clock = FakeClock()
     controller = make(clock, target_w=0, sun_limit_headroom_w=50)
     controller.on_device_state(telemetry(clock, 250, 800))
-    assert controller.on_grid(grid(clock, 200)).setpoints["opendtu"]["114182912345"] == pytest.approx(450)
+    assert limit(controller.on_grid(grid(clock, 200))) == pytest.approx(450)
     clock.advance(1)
-    assert controller.on_grid(grid(clock, 230)).setpoints["opendtu"]["114182912345"] == pytest.approx(450)
+    assert limit(controller.on_grid(grid(clock, 230))) == pytest.approx(450)
     clock.advance(1)
-    assert controller.on_grid(grid(clock, 300)).setpoints["opendtu"]["114182912345"] == pytest.approx(550)
+    assert limit(controller.on_grid(grid(clock, 300))) == pytest.approx(550)
 
 
-def test_a_sun_limited_limit_is_lowered_on_import_only_with_fresh_telemetry():
+class LessImport(NamedTuple):
+    """A sun-limited inverter sees less import; telemetry then tells whether the load fell or the sun came out."""
+
+    target_w: float
+    cloudy_w: float  # the output under clouds, at a limit of 800 W
+    import_w: float
+    raised_to_w: float
+    less_import_w: float
+    telemetry_w: float
+    lowered_to_w: float
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        LessImport(0, 200, 300, 500, 100, telemetry_w=200, lowered_to_w=300),  # still above target: load fell
+        LessImport(20, 180, 220, 380, 5, telemetry_w=380, lowered_to_w=365),  # below target: the sun came out
+    ],
+    ids=["import above target", "import below target"],
+)
+def test_a_sun_limited_limit_is_lowered_without_export_only_with_fresh_telemetry(case: LessImport):
     clock = FakeClock()
-    controller = make(clock, target_w=0, sun_limit_headroom_w=50)
-    controller.on_device_state(telemetry(clock, 200, 800))  # clouds: 200 W at a limit of 800 W
-    assert controller.on_grid(grid(clock, 300)).setpoints["opendtu"]["114182912345"] == pytest.approx(500)
+    controller = make(clock, target_w=case.target_w, deadband_w=10, sun_limit_headroom_w=50)
+    controller.on_device_state(telemetry(clock, case.cloudy_w, 800))
+    assert limit(controller.on_grid(grid(clock, case.import_w))) == pytest.approx(case.raised_to_w)
     clock.advance(1)
-    # 200 W less import: the load fell, or the sun came out and the output rose; the limit stays
-    assert controller.on_grid(grid(clock, 100)).setpoints["opendtu"]["114182912345"] == pytest.approx(500)
+    # less import: the load fell, or the sun came out and the output rose; no export: the limit stays
+    assert limit(controller.on_grid(grid(clock, case.less_import_w))) == pytest.approx(case.raised_to_w)
     clock.advance(1)
-    controller.on_device_state(telemetry(clock, 200, 500))  # still 200 W: it was the load
-    assert controller.on_grid(grid(clock, 100)).setpoints["opendtu"]["114182912345"] == pytest.approx(300)
-
-
-def test_a_sun_limited_limit_is_cut_without_fresh_telemetry_only_on_export():
-    clock = FakeClock()
-    controller = make(clock, target_w=20, deadband_w=10)
-    controller.on_device_state(telemetry(clock, 180, 800))  # clouds: 180 W at a limit of 800 W
-    assert controller.on_grid(grid(clock, 220)).setpoints["opendtu"]["114182912345"] == pytest.approx(380)
-    clock.advance(1)
-    # 15 W below target, still importing: the sun may have come out (output at 380 W); waiting costs no export
-    assert controller.on_grid(grid(clock, 5)).setpoints["opendtu"]["114182912345"] == pytest.approx(380)
-    clock.advance(1)
-    controller.on_device_state(telemetry(clock, 380, 380))  # it had: the cut starts from 380 W
-    assert controller.on_grid(grid(clock, 5)).setpoints["opendtu"]["114182912345"] == pytest.approx(365)
+    controller.on_device_state(telemetry(clock, case.telemetry_w, case.raised_to_w))  # telemetry tells which
+    assert limit(controller.on_grid(grid(clock, case.less_import_w))) == pytest.approx(case.lowered_to_w)
 
 
 def test_a_sun_limited_limit_is_cut_at_once_on_export():
@@ -199,21 +213,21 @@ def test_a_sun_limited_limit_is_cut_at_once_on_export():
     controller.on_grid(grid(clock, 220))
     clock.advance(1)
     # exporting: cut from the output telemetry last showed (the load may have fallen)
-    assert controller.on_grid(grid(clock, -30)).setpoints["opendtu"]["114182912345"] == pytest.approx(130)
+    assert limit(controller.on_grid(grid(clock, -30))) == pytest.approx(130)
 
 
 def test_export_from_the_sun_coming_out_waits_for_a_lower_limit_in_flight():
     clock = FakeClock()
     controller = make(clock, target_w=0, deadband_w=10, dead_time_s=8)
     controller.on_device_state(telemetry(clock, 200, 800))  # clouds: 200 W at a limit of 800 W
-    assert controller.on_grid(grid(clock, 400)).setpoints["opendtu"]["114182912345"] == pytest.approx(600)
+    assert limit(controller.on_grid(grid(clock, 400))) == pytest.approx(600)
     clock.advance(9)
     controller.on_device_state(telemetry(clock, 200, 600))
-    assert controller.on_grid(grid(clock, 100)).setpoints["opendtu"]["114182912345"] == pytest.approx(300)
+    assert limit(controller.on_grid(grid(clock, 100))) == pytest.approx(300)
     clock.advance(3)
     # the sun comes out before 300 W is in force: the output rises to the 600 W limit, 300 W are exported
     decision = controller.on_grid(grid(clock, -300))
-    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(300)  # 300 W in flight remove it
+    assert limit(decision) == pytest.approx(300)  # 300 W in flight remove it
     assert "in flight" in decision.state.reason
 
 
@@ -227,7 +241,7 @@ def test_sun_limit_is_not_read_from_an_output_still_following_an_older_limit():
     controller.on_device_state(telemetry(clock, 600, 300))  # read-back 300 W, output not yet followed
     decision = controller.on_grid(grid(clock, 200))  # the load rose meanwhile
     # 600 W is not "sun-limited below a 300 W limit": the raise starts from the limits set, not from 600 W
-    assert decision.setpoints["opendtu"]["114182912345"] < 600
+    assert limit(decision) < 600
 
 
 def test_limits_stay_within_bounds():
@@ -235,7 +249,7 @@ def test_limits_stay_within_bounds():
     controller = make(clock, target_w=0)
     controller.on_device_state(telemetry(clock, 100, 100))
     decision = controller.on_grid(grid(clock, -5000))
-    assert decision.setpoints["opendtu"]["114182912345"] == INVERTER.min_w
+    assert limit(decision) == INVERTER.min_w
     assert "minimum" in decision.state.reason
 
 
@@ -245,12 +259,12 @@ def test_disabled_sets_maximum_and_reenabled_regulates():
     controller.set_enabled(False)
     decision = controller.on_grid(grid(clock, -200))
     assert decision.state.mode == "paused"
-    assert decision.setpoints["opendtu"]["114182912345"] == INVERTER.max_w
+    assert limit(decision) == INVERTER.max_w
     controller.set_enabled(True)
     controller.on_device_state(telemetry(clock, 700, 800))
     decision = controller.on_grid(grid(clock, -200))
     assert decision.state.mode == "regulating"
-    assert decision.setpoints["opendtu"]["114182912345"] < INVERTER.max_w
+    assert limit(decision) < INVERTER.max_w
 
 
 def test_stale_grid_data_goes_to_failsafe_and_recovers():
@@ -264,10 +278,10 @@ def test_stale_grid_data_goes_to_failsafe_and_recovers():
     decision = controller.tick()
     assert decision.state.mode == "fail-safe"
     assert "stale" in decision.state.reason
-    assert decision.setpoints["opendtu"]["114182912345"] == INVERTER.min_w
+    assert limit(decision) == INVERTER.min_w
     decision = controller.on_grid(grid(clock, 300))
     assert decision.state.mode == "regulating"
-    assert decision.setpoints["opendtu"]["114182912345"] > INVERTER.min_w
+    assert limit(decision) > INVERTER.min_w
 
 
 def test_waits_for_the_first_reading_before_failing_safe():
@@ -288,7 +302,7 @@ def test_missing_readings_do_not_refresh_and_the_cause_is_reported():
     decision = controller.on_grid(grid(clock, None, error="HTTP 500 from meter"))
     assert decision.state.mode == "fail-safe"
     assert "HTTP 500" in decision.state.reason
-    assert decision.setpoints["opendtu"]["114182912345"] == 100
+    assert limit(decision) == 100
 
 
 def test_dry_run_computes_and_marks():
@@ -298,7 +312,7 @@ def test_dry_run_computes_and_marks():
     decision = controller.on_grid(grid(clock, -300))
     assert decision.dry_run
     assert decision.state.mode == "dry-run"
-    assert decision.setpoints["opendtu"]["114182912345"] == pytest.approx(600 - 300)
+    assert limit(decision) == pytest.approx(600 - 300)
 
 
 def test_unreachable_inverter_gets_its_minimum_and_others_take_over():
@@ -311,7 +325,7 @@ def test_unreachable_inverter_gets_its_minimum_and_others_take_over():
     controller.on_device_state(down)
     decision = controller.on_grid(grid(clock, 300))
     assert decision.setpoints["other"]["2"] == 20
-    assert decision.setpoints["opendtu"]["114182912345"] > 400
+    assert limit(decision) > 400
 
 
 def test_total_is_split_over_actuators_proportionally():
@@ -321,6 +335,4 @@ def test_total_is_split_over_actuators_proportionally():
     decision = controller.on_grid(grid(clock, -600))  # no telemetry yet: both assumed at their maximum
     total = sum(decision.setpoints["opendtu"].values()) + sum(decision.setpoints["other"].values())
     assert total == pytest.approx(1200 - 600)
-    assert decision.setpoints["opendtu"]["114182912345"] - 40 == pytest.approx(
-        2 * (decision.setpoints["other"]["2"] - 20)
-    )
+    assert limit(decision) - 40 == pytest.approx(2 * (decision.setpoints["other"]["2"] - 20))
