@@ -12,9 +12,10 @@ Run: .venv/bin/python -m bench.loop [--readings 1000] [--rate 20] [--steps 10000
    TCP_NODELAY as the services' MqttBus does.
 2. CPU per step of the pure ZeroExportController (in process, ``time.process_time``): a simple plant
    generates the inputs once, then they are replayed into a fresh controller and timed.
-3. Peak RSS (and USS) of every service of ``make demo`` plus the recorder (with Debian's influxd), on the
-   demo's configuration, while the whole system runs; each service from a venv holding only its own
-   package, as its Docker image does (built once into bench/.cache/venvs/).
+3. Peak RSS (and USS) of every service of ``make demo`` plus the recorder (writing to Debian's influxd), on
+   the demo's configuration, while the whole system runs; then again with the recorder writing to
+   VictoriaMetrics through the InfluxDB v2 API. Each service runs from a venv holding only its own package,
+   as its Docker image does (built once into bench/.cache/venvs/).
 Prints a markdown section for docs/benchmark.md.
 """
 
