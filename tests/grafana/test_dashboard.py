@@ -1,8 +1,9 @@
 """The Grafana provisioning and the "Zero Export" dashboard: its structure, and every panel's query on real data.
 
-The integration test runs the simulated system (simulator, meter, controller, actuator) and the recorder as real
-processes into a real InfluxDB 1.x (Debian's ``influxd``), then runs each panel's InfluxQL with Grafana's macros
-and the dashboard's variables filled in, as Grafana would, and requires data from every one of them.
+The integration test runs the simulated system (simulator, meter, controller, OpenDTU actuator and a heater on
+actuator-pwm) and the recorder as real processes into a real InfluxDB 1.x (Debian's ``influxd``), then runs each
+panel's InfluxQL with Grafana's macros and the dashboard's variables filled in, as Grafana would, and requires
+data from every one of them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import yaml
 
 from tests.helpers import REPO, start_service, stop_services
 from tests.influx import InfluxServer
-from tests.integration.conftest import SERVICES, system_config
+from tests.integration.conftest import SERVICES, system_config, with_heater
 from zeropower.sim.broker import Broker, free_port
 
 GRAFANA = REPO / "grafana"
@@ -251,6 +252,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InfluxS
         influx.create_database(DATABASE)
         config: dict[str, Any] = system_config(broker.port, free_port())
         config["sim"]["opendtu"] = {"publish_interval_s": 1}
+        with_heater(config, workdir)  # the surplus goes into a heater: the diverter panels have data
         config["recorder"] = {
             "influxdb": {"type": "influxdb1", "url": influx.url, "database": DATABASE, "timeout_s": 5},
             "flush_interval_s": 0.2,
@@ -259,7 +261,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InfluxS
         config_file = workdir / "config.yaml"
         config_file.write_text(yaml.safe_dump(config))
         env = {"ZEROPOWER_CONFIG": str(config_file)}
-        processes = {name: start_service(name, env, workdir / f"{name}.log") for name in (*SERVICES, "recorder")}
+        names = (*SERVICES, "actuator_pwm", "recorder")
+        processes = {name: start_service(name, env, workdir / f"{name}.log") for name in names}
         try:
             yield influx, time.monotonic()
         finally:

@@ -49,6 +49,22 @@ def system_config(mqtt_port: int, shelly_port: int) -> dict[str, Any]:
     }
 
 
+HEATER_W = 600.0
+MAX_OUTPUT_W = 1200.0
+
+
+def with_heater(config: dict[str, Any], workdir: Path) -> None:
+    """A 600 W heater behind a phase-fired controller, driven by actuator-pwm's sim output."""
+    config["sim"]["heater"] = {"rated_w": HEATER_W, "controller": "phase_fired"}
+    config["sim"]["pv"]["power_w"] = 1300  # the inverters could deliver their 1200 W
+    config["actuator_pwm"] = {
+        "rated_w": HEATER_W,
+        "output": {"type": "sim"},
+        "mapping": {"type": "phase_fired"},
+        "energy_file": str(workdir / "heater-energy.json"),
+    }
+
+
 @dataclass
 class System:
     """The running processes, the broker and a probe on it."""

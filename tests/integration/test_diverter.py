@@ -4,29 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.integration.conftest import SERVICES, TARGET_W, System, running_system
+from tests.integration.conftest import (
+    HEATER_W,
+    MAX_OUTPUT_W,
+    SERVICES,
+    TARGET_W,
+    System,
+    running_system,
+    with_heater,
+)
 from zeropower.shared.messages import ControllerState, SimState
 
 pytestmark = pytest.mark.integration
-
-HEATER_W = 600.0
-MAX_OUTPUT_W = 1200.0
-
-
-def with_heater(config: dict[str, Any], workdir: Path) -> None:
-    """A 600 W heater behind a phase-fired controller, driven by actuator-pwm's sim output."""
-    config["sim"]["heater"] = {"rated_w": HEATER_W, "controller": "phase_fired"}
-    config["sim"]["pv"]["power_w"] = 1300  # the inverters could deliver their 1200 W
-    config["actuator_pwm"] = {
-        "rated_w": HEATER_W,
-        "output": {"type": "sim"},
-        "mapping": {"type": "phase_fired"},
-        "energy_file": str(workdir / "heater-energy.json"),
-    }
 
 
 @pytest.fixture
