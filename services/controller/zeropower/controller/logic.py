@@ -215,7 +215,7 @@ class ZeroExportController:
         flying = [d for d in inverters if d.in_flight]
         in_flight = [
             sum(self._expected_output(d, d.setpoint_w) - (d.output_before_w or 0.0) for d in flying),
-            sum(self._expected_output(d, d.setpoint_w) - self._output_now(d, now) for d in flying),
+            sum(self._in_flight_by_model(d, now) for d in flying),
             sum(self._in_flight_if_sun_came_out(d, now) for d in flying),
         ]
         error_used = _consistent_error(error, *(error - change for change in in_flight))
@@ -252,7 +252,7 @@ class ZeroExportController:
         change = gain * error_w
         for device_id, limit_w in allocate(current + change, shares, self.settings.allocation).items():
             device = self._devices[device_id]
-            if self._keeps_sun_limited_limit(device, limit_w, error_w):
+            if self._keeps_sun_limited_limit(device, limit_w):
                 continue
             self._set(device, limit_w, now, track=True)
         floor = sum(share.min_w for share in shares)
@@ -268,13 +268,14 @@ class ZeroExportController:
             return f"import: raised limits by {moved:.0f} W to what the inverters can deliver"
         return f"import: raised limits by {moved:.0f} W"
 
-    def _keeps_sun_limited_limit(self, device: _Device, limit_w: float, error_w: float) -> bool:
+    def _keeps_sun_limited_limit(self, device: _Device, limit_w: float) -> bool:
         """Whether a sun-limited inverter keeps its limit instead of moving it to ``limit_w``.
 
-        Its limit changes no output now. A small move is not sent (this saves commands on cloudy days).
-        Less import than its measured output explains means a load that fell or a sun that came out, which
-        only fresh telemetry tells apart: its limit is lowered on import only with telemetry new since
-        the last step, not from an output the sun may have left behind.
+        A small move of a limit above its output is not sent: it changes no output now (this saves
+        commands on cloudy days). Less import than its measured output explains means a load that fell or
+        a sun that came out, which only fresh telemetry tells apart: without telemetry new since the last
+        step its limit is lowered only while the grid exports, not from an output the sun may have left
+        behind.
         """
         if device.sun_cap_w is None or device.setpoint_w is None:
             return False
@@ -302,10 +303,14 @@ class ZeroExportController:
         measured = self._measured_output(device)
         return measured if measured is not None else device.output_before_w or 0.0
 
+    def _in_flight_by_model(self, device: _Device, now: float) -> float:
+        """The new limit's output minus the output now as the model estimates it (``_output_now``)."""
+        return self._expected_output(device, device.setpoint_w) - self._output_now(device, now)
+
     def _in_flight_if_sun_came_out(self, device: _Device, now: float) -> float:
         """What is in flight if a sun-limited inverter without fresh telemetry now gives its limit in force."""
         if device.sun_cap_w is None or device.telemetry_new:
-            return self._expected_output(device, device.setpoint_w) - self._output_now(device, now)
+            return self._in_flight_by_model(device, now)
         setpoint = device.setpoint_w or 0.0
         in_force = self._limit_in_force(device, now)
         return setpoint - (in_force if in_force is not None else setpoint)
