@@ -35,3 +35,13 @@ def test_a_gap_beyond_the_timeout_starts_afresh():
     feed(monitor, [float(i) for i in range(10)])
     assert not any(feed(monitor, [100.0, 100.5, 101.0, 101.5]))
     assert monitor.problem is None
+
+
+def test_a_new_pace_starts_afresh():
+    monitor = CadenceMonitor(20, reset_after_s=10)
+    assert not any(monitor.observe(float(i), "regulating") for i in range(10))  # one per grid reading
+    # zero export switched off: the controller sends at once, then on its own tick, 0.1 s out of phase
+    paused = [monitor.observe(at, "paused") for at in (9.1, 10.1, 11.1, 12.1, 13.1, 14.1, 15.1)]
+    assert not any(paused)
+    assert monitor.problem is None
+    assert monitor.observe(15.2, "paused")  # a jitter within one pace is still reported

@@ -50,6 +50,7 @@ async def test_cuts_export_and_publishes_state(mqtt_settings, probe):
         command = await probe.wait_for_new(topics.actuator_setpoints("roof"))
         assert setpoint(command) == 300
         assert command.retain is False
+        assert json.loads(command.payload)["mode"] == "regulating"
         state = await probe.wait_for(topics.controller_state(), lambda m: json.loads(m.payload)["mode"] == "regulating")
         assert state.retain is False  # live delivery; retained flag is only set for late subscribers
         assert json.loads(state.payload)["grid_power_w"] == -300
@@ -66,6 +67,7 @@ async def test_switch_off_and_on_also_retained(mqtt_settings, probe):
         await probe.publish(topics.grid_power(), GridReading(power_w=-300).model_dump_json())
         command = await probe.wait_for(topics.actuator_setpoints("roof"), lambda m: setpoint(m) == 800)
         assert json.loads(command.payload)["reason"].startswith("paused")
+        assert json.loads(command.payload)["mode"] == "paused"
         await probe.publish(topics.set_enabled(), "garbage")
         await probe.publish(topics.set_enabled(), "on")
         await probe.wait_for(topics.controller_state(), lambda m: json.loads(m.payload)["enabled"] is True)

@@ -79,6 +79,9 @@ class ActuatorAnnouncement(Message):
     devices: list[DeviceInfo] = Field(description="The devices it controls.")
 
 
+ControllerMode = Literal["regulating", "paused", "fail-safe", "dry-run", "idle"]
+
+
 class SetpointCommand(Message):
     """Setpoints for one actuator's devices."""
 
@@ -87,6 +90,11 @@ class SetpointCommand(Message):
     )
     dry_run: bool = Field(False, description="True: compute and report only, send nothing to devices.")
     reason: str = Field("", description="Why these setpoints (the controller's mode and reason).")
+    mode: ControllerMode | None = Field(
+        None,
+        description="The controller's mode: setpoints come once per grid reading while regulating (or in dry "
+        "run), once per tick otherwise, so a new mode may shift their cadence.",
+    )
 
 
 class DeviceState(Message):
@@ -116,9 +124,6 @@ class ActuatorState(Message):
     mode: ActuatorMode = Field(description="waiting (no setpoint yet), following, fail-safe or dry-run.")
     reason: str = Field(description="Why it is in this mode.")
     commands_sent: int = Field(0, ge=0, description="Limit commands sent since start.")
-
-
-ControllerMode = Literal["regulating", "paused", "fail-safe", "dry-run", "idle"]
 
 
 class ControllerState(Message):

@@ -21,17 +21,23 @@ class CadenceMonitor:
         self._reset_after_s = reset_after_s
         self._intervals: deque[float] = deque(maxlen=WINDOW)
         self._last: float | None = None
+        self._source: str | None = None
         self._calm = 0
         self.problem: str | None = None
         """The jitter of the episode in progress, or None while the cadence is regular."""
 
-    def observe(self, at: float) -> bool:
-        """Take in a setpoint's arrival time (monotonic, s); True when a jitter episode starts or ends with it."""
+    def observe(self, at: float, source: str | None = None) -> bool:
+        """Take in a setpoint's arrival time (monotonic, s); True when a jitter episode starts or ends with it.
+
+        ``source`` is what paces the setpoints (the controller's mode): when it changes, so may the phase.
+        """
         last, self._last = self._last, at
+        source_changed, self._source = source != self._source, source
         if last is None:
             return False
         interval = at - last
-        if interval > self._reset_after_s:  # a gap the fail-safe reports: the cadence starts afresh
+        # a gap the fail-safe reports, or a new pace: the cadence starts afresh
+        if interval > self._reset_after_s or source_changed:
             self._intervals.clear()
             return False
         self._intervals.append(interval)

@@ -120,7 +120,7 @@ class PwmActuatorService:
             self._last_command_w, self._last_command_at = setpoint_w, time.time()
             if command.dry_run:
                 log.debug("dry run: %g W would be duty %.4f", setpoint_w, self._policy.requested_duty())
-        if self._cadence.observe(self._clock()):
+        if self._cadence.observe(self._clock(), command.mode):
             if self._cadence.problem is None:
                 log.info("setpoint cadence: regular again")
             else:

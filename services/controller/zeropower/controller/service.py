@@ -140,6 +140,7 @@ class ControllerService:
                 setpoints_w=setpoints,
                 dry_run=decision.dry_run,
                 reason=f"{state.mode}: {state.reason}",
+                mode=state.mode,
             )
             await self._bus.publish(self._topics.actuator_setpoints(actuator_id), command)
         await self._bus.publish(self._topics.controller_state(), state, retain=True)
