@@ -3,40 +3,59 @@
 from __future__ import annotations
 
 import time
-from typing import Literal, Self, TypeVar
+from typing import Annotated, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 OnOff = Literal["on", "off"]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
+#: The largest power (W) and energy (Wh) a message may carry: far beyond any household, small enough that
+#: sums over any number of devices stay finite. Each service applies its own, tighter plausibility checks.
+MAX_POWER_W = 1e6
+MAX_ENERGY_WH = 1e12
+#: Any other measured number (voltage, current, power factor) is finite and within this bound.
+MAX_MAGNITUDE = 1e9
+#: Timestamps lie between 1970 and the year 2286 (Unix seconds).
+MAX_TIMESTAMP = 1e10
+
+PowerW = Annotated[float, Field(ge=-MAX_POWER_W, le=MAX_POWER_W)]
+EnergyWh = Annotated[float, Field(ge=0, le=MAX_ENERGY_WH)]
+Magnitude = Annotated[float, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
+UnixTime = Annotated[float, Field(ge=0, le=MAX_TIMESTAMP)]
+
+#: Wire payloads: unknown keys rejected, numbers must be JSON numbers (no strings, no booleans), finite.
+WIRE = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
 
 class Message(BaseModel):
-    """Base of every payload: strict keys, finite numbers, a timestamp."""
+    """Base of every payload: strict keys and types, finite bounded numbers, a timestamp."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = WIRE
 
-    timestamp: float = Field(default_factory=time.time, description="Unix time in seconds when measured/sent.")
+    timestamp: UnixTime = Field(default_factory=time.time, description="Unix time in seconds when measured/sent.")
 
 
 class PhaseReading(BaseModel):
     """One phase of a grid meter; fields the meter does not report are None."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = WIRE
 
-    power_w: float | None = Field(None, description="Active power in W, positive = import.")
-    voltage_v: float | None = Field(None, description="Voltage in V.")
-    current_a: float | None = Field(None, description="Current in A.")
-    power_factor: float | None = Field(None, description="Power factor (-1..1).")
+    power_w: PowerW | None = Field(None, description="Active power in W, positive = import.")
+    voltage_v: Magnitude | None = Field(None, description="Voltage in V.")
+    current_a: Magnitude | None = Field(None, description="Current in A.")
+    power_factor: Magnitude | None = Field(None, description="Power factor (-1..1).")
 
 
 class GridReading(Message):
     """A grid meter reading; ``power_w`` is None when the reading is missing, and ``error`` says why."""
 
-    power_w: float | None = Field(description="Grid power in W: positive = import, negative = export.")
-    phases: list[PhaseReading] = Field(default_factory=list, description="Per-phase values, if the meter has them.")
-    energy_import_wh: float | None = Field(None, description="Meter counter of imported energy in Wh.")
-    energy_export_wh: float | None = Field(None, description="Meter counter of exported energy in Wh.")
+    power_w: PowerW | None = Field(description="Grid power in W: positive = import, negative = export.")
+    phases: list[PhaseReading] = Field(
+        default_factory=list, max_length=3, description="Per-phase values, if the meter has them."
+    )
+    energy_import_wh: EnergyWh | None = Field(None, description="Meter counter of imported energy in Wh.")
+    energy_export_wh: EnergyWh | None = Field(None, description="Meter counter of exported energy in Wh.")
     error: str | None = Field(None, description="Why the reading is missing; None for a valid reading.")
 
     @model_validator(mode="after")
@@ -58,15 +77,15 @@ DeviceKind = Literal["inverter", "consumer"]
 class DeviceInfo(BaseModel):
     """One controllable device as an actuator announces it."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = WIRE
 
     device_id: str = Field(description="Unique id, e.g. the inverter serial.")
     name: str = Field(description="Human-readable name.")
     kind: DeviceKind = Field(
         "inverter", description="What the setpoint means: an inverter's output limit, or a consumer's power draw."
     )
-    min_w: float = Field(ge=0, description="Lowest setpoint in W the device accepts.")
-    max_w: float = Field(gt=0, description="Highest setpoint in W.")
+    min_w: float = Field(ge=0, le=MAX_POWER_W, description="Lowest setpoint in W the device accepts.")
+    max_w: float = Field(gt=0, le=MAX_POWER_W, description="Highest setpoint in W.")
     enabled: bool = Field(True, description="False: the controller leaves this device out.")
     priority: int = Field(0, description="Lower is used first when allocating by priority.")
 
@@ -85,7 +104,7 @@ ControllerMode = Literal["regulating", "paused", "fail-safe", "dry-run", "idle"]
 class SetpointCommand(Message):
     """Setpoints for one actuator's devices."""
 
-    setpoints_w: dict[str, float] = Field(
+    setpoints_w: dict[str, PowerW] = Field(
         description="Device id to setpoint in W: an inverter's output limit, a consumer's power to draw."
     )
     dry_run: bool = Field(False, description="True: compute and report only, send nothing to devices.")
@@ -104,14 +123,14 @@ class DeviceState(Message):
     device_id: str = Field(description="The device's id.")
     reachable: bool = Field(description="The DTU currently talks to the device.")
     producing: bool = Field(description="The inverter feeds power (always False for a consumer).")
-    power_w: float | None = Field(None, description="AC output power in W; a consumer's (estimated) power draw.")
-    dc_power_w: float | None = Field(None, description="DC input power in W.")
-    limit_w: float | None = Field(None, description="Output limit in force on the device in W (its read-back).")
+    power_w: PowerW | None = Field(None, description="AC output power in W; a consumer's (estimated) power draw.")
+    dc_power_w: PowerW | None = Field(None, description="DC input power in W.")
+    limit_w: PowerW | None = Field(None, description="Output limit in force on the device in W (its read-back).")
     duty: float | None = Field(None, ge=0, le=1, description="A consumer's PWM duty cycle in force (0-1).")
-    energy_wh: float | None = Field(None, ge=0, description="A consumer's energy counter in Wh (diverted energy).")
-    updated_at: float | None = Field(None, description="Unix time of the device's last data.")
-    last_command_w: float | None = Field(None, description="The last setpoint sent to the device in W.")
-    last_command_at: float | None = Field(None, description="Unix time the last setpoint was sent.")
+    energy_wh: EnergyWh | None = Field(None, description="A consumer's energy counter in Wh (diverted energy).")
+    updated_at: UnixTime | None = Field(None, description="Unix time of the device's last data.")
+    last_command_w: PowerW | None = Field(None, description="The last setpoint sent to the device in W.")
+    last_command_at: UnixTime | None = Field(None, description="Unix time the last setpoint was sent.")
 
 
 ActuatorMode = Literal["waiting", "following", "fail-safe", "dry-run"]
@@ -169,9 +188,9 @@ class EnergyToday(Message):
     """The API's energy totals since local midnight, retained so a restarted API continues the day."""
 
     date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="The local date (YYYY-MM-DD) they count.")
-    imported_wh: float = Field(ge=0, description="Energy imported from the grid today in Wh.")
-    exported_wh: float = Field(ge=0, description="Energy exported to the grid today in Wh.")
-    diverted_wh: float = Field(ge=0, description="Energy the consumers (diverters) drew today in Wh.")
+    imported_wh: EnergyWh = Field(description="Energy imported from the grid today in Wh.")
+    exported_wh: EnergyWh = Field(description="Energy exported to the grid today in Wh.")
+    diverted_wh: EnergyWh = Field(description="Energy the consumers (diverters) drew today in Wh.")
 
 
 class InvalidMessageError(ValueError):

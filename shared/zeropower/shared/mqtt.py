@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import aiomqtt
 from pydantic import BaseModel
 
+from zeropower.shared.change_log import ChangeLogger
 from zeropower.shared.settings import MqttSettings
 from zeropower.shared.topics import Topics
 
@@ -59,6 +60,7 @@ class MqttBus:
         self._retained: dict[str, bytes] = {}
         self._connect_hooks: list[ConnectHook] = []
         self._client: aiomqtt.Client | None = None
+        self._handler_problems: dict[str, ChangeLogger] = {}
         self.connected = asyncio.Event()
 
     @classmethod
@@ -186,10 +188,16 @@ class MqttBus:
             incoming = IncomingMessage(str(message.topic), _payload_bytes(message.payload), bool(message.retain))
             for topic_filter, handler in self._subscriptions:
                 if message.topic.matches(topic_filter):
+                    problems = self._handler_problems.setdefault(
+                        topic_filter, ChangeLogger(log, f"handler for {topic_filter}")
+                    )
                     try:
                         await handler(incoming)
-                    except Exception:
-                        log.exception("handler for %s failed on a message on %s", topic_filter, incoming.topic)
+                    except Exception as error:
+                        log.debug("handler for %s failed on %s", topic_filter, incoming.topic, exc_info=True)
+                        problems.report(f"failed on a message on {incoming.topic}: {type(error).__name__}: {error}")
+                    else:
+                        problems.report(None)
 
 
 async def _acked(call: Awaitable[object]) -> None:
