@@ -1,12 +1,21 @@
 """The pure decision logic, stepped in simulated time."""
 
+import json
+import math
 from typing import NamedTuple
 
 import pytest
 
 from zeropower.controller.logic import Decision, ZeroExportController
-from zeropower.controller.settings import ControllerSettings
-from zeropower.shared.messages import DeviceInfo, DeviceState, GridReading
+from zeropower.controller.settings import ControllerSettings, ControllerTunablesUpdate
+from zeropower.shared.messages import (
+    MAX_POWER_W,
+    DeviceInfo,
+    DeviceState,
+    GridReading,
+    InvalidMessageError,
+    parse_message,
+)
 
 
 class FakeClock:
@@ -289,7 +298,8 @@ def test_waits_for_the_first_reading_before_failing_safe():
     controller = make(clock, stale_after_s=10)
     waiting = controller.tick()
     assert waiting.state.mode == "idle"
-    assert waiting.setpoints == {}  # inverters keep what they have until the meter had its chance
+    # inverters keep what they have until the meter had its chance; the actuator's watchdog is fed
+    assert waiting.setpoints == {"opendtu": {}}
     clock.advance(11)
     assert controller.tick().state.mode == "fail-safe"
 
@@ -336,3 +346,39 @@ def test_total_is_split_over_actuators_proportionally():
     total = sum(decision.setpoints["opendtu"].values()) + sum(decision.setpoints["other"].values())
     assert total == pytest.approx(1200 - 600)
     assert limit(decision) - 40 == pytest.approx(2 * (decision.setpoints["other"]["2"] - 20))
+
+
+def test_ages_are_judged_on_the_injected_clock_and_the_state_is_stamped_with_wall_time():
+    # Before: the service passed time.time, so a wall-clock step back of 1 h kept stale data fresh for an hour.
+    clock = FakeClock(now=5.0)  # a monotonic clock starts anywhere
+    controller = ZeroExportController(ControllerSettings(stale_after_s=10), clock, wall_clock=lambda: 1_765_000_000.0)
+    controller.set_actuator("opendtu", [INVERTER])
+    decision = controller.on_grid(grid(clock, 100))
+    assert decision.state.timestamp == 1_765_000_000.0
+    clock.advance(11)
+    assert controller.tick().state.mode == "fail-safe"
+
+
+def test_extreme_but_valid_inputs_never_raise():
+    # Before: power 1e308 from two inverters added up to infinity and ControllerState raised in tick().
+    clock = FakeClock()
+    huge = DeviceInfo(device_id="b", name="b", min_w=0, max_w=MAX_POWER_W)
+    controller = ZeroExportController(ControllerSettings(), clock)
+    controller.set_actuator("opendtu", [INVERTER, huge])
+    for device_id in (INVERTER.device_id, "b"):
+        controller.on_device_state(telemetry(clock, MAX_POWER_W, MAX_POWER_W, device_id=device_id))
+    for power_w in (MAX_POWER_W, -MAX_POWER_W, 0.0):
+        decision = controller.on_grid(grid(clock, power_w))
+        assert all(math.isfinite(value) for value in decision.setpoints["opendtu"].values())
+        clock.advance(1)
+    assert controller.tick().state.output_w == 2 * MAX_POWER_W
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("stale_after_s", 1e308), ("dead_time_s", 1e308), ("stale_after_s", 301), ("target_w", 1e6), ("dead_time_s", -1)],
+)
+def test_tunables_are_bounded(field, value):
+    # Before: stale_after_s accepted 1e308, which disabled the fail-safe.
+    with pytest.raises(InvalidMessageError):
+        parse_message(ControllerTunablesUpdate, json.dumps({field: value}))

@@ -121,9 +121,71 @@ def test_diverter_is_off_when_paused_stale_or_unreachable():
     clock.advance(controller.settings.stale_after_s + 1)
     decision = controller.tick()
     assert decision.state.mode == "fail-safe"
+    assert decision.setpoints["opendtu"][INVERTER.device_id] == 40
+    assert decision.setpoints["pwm"]["heater"] == 500  # holds: released now, its draw would be exported
+    assert "diverters keep their draw" in decision.state.reason
+    clock.advance(1)
+    controller.on_device_state(telemetry(clock, 40, 40))  # the fail-safe minimum took effect
+    decision = controller.tick()
     assert decision.setpoints["pwm"]["heater"] == 0
+    assert "diverters off" in decision.state.reason
     controller.on_device_state(heater_state(clock, 0, reachable=False))
-    controller.on_device_state(telemetry(clock, 40, 40))  # the fail-safe minimum arrived
     decision = controller.on_grid(grid(clock, 300))
     assert decision.setpoints["pwm"]["heater"] == 0
     assert decision.setpoints["opendtu"][INVERTER.device_id] == pytest.approx(40 + 0.7 * 300)  # inverters regulate
+
+
+def test_a_restarted_controller_adopts_the_reported_heater_power_and_inverter_limit():
+    # Before: a restarted controller set the heater from 0 W (up to -300 W at the grid after a restart).
+    clock = FakeClock()
+    controller = make(clock, target_w=0)
+    controller.on_device_state(telemetry(clock, 800, 800))
+    controller.on_device_state(heater_state(clock, 300))
+    decision = controller.on_grid(grid(clock, 5))  # inside the deadband: nothing to correct
+    assert decision.setpoints == {"opendtu": {INVERTER.device_id: 800}, "pwm": {"heater": 300}}
+
+
+def test_device_states_that_arrive_before_the_announcement_are_adopted():
+    clock = FakeClock()
+    controller = ZeroExportController(ControllerSettings(target_w=0), clock)
+    controller.on_device_state(heater_state(clock, 250))  # retained state first
+    controller.set_actuator("pwm", [HEATER])
+    assert controller.on_grid(grid(clock, 0)).setpoints == {"pwm": {"heater": 250}}
+
+
+def test_every_actuator_is_fed_inside_the_deadband():
+    # Before: no setpoint at all inside the deadband, so actuator-opendtu fell to its fail-safe after 30 s.
+    clock = FakeClock()
+    controller = make(clock, target_w=0, diverter_order="curtail-first")
+    decision = controller.on_grid(grid(clock, 3))
+    assert decision.setpoints == {"opendtu": {}, "pwm": {}}
+
+
+def test_fail_safe_releases_the_diverters_after_the_settle_timeout_without_telemetry():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, divert_gain=1.0)
+    steady(clock, controller, 800, 800)
+    controller.on_grid(grid(clock, -400))
+    clock.advance(controller.settings.stale_after_s + 1)
+    assert controller.tick().setpoints["pwm"]["heater"] == 400
+    clock.advance(controller.settle_timeout_s - 1)
+    assert controller.tick().setpoints["pwm"]["heater"] == 400
+    clock.advance(1)
+    assert controller.tick().setpoints["pwm"]["heater"] == 0
+
+
+def test_an_offline_actuator_is_not_controlled_and_the_state_says_so():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, divert_gain=1.0)
+    steady(clock, controller, 800, 800)
+    controller.set_actuator_online("opendtu", False)
+    decision = controller.on_grid(grid(clock, -400))
+    assert decision.setpoints == {"pwm": {"heater": 400}}  # the heater alone takes the surplus
+    assert "actuator opendtu offline" in decision.state.reason
+    controller.set_actuator_online("pwm", False)
+    decision = controller.on_grid(grid(clock, -400))
+    assert decision.state.mode == "idle"
+    assert decision.state.reason == "nothing is controlled: actuator opendtu, pwm offline"
+    assert decision.setpoints == {}
+    controller.set_actuator_online("opendtu", True)
+    assert controller.on_grid(grid(clock, -400)).state.mode == "regulating"

@@ -8,7 +8,8 @@ are driven by one loop. See docs/services/controller.md for the algorithm.
 from __future__ import annotations
 
 import math
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +18,9 @@ from zeropower.controller.settings import ControllerSettings
 from zeropower.shared.messages import ControllerMode, ControllerState, DeviceInfo, DeviceState, GridReading
 
 Clock = Callable[[], float]
+
+#: Device states kept for devices not (yet) announced: a retained state may arrive before its announcement.
+UNANNOUNCED_KEPT = 256
 
 
 @dataclass
@@ -62,12 +66,17 @@ class _Grid:
 class ZeroExportController:
     """Turns grid readings and device telemetry into inverter limits and diverter power."""
 
-    def __init__(self, settings: ControllerSettings, clock: Clock) -> None:
+    def __init__(self, settings: ControllerSettings, clock: Clock, wall_clock: Clock = time.time) -> None:
+        """``clock`` (monotonic) times every age and timeout; ``wall_clock`` only stamps the state."""
         self.settings = settings
         self._clock = clock
+        self._wall_clock = wall_clock
         self._devices: dict[str, _Device] = {}
+        self._offline: set[str] = set()  # actuators whose availability says offline
+        self._unannounced: OrderedDict[tuple[str, str], tuple[DeviceState, float]] = OrderedDict()
         self._grid = _Grid()
         self._started_at = clock()
+        self._failsafe_since: float | None = None
         self._regulation = "waiting for the first grid reading"  # what the newest regulating step did
         self.enabled = settings.enabled_on_start
 
@@ -87,8 +96,22 @@ class ZeroExportController:
             known = self._devices.get(info.device_id)
             if known is None or known.actuator_id != actuator_id:
                 self._devices[info.device_id] = _Device(actuator_id, info)
+                reported = self._unannounced.pop((actuator_id, info.device_id), None)
+                if reported is not None:
+                    self._take_device_state(self._devices[info.device_id], *reported)
             else:
                 known.info = info
+
+    def set_actuator_online(self, actuator_id: str, online: bool) -> None:
+        """Note an actuator's availability: the devices of an offline one cannot be commanded."""
+        if online:
+            self._offline.discard(actuator_id)
+        else:
+            self._offline.add(actuator_id)
+
+    def is_online(self, actuator_id: str) -> bool:
+        """False when the actuator's availability says offline (unknown counts as online)."""
+        return actuator_id not in self._offline
 
     def set_enabled(self, enabled: bool) -> None:
         """Switch zero-export control on or off."""
@@ -96,10 +119,20 @@ class ZeroExportController:
 
     def on_device_state(self, state: DeviceState) -> None:
         """Take in a device's telemetry; an inverter's may confirm a limit change in flight."""
+        now = self._clock()
         device = self._devices.get(state.device_id)
         if device is None or device.actuator_id != state.actuator_id:
+            key = (state.actuator_id, state.device_id)
+            self._unannounced.pop(key, None)
+            self._unannounced[key] = (state, now)
+            while len(self._unannounced) > UNANNOUNCED_KEPT:
+                self._unannounced.popitem(last=False)
             return
-        now = self._clock()
+        self._take_device_state(device, state, now)
+
+    def _take_device_state(self, device: _Device, state: DeviceState, now: float) -> None:
+        if device.setpoint_w is None:
+            self._adopt(device, state)
         previous = device.telemetry
         device.telemetry = state
         device.telemetry_at = now
@@ -117,6 +150,19 @@ class ZeroExportController:
             self._settle(device)  # the output shows the change
         else:
             device.output_before_w = state.power_w  # what is still to come is measured from the output now
+
+    @staticmethod
+    def _adopt(device: _Device, state: DeviceState) -> None:
+        """Take a device's reported state as its setpoint in force: a restart changes nothing by itself.
+
+        An inverter's limit read-back (else the last limit its actuator sent), a consumer's power draw.
+        """
+        reported = state.power_w if device.is_consumer else state.limit_w
+        if reported is None and not device.is_consumer:
+            reported = state.last_command_w
+        if reported is None:
+            return
+        device.setpoint_w = round(min(max(reported, device.info.min_w), device.info.max_w), 1)
 
     def on_grid(self, reading: GridReading) -> Decision:
         """Step on a grid reading; a missing one (power_w None) is remembered as the problem."""
@@ -137,27 +183,74 @@ class ZeroExportController:
 
     def _step(self, now: float, *, fresh_reading: bool) -> Decision:
         settings = self.settings
-        enabled = [d for d in self._devices.values() if d.info.enabled]
+        enabled = [d for d in self._devices.values() if d.info.enabled and self.is_online(d.actuator_id)]
         grid_age = None if self._grid.received_at is None else now - self._grid.received_at
+        stale = grid_age is None or grid_age > settings.stale_after_s
+        if not (stale and self.enabled):
+            self._failsafe_since = None
         if not enabled:
-            return self._decide(now, "idle", "no device announced by any actuator yet", grid_age)
+            return self._decide(now, "idle", self._nothing_controlled(), grid_age)
         if not self.enabled:
             self._set_all(enabled, now, inverter=lambda d: d.info.max_w)
             reason = "zero export is switched off: inverters at their maximum, diverters off"
             return self._decide(now, "paused", reason, grid_age)
         if grid_age is None and now - self._started_at <= settings.stale_after_s:
             return self._decide(now, "idle", "waiting for the first grid reading", grid_age)
-        if grid_age is None or grid_age > settings.stale_after_s:
-            safe = settings.failsafe_limit_w
-            self._set_all(enabled, now, inverter=lambda d: min(max(safe or 0.0, d.info.min_w), d.info.max_w))
-            why = self._grid.problem or "no grid reading received"
-            age = "never" if grid_age is None else f"{grid_age:.0f} s ago"
-            reason = f"grid data stale (last valid {age}, limit {settings.stale_after_s:g} s): {why}"
-            return self._decide(now, "fail-safe", f"{reason}; inverters at their safe limit, diverters off", grid_age)
+        if stale:
+            return self._decide(now, "fail-safe", self._fail_safe(now, enabled, grid_age), grid_age)
         mode: ControllerMode = "dry-run" if settings.dry_run else "regulating"
         if fresh_reading:
             self._regulation = self._regulate(now, enabled)
         return self._decide(now, mode, self._grid.problem or self._regulation, grid_age)
+
+    def _nothing_controlled(self) -> str:
+        offline = sorted({d.actuator_id for d in self._devices.values() if not self.is_online(d.actuator_id)})
+        if offline:
+            return f"nothing is controlled: actuator {', '.join(offline)} offline"
+        if self._devices:
+            return "nothing is controlled: every announced device is disabled"
+        return "no device announced by any actuator yet"
+
+    def _fail_safe(self, now: float, devices: list[_Device], grid_age: float | None) -> str:
+        """Grid data stale: inverters to their safe limit; diverters keep their draw until that took effect.
+
+        A diverter's draw absorbs production: released at once, it would be exported until the inverters
+        follow their new limit. So diverters hold until telemetry newer than the fail-safe shows every
+        reachable inverter at its safe limit, or ``settle_timeout_s`` has passed.
+        """
+        settings = self.settings
+        if self._failsafe_since is None:
+            self._failsafe_since = now
+        safe = settings.failsafe_limit_w
+        inverters = [d for d in devices if not d.is_consumer]
+        for device in inverters:
+            self._set(device, min(max(safe or 0.0, device.info.min_w), device.info.max_w), now, track=False)
+        held_for = now - self._failsafe_since
+        limited = held_for >= self.settle_timeout_s or all(self._output_limited(d, now) for d in inverters)
+        consumers = [d for d in devices if d.is_consumer]
+        if limited:
+            for device in consumers:
+                self._set(device, 0.0, now, track=False)
+        why = self._grid.problem or "no grid reading received"
+        age = "never" if grid_age is None else f"{grid_age:.0f} s ago"
+        reason = f"grid data stale (last valid {age}, limit {settings.stale_after_s:g} s): {why}; "
+        if limited or not consumers:
+            return f"{reason}inverters at their safe limit, diverters off"
+        return (
+            f"{reason}inverters going to their safe limit; diverters keep their draw until the inverters "
+            f"follow (at most {self.settle_timeout_s - held_for:.0f} s more)"
+        )
+
+    def _output_limited(self, device: _Device, now: float) -> bool:
+        """Telemetry newer than the fail-safe shows the inverter at its limit (or it cannot be reached)."""
+        if not self._reachable(device, now):
+            return True
+        telemetry = device.telemetry
+        since = self._failsafe_since if self._failsafe_since is not None else now
+        if telemetry is None or telemetry.power_w is None or device.telemetry_at is None:
+            return False
+        fresh = device.telemetry_at >= since
+        return fresh and telemetry.power_w <= (device.setpoint_w or 0.0) + self.settings.settle_tolerance_w
 
     def _set_all(self, devices: list[_Device], now: float, inverter: Callable[[_Device], float]) -> None:
         """Outside regulation: consumers off, each inverter at the limit ``inverter`` gives it."""
@@ -413,14 +506,20 @@ class ZeroExportController:
     # ---- output -------------------------------------------------------------------------------
 
     def _decide(self, now: float, mode: ControllerMode, reason: str, grid_age: float | None) -> Decision:
+        """The state, and setpoints for every online actuator with an enabled device (empty ones feed its watchdog)."""
         setpoints: dict[str, dict[str, float]] = {}
         for device in self._devices.values():
-            if device.info.enabled and device.setpoint_w is not None:
-                setpoints.setdefault(device.actuator_id, {})[device.info.device_id] = device.setpoint_w
+            if device.info.enabled and self.is_online(device.actuator_id):
+                wanted = setpoints.setdefault(device.actuator_id, {})
+                if device.setpoint_w is not None:
+                    wanted[device.info.device_id] = device.setpoint_w
         enabled = [d for d in self._devices.values() if d.info.enabled]
         inverters = [d for d in enabled if not d.is_consumer]
+        offline = sorted({d.actuator_id for d in enabled if not self.is_online(d.actuator_id)})
+        if offline and setpoints:
+            reason = f"{reason} (actuator {', '.join(offline)} offline: its devices are not controlled)"
         state = ControllerState(
-            timestamp=now,
+            timestamp=self._wall_clock(),
             enabled=self.enabled,
             mode=mode,
             reason=reason,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, create_model, field_validator
 from pydantic.fields import FieldInfo
 
+from zeropower.shared.messages import MAX_POWER_W
 from zeropower.shared.settings import ServiceSettings, StrictModel
 
 Allocation = Literal["proportional", "priority"]
@@ -22,24 +24,33 @@ class ControllerSettings(StrictModel):
         0.7, gt=0, le=1, description="Share of an import above target made up per step (measured rise)."
     )
     cut_gain: float = Field(1.0, gt=0, le=1.5, description="Share of an export cut away per step (1 = immediately).")
-    stale_after_s: float = Field(10.0, gt=0, description="Grid data older than this triggers the fail-safe, in s.")
+    stale_after_s: float = Field(
+        10.0, gt=0, le=300, description="Grid data older than this triggers the fail-safe, in s (at most 5 min)."
+    )
     dead_time_s: float = Field(
-        8.0, ge=0, description="Time an inverter needs to follow a new limit, in s; changes in flight are not stacked."
+        8.0,
+        ge=0,
+        le=120,
+        description="Time an inverter needs to follow a new limit, in s; changes in flight are not stacked.",
     )
     settle_tolerance_w: float = Field(
-        25.0, ge=0, description="Telemetry within this of the expected output confirms a limit change, in W."
+        25.0, ge=0, le=1000, description="Telemetry within this of the expected output confirms a limit change, in W."
     )
     sun_limit_margin_w: float = Field(
-        20.0, ge=0, description="Output this far below the applied limit means the inverter is sun-limited, in W."
+        20.0,
+        ge=0,
+        le=1000,
+        description="Output this far below the applied limit means the inverter is sun-limited, in W.",
     )
     sun_limit_headroom_w: float = Field(
         50.0,
         ge=0,
+        le=1000,
         description="A sun-limited inverter's share first goes this far above its output, and smaller moves "
         "of its limit are not sent, in W.",
     )
     device_stale_after_s: float = Field(
-        60.0, gt=0, description="An inverter without telemetry for this long counts as unreachable, in s."
+        60.0, gt=0, le=3600, description="An inverter without telemetry for this long counts as unreachable, in s."
     )
     allocation: Allocation = Field(
         "proportional", description="Split over inverters: proportional to headroom, or by priority (lowest first)."
@@ -52,12 +63,20 @@ class ControllerSettings(StrictModel):
         description="On surplus, raise diverters before curtailing inverters (use-before-curtail), or the reverse.",
     )
     failsafe_limit_w: float | None = Field(
-        None, ge=0, description="Limit per inverter when grid data is stale; unset = each inverter's minimum."
+        None,
+        ge=0,
+        le=MAX_POWER_W,
+        description="Limit per inverter when grid data is stale; unset = each inverter's minimum.",
     )
     dry_run: bool = Field(False, description="Compute and publish only; actuators send nothing to devices.")
     enabled_on_start: bool = Field(True, description="Control state until a zeropower/set/enabled message arrives.")
     tick_interval_s: float = Field(
-        1.0, gt=0, le=10, description="How often staleness is checked without new data, in s."
+        1.0, gt=0, le=5, description="How often staleness is checked without new data, in s."
+    )
+    state_file: Path = Field(
+        Path("var/controller/state.json"),
+        description="File keeping the on/off switch and the tunables changed at run time across restarts "
+        "(relative to the working directory).",
     )
 
 
