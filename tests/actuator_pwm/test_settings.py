@@ -21,7 +21,7 @@ def settings(**values) -> ActuatorPwmSettings:
 
 def test_defaults():
     actuator = settings()
-    assert (actuator.actuator_id, actuator.device_id, actuator.setpoint_timeout_s) == ("heater", "heater", 10)
+    assert (actuator.actuator_id, actuator.device_id, actuator.setpoint_timeout_s) == ("heater", "heater", 45)
     assert isinstance(actuator.mapping, LinearMapping)
     assert isinstance(actuator.output, SimOutputConfig)
     assert actuator.jitter_warning_percent == 20

@@ -37,7 +37,11 @@ class ActuatorOpenDtuSettings(StrictModel):
         "(reductions stop export, so they may come sooner).",
     )
     setpoint_timeout_s: float = Field(
-        30.0, gt=0, description="No setpoint for this long: every inverter goes to its fail-safe limit, in s."
+        15.0,
+        gt=0,
+        le=3600,
+        description="No setpoint for this long: every inverter goes to its fail-safe limit, in s. Keep it well "
+        "below actuator-pwm's setpoint_timeout_s: production is limited before a diverter releases its load.",
     )
     refresh_interval_s: float = Field(
         60.0,

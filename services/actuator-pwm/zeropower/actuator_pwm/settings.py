@@ -35,7 +35,12 @@ class ActuatorPwmSettings(StrictModel):
     enabled: bool = Field(True, description="False: announced as disabled, the output stays at duty 0.")
     priority: int = Field(0, description="Order for the controller's priority allocation (lower is used first).")
     setpoint_timeout_s: float = Field(
-        10.0, gt=0, description="No setpoint for this long: duty 0 (fail-safe) until the next one, in s."
+        45.0,
+        gt=0,
+        le=3600,
+        description="No setpoint for this long: duty 0 (fail-safe) until the next one, in s. Keep it above "
+        "actuator-opendtu's setpoint_timeout_s plus the time the inverters need to follow a limit: the heater's "
+        "draw absorbs production that would otherwise be exported.",
     )
     jitter_warning_percent: float = Field(
         20.0,
