@@ -1,28 +1,41 @@
-"""Today's energy bookkeeping: counter differences, power integration, resets, midnight and restore."""
+"""Today's energy bookkeeping: counter differences, power integration, resets, jumps, midnight and restore."""
 
 from __future__ import annotations
 
+import logging
+import math
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.api.payloads import consumer_state
-from zeropower.api.energy import MAX_GAP_S, DayEnergy, DayTotals
-from zeropower.shared.messages import EnergyToday, GridReading
+from zeropower.api.energy import JUMP_SLACK_S, MAX_DAY_WH, MAX_GAP_S, MAX_HOUSE_POWER_W, DayEnergy, DayTotals
+from zeropower.shared.messages import MAX_ENERGY_WH, MAX_POWER_W, EnergyToday, GridReading
 
 TZ = timezone(timedelta(hours=1))  # "local" time east of UTC: the day starts at 23:00 UTC
 
 
 class FakeClock:
-    """A settable local clock."""
+    """A settable local wall clock and a monotonic clock that advance together (or the wall clock alone)."""
 
     def __init__(self, start: datetime) -> None:
         self.now = start
+        self.elapsed = 1000.0
 
     def __call__(self) -> datetime:
         return self.now
 
+    def monotonic(self) -> float:
+        return self.elapsed
+
     def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+        self.elapsed += seconds
+
+    def step_wall(self, seconds: float) -> None:
+        """Set the wall clock forward or back (NTP, a user), as monotonic time goes on unchanged."""
         self.now += timedelta(seconds=seconds)
 
 
@@ -31,13 +44,17 @@ def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=TZ))
 
 
+def day_energy(clock: FakeClock) -> DayEnergy:
+    return DayEnergy(clock, clock.monotonic)
+
+
 def grid(power_w: float | None, imported: float | None = None, exported: float | None = None) -> GridReading:
     error = None if power_w is not None else "meter offline"
     return GridReading(power_w=power_w, energy_import_wh=imported, energy_export_wh=exported, error=error)
 
 
 def test_nothing_seen_is_unknown(clock):
-    energy = DayEnergy(clock)
+    energy = day_energy(clock)
     assert energy.totals() == DayTotals("2026-11-23", None, None, None)
     assert energy.message().model_dump(exclude={"timestamp"}) == {
         "date": "2026-11-23",
@@ -48,7 +65,7 @@ def test_nothing_seen_is_unknown(clock):
 
 
 def test_counters_count_their_differences_and_power_is_ignored(clock):
-    energy = DayEnergy(clock)
+    energy = day_energy(clock)
     energy.add_grid(grid(-500, imported=10_000, exported=2_000))  # the first counters seen: the baseline
     assert (energy.imported_wh, energy.exported_wh) == (0.0, 0.0)
     clock.advance(1)
@@ -60,7 +77,7 @@ def test_counters_count_their_differences_and_power_is_ignored(clock):
 
 
 def test_without_counters_power_is_integrated_by_direction(clock):
-    energy = DayEnergy(clock)
+    energy = day_energy(clock)
     energy.add_grid(grid(1000))
     clock.advance(36)  # 1000 W held for 36 s: 10 Wh imported
     energy.add_grid(grid(-2000))
@@ -72,7 +89,7 @@ def test_without_counters_power_is_integrated_by_direction(clock):
 
 
 def test_a_gap_longer_than_max_gap_is_not_integrated(clock):
-    energy = DayEnergy(clock)
+    energy = day_energy(clock)
     energy.add_grid(grid(1000))
     clock.advance(MAX_GAP_S + 1)
     energy.add_grid(grid(1000))
@@ -83,16 +100,86 @@ def test_a_gap_longer_than_max_gap_is_not_integrated(clock):
 
 
 def test_a_counter_reset_restarts_from_the_new_value(clock):
-    energy = DayEnergy(clock)
+    energy = day_energy(clock)
     for imported in (500.0, 600.0, 3.0, 10.0):  # reset between 600 and 3: that interval counts nothing
         energy.add_grid(grid(100, imported=imported, exported=0))
         clock.advance(1)
     assert energy.imported_wh == pytest.approx(107)
 
 
+def test_a_counter_jump_beyond_a_house_connection_restarts_from_the_new_value(clock, caplog):
+    energy = day_energy(clock)
+    energy.add_grid(grid(100, imported=5e6, exported=0))
+    clock.advance(1)
+    energy.add_grid(grid(100, imported=1e12 - 1, exported=0))  # the issue's jump: 5 MWh to 1 TWh in a second
+    clock.advance(1)
+    energy.add_grid(grid(100, imported=1e12 - 0.5, exported=0))  # counted on from the new value
+    clock.advance(1)
+    energy.add_grid(grid(100, imported=2e12 / 3, exported=0))  # down: a reset, also from the new value
+    clock.advance(1)
+    energy.add_grid(grid(100, imported=1e12, exported=0))  # and up again beyond reason
+    assert energy.imported_wh == pytest.approx(0.5)
+    assert energy.message().imported_wh == 0.5
+    jumps = [record for record in caplog.records if "jumped" in record.getMessage()]
+    assert len(jumps) == 1  # logged once, not on every absurd reading (at most one line a minute)
+    assert jumps[0].levelno == logging.WARNING
+    assert "grid import counter jumped by" in jumps[0].getMessage()
+
+
+def test_a_counter_may_rise_as_much_as_a_house_connection_since_it_last_changed(clock):
+    energy = day_energy(clock)
+    energy.add_diverter(("pwm", "rod"), consumer_state(None, energy_wh=4_000))
+    for _ in range(60):  # a coarse counter (whole kWh) unchanged for a minute of readings
+        clock.advance(1)
+        energy.add_diverter(("pwm", "rod"), consumer_state(None, energy_wh=4_000))
+    energy.add_diverter(("pwm", "rod"), consumer_state(None, energy_wh=5_000))  # 1 kWh: 60 kW for 60 s
+    assert energy.diverted_wh == pytest.approx(1_000)
+    clock.advance(1)
+    most = MAX_HOUSE_POWER_W * (1 + JUMP_SLACK_S) / 3600
+    energy.add_diverter(("pwm", "rod"), consumer_state(None, energy_wh=5_000 + most * 0.99))
+    assert energy.diverted_wh == pytest.approx(1_000 + most * 0.99)
+    clock.advance(1)
+    energy.add_diverter(("pwm", "rod"), consumer_state(None, energy_wh=5_000 + most * 0.99 + most * 1.01))
+    assert energy.diverted_wh == pytest.approx(1_000 + most * 0.99)  # beyond: not counted
+
+
+@pytest.mark.parametrize("power_w", [MAX_HOUSE_POWER_W * 1.01, MAX_POWER_W, -1000.0])
+def test_a_diverter_power_beyond_a_house_connection_or_negative_is_not_integrated(clock, power_w):
+    energy = day_energy(clock)
+    energy.add_diverter(("pwm", "rod"), consumer_state(power_w))
+    clock.advance(36)
+    energy.add_diverter(("pwm", "rod"), consumer_state(1000))
+    clock.advance(36)
+    energy.add_diverter(("pwm", "rod"), consumer_state(0))
+    assert energy.diverted_wh == pytest.approx(10)  # only the plausible 1000 W for 36 s
+    assert energy.message().diverted_wh == 10
+
+
+def test_a_grid_power_beyond_a_house_connection_is_not_integrated(clock):
+    energy = day_energy(clock)
+    energy.add_grid(grid(-MAX_POWER_W))
+    clock.advance(36)
+    energy.add_grid(grid(1000))
+    clock.advance(36)
+    energy.add_grid(grid(0))
+    assert (energy.imported_wh, energy.exported_wh) == (pytest.approx(10), 0)
+
+
+def test_wall_clock_steps_change_the_day_but_not_the_elapsed_time(clock):
+    energy = day_energy(clock)
+    energy.add_grid(grid(1000))
+    clock.step_wall(-3600)  # the wall clock is set back an hour (same day)
+    clock.advance(36)
+    energy.add_grid(grid(1000))
+    clock.step_wall(+7200)  # and forward two hours
+    clock.advance(36)
+    energy.add_grid(grid(0))
+    assert energy.imported_wh == pytest.approx(20)
+
+
 def test_midnight_starts_a_new_day_and_keeps_the_counter_baseline(clock):
     clock.now = datetime(2026, 11, 23, 23, 59, 59, tzinfo=TZ)
-    energy = DayEnergy(clock)
+    energy = day_energy(clock)
     energy.add_grid(grid(100, imported=1_000, exported=50))
     clock.advance(0.5)
     energy.add_grid(grid(100, imported=1_010, exported=50))
@@ -104,7 +191,7 @@ def test_midnight_starts_a_new_day_and_keeps_the_counter_baseline(clock):
 
 
 def test_diverted_from_energy_counters_or_integrated_power(clock):
-    energy = DayEnergy(clock)
+    energy = day_energy(clock)
     energy.add_diverter(("pwm", "rod"), consumer_state(None))  # nothing known: still unknown
     assert energy.diverted_wh is None
     energy.add_diverter(("pwm", "rod"), consumer_state(1000, duty=0.5, energy_wh=4_000))
@@ -116,7 +203,7 @@ def test_diverted_from_energy_counters_or_integrated_power(clock):
 
 
 def test_restore_adds_todays_saved_totals_only(clock):
-    energy = DayEnergy(clock)
+    energy = day_energy(clock)
     energy.add_grid(grid(1000))
     clock.advance(3.6)
     energy.add_grid(grid(0))  # 1 Wh counted before the retained totals arrived
@@ -125,3 +212,79 @@ def test_restore_adds_todays_saved_totals_only(clock):
     assert energy.restore(EnergyToday(date="2026-11-23", imported_wh=900, exported_wh=9, diverted_wh=90))
     message = energy.message()
     assert (message.date, message.imported_wh, message.exported_wh, message.diverted_wh) == ("2026-11-23", 901, 9, 90)
+
+
+def test_restore_happens_once_and_only_with_totals_a_day_can_hold(clock):
+    saved = EnergyToday(date="2026-11-23", imported_wh=900, exported_wh=9, diverted_wh=90)
+    energy = day_energy(clock)
+    assert energy.restore(saved)
+    assert not energy.restore(saved)  # delivered again after a reconnect: not added twice
+    assert energy.imported_wh == 900
+    absurd = day_energy(clock)
+    assert not absurd.restore(saved.model_copy(update={"exported_wh": MAX_DAY_WH + 1}))
+    assert absurd.totals() == DayTotals("2026-11-23", None, None, None)
+    assert absurd.restore(saved.model_copy(update={"exported_wh": MAX_DAY_WH}))
+
+
+# ---- hostile input ------------------------------------------------------------------------
+
+POWERS = st.none() | st.floats(-MAX_POWER_W, MAX_POWER_W)
+COUNTERS = st.none() | st.floats(0, MAX_ENERGY_WH)
+TOTALS = st.floats(0, MAX_ENERGY_WH)
+STEPS = st.floats(0, 1e6)  # seconds between two samples (monotonic)
+WALL_STEPS = st.floats(-3 * 86400, 3 * 86400)  # wall clock set back or forward
+
+
+def grid_readings() -> st.SearchStrategy[GridReading]:
+    return st.builds(grid, POWERS, COUNTERS, COUNTERS)
+
+
+def diverter_states() -> st.SearchStrategy[tuple[tuple[str, str], object]]:
+    keys = st.sampled_from([("pwm", "rod"), ("pwm", "fan")])
+    states = st.builds(consumer_state, POWERS, energy_wh=COUNTERS)
+    return st.tuples(keys, states)
+
+
+def saved_totals() -> st.SearchStrategy[EnergyToday]:
+    dates = st.sampled_from(["2026-11-22", "2026-11-23", "2026-11-24"])
+    return st.builds(EnergyToday, date=dates, imported_wh=TOTALS, exported_wh=TOTALS, diverted_wh=TOTALS)
+
+
+EVENTS = st.lists(
+    st.one_of(
+        st.tuples(st.just("grid"), grid_readings()),
+        st.tuples(st.just("diverter"), diverter_states()),
+        st.tuples(st.just("restore"), saved_totals()),
+        st.tuples(st.just("advance"), STEPS),
+        st.tuples(st.just("wall"), WALL_STEPS),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(EVENTS)
+def test_hostile_input_keeps_the_totals_finite_and_plausible(events):
+    clock = FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=TZ))
+    energy = day_energy(clock)
+    elapsed, samples = 0.0, 0
+    for kind, value in events:
+        if kind == "grid":
+            energy.add_grid(value)
+            samples += 1
+        elif kind == "diverter":
+            energy.add_diverter(*value)
+            samples += 1
+        elif kind == "restore":
+            energy.restore(value)
+        elif kind == "advance":
+            clock.advance(value)
+            elapsed += value
+        else:
+            clock.step_wall(value)
+        message = energy.message()  # always builds: every total within EnergyToday's bounds
+        # What a house connection could have drawn in the whole run, plus one day's restored totals.
+        bound = MAX_DAY_WH + 2 * MAX_HOUSE_POWER_W * (elapsed + JUMP_SLACK_S * samples) / 3600
+        for total in (energy.imported_wh, energy.exported_wh, energy.diverted_wh):
+            assert total is None or (math.isfinite(total) and 0 <= total <= bound)
+        assert message.date == energy.totals().date

@@ -2,23 +2,42 @@
 
 Each quantity is summed from counter differences when its source reports an energy counter (the meter's
 ``energy_import_wh``/``energy_export_wh``, a diverter's ``energy_wh``), else from its power integrated over
-time (the previous sample held until the next one). A counter that goes down (a reset or a replaced meter)
-restarts from its new value, so one sample interval is lost rather than a bogus jump counted; a gap longer
-than ``MAX_GAP_S`` between power samples is not integrated. The day is the machine's local date.
+time (the previous sample held until the next one). Elapsed times come from the monotonic clock; the wall
+clock only tells the day (the machine's local date).
+
+Nothing absurd is counted. A counter that goes down (a reset or a replaced meter), or rises by more than a
+house connection could draw since it last changed (``MAX_HOUSE_POWER_W`` over the elapsed time plus
+``JUMP_SLACK_S``), restarts from its new value: one interval is lost rather than a bogus jump counted. A
+power outside 0..``MAX_HOUSE_POWER_W`` is not integrated, nor a gap longer than ``MAX_GAP_S``. Implausible
+samples are logged, at most one line a minute.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from zeropower.shared.messages import DeviceState, EnergyToday, GridReading
+from zeropower.shared.change_log import ChangeLogger
+from zeropower.shared.messages import MAX_ENERGY_WH, DeviceState, EnergyToday, GridReading
+
+log = logging.getLogger("zeropower.api")
 
 #: Power samples further apart than this (s) are not integrated: nothing is known about the gap.
 MAX_GAP_S = 60.0
+#: The most power a house connection draws or feeds, in W (a large three-phase connection is ~40 kW).
+MAX_HOUSE_POWER_W = 100_000.0
+#: Time added to the elapsed time when judging a counter's rise, in s: readings delivered late and together,
+#: counters with a coarse resolution (100 kW for 10 s is 278 Wh).
+JUMP_SLACK_S = 10.0
+#: The most one day (25 h with a DST change) can hold at MAX_HOUSE_POWER_W, in Wh: saved totals beyond it
+#: are not restored.
+MAX_DAY_WH = MAX_HOUSE_POWER_W * 25
 
 Clock = Callable[[], datetime]
+Monotonic = Callable[[], float]
 
 
 def local_now() -> datetime:
@@ -38,61 +57,97 @@ class DayTotals:
 
 @dataclass
 class _Source:
-    """The previous sample of one source of one quantity: its counter, its power and when it came."""
+    """One source of one quantity: its counter (and since when it has had that value), its power and when."""
 
+    name: str
     counter_wh: float | None = None
+    counter_since: float = 0.0  # monotonic time the counter was first seen at its value
     power_w: float | None = None
-    at: float | None = None
+    at: float | None = None  # monotonic time of the previous sample
 
-    def advance(self, at: float, power_w: float | None, counter_wh: float | None) -> float:
-        """Take a new sample; return the energy in Wh since the previous one."""
-        energy_wh = 0.0
+    def advance(self, at: float, power_w: float | None, counter_wh: float | None) -> tuple[float, str | None]:
+        """Take a new sample; return the energy in Wh since the previous one, and what was implausible."""
+        energy_wh, problem = 0.0, None
         if counter_wh is not None:
-            if self.counter_wh is not None and counter_wh >= self.counter_wh:
-                energy_wh = counter_wh - self.counter_wh
-        elif self.power_w is not None and self.at is not None and 0 < at - self.at <= MAX_GAP_S:
-            energy_wh = self.power_w * (at - self.at) / 3600
-        self.counter_wh, self.power_w, self.at = counter_wh, power_w, at
-        return energy_wh
+            energy_wh, problem = self._count(at, counter_wh)
+        else:
+            self.counter_wh = None
+            if self.power_w is not None and self.at is not None and 0 < at - self.at <= MAX_GAP_S:
+                energy_wh = self.power_w * (at - self.at) / 3600
+        if power_w is not None and not 0 <= power_w <= MAX_HOUSE_POWER_W:
+            problem = problem or f"{self.name}: {power_w:.0f} W is beyond a house connection, not counted"
+            power_w = None
+        self.power_w, self.at = power_w, at
+        return energy_wh, problem
+
+    def _count(self, at: float, counter_wh: float) -> tuple[float, str | None]:
+        """The counter's rise since the previous sample; a drop or an implausible rise restarts from the new value."""
+        previous = self.counter_wh
+        if previous == counter_wh:
+            return 0.0, None
+        self.counter_wh, since, self.counter_since = counter_wh, self.counter_since, at
+        if previous is None or counter_wh < previous:
+            return 0.0, None
+        rise = counter_wh - previous
+        elapsed = at - since
+        if rise > MAX_HOUSE_POWER_W * (elapsed + JUMP_SLACK_S) / 3600:
+            return 0.0, (
+                f"{self.name} counter jumped by {rise:.0f} Wh in {elapsed:.0f} s, more than "
+                f"{MAX_HOUSE_POWER_W / 1000:.0f} kW could: not counted, counting on from {counter_wh:.0f} Wh"
+            )
+        return rise, None
 
 
 class DayEnergy:
     """Today's imported, exported and diverted energy in Wh; None for a quantity no source reported yet."""
 
-    def __init__(self, clock: Clock = local_now) -> None:
+    def __init__(self, clock: Clock = local_now, monotonic: Monotonic = time.monotonic) -> None:
         self._clock = clock
+        self._monotonic = monotonic
         self.date = clock().date().isoformat()
         self.imported_wh: float | None = None
         self.exported_wh: float | None = None
         self.diverted_wh: float | None = None
-        self._imported = _Source()
-        self._exported = _Source()
-        self._diverters: dict[Hashable, _Source] = {}
+        self._imported = _Source("grid import")
+        self._exported = _Source("grid export")
+        self._diverters: dict[tuple[str, str], _Source] = {}
+        self._restored = False
+        self._implausible = ChangeLogger(log, "energy today")
 
     def add_grid(self, reading: GridReading) -> None:
         """Count a grid reading (positive power = import); a missing reading is skipped."""
         if reading.power_w is None:
             return
-        at = self._today()
+        at = self._now()
         power_w = reading.power_w
-        imported = self._imported.advance(at, max(power_w, 0.0), reading.energy_import_wh)
-        exported = self._exported.advance(at, max(-power_w, 0.0), reading.energy_export_wh)
+        imported, import_problem = self._imported.advance(at, max(power_w, 0.0), reading.energy_import_wh)
+        exported, export_problem = self._exported.advance(at, max(-power_w, 0.0), reading.energy_export_wh)
+        self._implausible.report(import_problem or export_problem)
         self.imported_wh = (self.imported_wh or 0.0) + imported
         self.exported_wh = (self.exported_wh or 0.0) + exported
 
-    def add_diverter(self, key: Hashable, state: DeviceState) -> None:
+    def add_diverter(self, key: tuple[str, str], state: DeviceState) -> None:
         """Count one consumer device's state (its energy counter, else its power draw)."""
         if state.power_w is None and state.energy_wh is None:
             return
-        at = self._today()
-        source = self._diverters.setdefault(key, _Source())
-        self.diverted_wh = (self.diverted_wh or 0.0) + source.advance(at, state.power_w, state.energy_wh)
+        at = self._now()
+        source = self._diverters.setdefault(key, _Source(f"diverter {'/'.join(key)}"))
+        diverted, problem = source.advance(at, state.power_w, state.energy_wh)
+        self._implausible.report(problem)
+        self.diverted_wh = (self.diverted_wh or 0.0) + diverted
 
     def restore(self, saved: EnergyToday) -> bool:
-        """Add totals saved earlier today (before a restart) to what is counted since; False for another day."""
-        self._today()
-        if saved.date != self.date:
+        """Add totals saved earlier today (before a restart) to what is counted since, once.
+
+        False for another day, a second time, or totals beyond what a day can hold.
+        """
+        self._now()
+        if saved.date != self.date or self._restored:
             return False
+        if max(saved.imported_wh, saved.exported_wh, saved.diverted_wh) > MAX_DAY_WH:
+            log.warning("not continuing today's saved energy totals: beyond the %.0f Wh a day can hold", MAX_DAY_WH)
+            return False
+        self._restored = True
         self.imported_wh = (self.imported_wh or 0.0) + saved.imported_wh
         self.exported_wh = (self.exported_wh or 0.0) + saved.exported_wh
         self.diverted_wh = (self.diverted_wh or 0.0) + saved.diverted_wh
@@ -100,26 +155,30 @@ class DayEnergy:
 
     def totals(self) -> DayTotals:
         """Today's date and totals (rolled over at midnight even without new samples)."""
-        self._today()
+        self._now()
         return DayTotals(self.date, self.imported_wh, self.exported_wh, self.diverted_wh)
 
     def message(self) -> EnergyToday:
         """Today's totals as the retained message (unknown quantities as 0)."""
-        self._today()
+        self._now()
         return EnergyToday(
             date=self.date,
-            imported_wh=round(self.imported_wh or 0.0, 3),
-            exported_wh=round(self.exported_wh or 0.0, 3),
-            diverted_wh=round(self.diverted_wh or 0.0, 3),
+            imported_wh=_bounded(self.imported_wh),
+            exported_wh=_bounded(self.exported_wh),
+            diverted_wh=_bounded(self.diverted_wh),
         )
 
-    def _today(self) -> float:
-        """Start a new day at local midnight (totals back to zero, sources kept); return the time in Unix s."""
-        now = self._clock()
-        date = now.date().isoformat()
+    def _now(self) -> float:
+        """Start a new day at local midnight (totals back to zero, sources kept); return the monotonic time."""
+        date = self._clock().date().isoformat()
         if date != self.date:
             self.date = date
             self.imported_wh = None if self.imported_wh is None else 0.0
             self.exported_wh = None if self.exported_wh is None else 0.0
             self.diverted_wh = None if self.diverted_wh is None else 0.0
-        return now.timestamp()
+        return self._monotonic()
+
+
+def _bounded(total_wh: float | None) -> float:
+    """A total for EnergyToday: 0 when unknown, rounded, at most its bound (a flood of plausible steps)."""
+    return min(round(total_wh or 0.0, 3), MAX_ENERGY_WH)
