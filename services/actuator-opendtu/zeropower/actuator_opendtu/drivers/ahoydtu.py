@@ -1,7 +1,13 @@
-"""AhoyDTU (github.com/lumapu/ahoy): inverters addressed by name for telemetry and by index for commands."""
+"""AhoyDTU (github.com/lumapu/ahoy): inverters addressed by name for telemetry and by index for commands.
+
+Topics and payloads as its sources publish them (``src/publisher/pubMqtt.h``, ``pubMqttIvData.h``, field names in
+``src/hm/hmDefines.h``) with "Payload as JSON" off, its default: ``<name>/available`` and ``last_success`` as
+``%d``, ``<name>/ch<n>/<field>`` as ``%g`` (``71``, ``74.6``).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
@@ -10,19 +16,20 @@ from pydantic import Field, field_validator
 from zeropower.actuator_opendtu.drivers.base import (
     LimitCommand,
     TelemetryUpdate,
-    parse_number,
+    check_max_limits,
     parse_percent,
+    parse_power,
     parse_unix_time,
 )
 from zeropower.actuator_opendtu.inverters import InverterSettings
 from zeropower.shared.settings import StrictModel
 from zeropower.shared.topics import AhoyDtuTopics
 
-#: AhoyDTU's ``available`` codes (its user manual): 0 off, 1 available but not producing,
-#: 2 available and producing, 3 available and was producing, 4 was available (no data lately).
-REACHABLE_CODES = frozenset({1, 2, 3})
-PRODUCING_CODE = 2
-HIGHEST_CODE = 4
+#: AhoyDTU's ``available`` codes, its ``InverterStatus`` (``src/hm/hmInverter.h``): 0 OFF (no data for 15 min),
+#: 1 STARTING (available, not producing), 2 PRODUCING, 3 WAS_PRODUCING (available), 4 WAS_ON (no data for 5 min).
+CODES = ("0", "1", "2", "3", "4")
+REACHABLE_CODES = frozenset({"1", "2", "3"})
+PRODUCING_CODE = "2"
 
 
 class AhoyDtuConfig(StrictModel):
@@ -43,6 +50,7 @@ class AhoyDtuConfig(StrictModel):
 
     def device_ids(self, inverters: Sequence[InverterSettings]) -> list[str]:
         """Each inverter's device id, its name; ValueError naming an inverter configured wrongly."""
+        check_max_limits(inverters)
         return list(self._indexes(inverters))
 
     def create(self, inverters: Sequence[InverterSettings]) -> AhoyDtuDriver:
@@ -67,10 +75,10 @@ class AhoyDtuConfig(StrictModel):
 
 
 def _available(name: str, text: str) -> TelemetryUpdate:
-    value = parse_number(text)
-    if not value.is_integer() or not 0 <= value <= HIGHEST_CODE:
-        raise ValueError(f"expected an availability code 0-{HIGHEST_CODE}, got {text[:40]!r}")
-    return TelemetryUpdate(name, reachable=int(value) in REACHABLE_CODES, producing=int(value) == PRODUCING_CODE)
+    code = text.strip()
+    if code not in CODES:
+        raise ValueError(f"expected an availability code 0-4, got {text[:40]!r}")
+    return TelemetryUpdate(name, reachable=code in REACHABLE_CODES, producing=code == PRODUCING_CODE)
 
 
 def _last_success(name: str, text: str) -> TelemetryUpdate | None:
@@ -78,8 +86,8 @@ def _last_success(name: str, text: str) -> TelemetryUpdate | None:
     return None if updated_at is None else TelemetryUpdate(name, updated_at=updated_at)
 
 
-def _number(field: str) -> Callable[[str, str], TelemetryUpdate]:
-    return lambda name, text: TelemetryUpdate(name, **{field: parse_number(text)})
+def _power(field: str) -> Callable[[str, str], TelemetryUpdate]:
+    return lambda name, text: TelemetryUpdate(name, **{field: parse_power(text)})
 
 
 def _power_limit(name: str, text: str) -> TelemetryUpdate:
@@ -89,10 +97,13 @@ def _power_limit(name: str, text: str) -> TelemetryUpdate:
 _READERS: dict[str, Callable[[str, str], TelemetryUpdate | None]] = {
     "available": _available,
     "last_success": _last_success,
-    "ch0/P_AC": _number("power_w"),
-    "ch0/P_DC": _number("dc_power_w"),
-    "ch0/PowerLimit": _power_limit,
+    "ch0/P_AC": _power("power_w"),
+    "ch0/P_DC": _power("dc_power_w"),
+    # the limit in force in %; named so since 0.5.90 (2023), the manual's ``PowerLimit`` is older
+    "ch0/active_PowerLimit": _power_limit,
 }
+#: A DC input's power: Hoymiles inverters have at most 6 (HMT-2250), ch1-ch6; ch0 is the whole inverter.
+_DC_INPUT = re.compile(r"ch([1-6])/P_DC")
 
 
 class AhoyDtuDriver:
@@ -115,12 +126,15 @@ class AhoyDtuDriver:
         reader = _READERS.get(subtopic)
         if reader is not None:
             return reader(name, payload)
-        channel, _, field = subtopic.partition("/")
-        number = channel.removeprefix("ch")
-        if field == "P_DC" and channel.startswith("ch") and number.isdigit() and int(number) >= 1:
-            return TelemetryUpdate(name, dc_channel_w=(int(number), parse_number(payload)))
-        return None
+        dc_input = _DC_INPUT.fullmatch(subtopic)
+        if dc_input is None:
+            return None
+        return TelemetryUpdate(name, dc_channel_w=(int(dc_input[1]), parse_power(payload)))
 
     def limit_command(self, device_id: str, limit_w: float) -> LimitCommand:
-        """``ctrl/limit/<index>`` with the limit in whole W and the unit, e.g. ``600W`` (non-persistent)."""
+        """``ctrl/limit/<index>`` with the limit in whole W and the unit, e.g. ``600W``.
+
+        AhoyDTU reads a payload ending in ``W`` as an absolute non-persistent limit, any other as a relative
+        one (``src/publisher/pubMqtt.h``, ``handleMessage``).
+        """
         return LimitCommand(self._topics.limit_command(self._indexes[device_id]), f"{round(limit_w)}W")

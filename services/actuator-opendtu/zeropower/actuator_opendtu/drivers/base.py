@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from zeropower.actuator_opendtu.inverters import InverterSettings
+from zeropower.shared.messages import MAX_POWER_W, MAX_TIMESTAMP
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,10 @@ class DtuDriver(Protocol):
         ...
 
     def parse(self, topic: str, payload: str) -> TelemetryUpdate | None:
-        """Read one telemetry message; None for topics it does not use, ValueError for a garbage value."""
+        """Read one telemetry message; None for topics it does not use, ValueError for a garbage value.
+
+        Only a fixed set of topics per inverter can raise, so a per-topic log of garbage stays bounded.
+        """
         ...
 
     def limit_command(self, device_id: str, limit_w: float) -> LimitCommand:
@@ -46,14 +53,37 @@ class DtuDriver(Protocol):
         ...
 
 
+#: A DTU number as both firmwares print it (OpenDTU ``String(value, digits)``, AhoyDTU ``%g`` and ``%d``): an
+#: optional minus, ASCII digits, an optional fraction. No exponent, ``_``, ``nan``, ``inf`` or hex, which
+#: Python's float() would accept; at most 12 digits before the point, so 1 MB of digits is rejected at once.
+_DECIMAL = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,9})?")
+
+#: Both firmwares send a limit to the inverter as tenths of a W in 16 bits (OpenDTU
+#: ``ActivePowerControlCommand::setActivePowerLimit``, AhoyDTU ``RestApi::setCtrl``): 6553.5 W at most.
+MAX_LIMIT_W = 6553.5
+
+
 def parse_number(text: str) -> float:
-    """A finite number from a DTU payload such as ``305.2``; ValueError otherwise."""
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise ValueError(f"not a number: {text[:40]!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"not a finite number: {text[:40]!r}")
+    """A plain decimal number such as ``305.2`` or ``-0``; ValueError otherwise."""
+    word = text.strip()
+    if _DECIMAL.fullmatch(word) is None:
+        raise ValueError(f"not a number: {text[:40]!r}")
+    return float(word)
+
+
+def parse_power(text: str) -> float:
+    """A power in W within ±MAX_POWER_W; ValueError otherwise."""
+    value = parse_number(text)
+    if abs(value) > MAX_POWER_W:
+        raise ValueError(f"not a power within ±{MAX_POWER_W:.0f} W: {text[:40]!r}")
+    return value
+
+
+def parse_limit(text: str) -> float:
+    """A limit in W between 0 and MAX_POWER_W; ValueError otherwise."""
+    value = parse_number(text)
+    if not 0 <= value <= MAX_POWER_W:
+        raise ValueError(f"not a limit between 0 and {MAX_POWER_W:.0f} W: {text[:40]!r}")
     return value
 
 
@@ -76,6 +106,16 @@ def parse_flag(text: str) -> bool:
 def parse_unix_time(text: str) -> float | None:
     """A Unix time in s; None for ``0`` or a time before 2001 (a DTU without a synchronised clock)."""
     value = parse_number(text)
-    if value < 0:
+    if not 0 <= value <= MAX_TIMESTAMP:
         raise ValueError(f"not a Unix time: {text[:40]!r}")
     return value if value >= 1_000_000_000 else None
+
+
+def check_max_limits(inverters: Sequence[InverterSettings]) -> None:
+    """ValueError naming the first inverter whose ``max_w`` is above what a DTU can send (MAX_LIMIT_W)."""
+    for position, inverter in enumerate(inverters):
+        if inverter.max_w > MAX_LIMIT_W:
+            raise ValueError(
+                f"inverters[{position}].max_w ({inverter.max_w:g} W) is above {MAX_LIMIT_W:g} W, "
+                "the highest limit a DTU can send to a Hoymiles inverter"
+            )

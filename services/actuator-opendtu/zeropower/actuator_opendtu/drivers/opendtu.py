@@ -1,7 +1,13 @@
-"""OpenDTU (github.com/tbnobody/OpenDTU): inverters addressed by serial below a base topic (commonly ``solar``)."""
+"""OpenDTU (github.com/tbnobody/OpenDTU): inverters addressed by serial below a base topic (commonly ``solar``).
+
+Topics and payloads as ``src/MqttHandleInverter.cpp`` publishes them: ``status/...`` as Arduino ``String``s
+(``1``, ``75.00``, ``1763900001``), ``<channel>/<field>`` with the field's digits (``305.2``); DC inputs are
+numbered from 1, channel 0 is the inverter as a whole.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -10,9 +16,11 @@ from pydantic import Field, field_validator
 from zeropower.actuator_opendtu.drivers.base import (
     LimitCommand,
     TelemetryUpdate,
+    check_max_limits,
     parse_flag,
-    parse_number,
+    parse_limit,
     parse_percent,
+    parse_power,
     parse_unix_time,
 )
 from zeropower.actuator_opendtu.inverters import InverterSettings
@@ -38,6 +46,7 @@ class OpenDtuConfig(StrictModel):
 
     def device_ids(self, inverters: Sequence[InverterSettings]) -> list[str]:
         """Each inverter's device id, its serial; ValueError naming an inverter configured wrongly."""
+        check_max_limits(inverters)
         ids = []
         for position, inverter in enumerate(inverters):
             if inverter.serial is None:
@@ -56,13 +65,17 @@ def _flag(field: str) -> Callable[[str, str], TelemetryUpdate]:
     return lambda serial, text: TelemetryUpdate(serial, **{field: parse_flag(text)})
 
 
-def _number(field: str) -> Callable[[str, str], TelemetryUpdate]:
-    return lambda serial, text: TelemetryUpdate(serial, **{field: parse_number(text)})
+def _power(field: str) -> Callable[[str, str], TelemetryUpdate]:
+    return lambda serial, text: TelemetryUpdate(serial, **{field: parse_power(text)})
 
 
 def _last_update(serial: str, text: str) -> TelemetryUpdate | None:
     updated_at = parse_unix_time(text)
     return None if updated_at is None else TelemetryUpdate(serial, updated_at=updated_at)
+
+
+def _limit_absolute(serial: str, text: str) -> TelemetryUpdate:
+    return TelemetryUpdate(serial, limit_w=parse_limit(text))
 
 
 def _limit_relative(serial: str, text: str) -> TelemetryUpdate:
@@ -73,11 +86,13 @@ _READERS: dict[str, Callable[[str, str], TelemetryUpdate | None]] = {
     "status/reachable": _flag("reachable"),
     "status/producing": _flag("producing"),
     "status/last_update": _last_update,
-    "status/limit_absolute": _number("limit_w"),
+    "status/limit_absolute": _limit_absolute,
     "status/limit_relative": _limit_relative,
-    "0/power": _number("power_w"),
-    "0/powerdc": _number("dc_power_w"),
+    "0/power": _power("power_w"),
+    "0/powerdc": _power("dc_power_w"),
 }
+#: A DC input's power: Hoymiles inverters have at most 6 (HMT-2250), numbered 1-6; channel 0 is the whole inverter.
+_DC_INPUT = re.compile(r"([1-6])/power")
 
 
 class OpenDtuDriver:
@@ -100,10 +115,10 @@ class OpenDtuDriver:
         reader = _READERS.get(subtopic)
         if reader is not None:
             return reader(serial, payload)
-        channel, _, field = subtopic.partition("/")
-        if field == "power" and channel.isdigit() and int(channel) >= 1:
-            return TelemetryUpdate(serial, dc_channel_w=(int(channel), parse_number(payload)))
-        return None
+        dc_input = _DC_INPUT.fullmatch(subtopic)
+        if dc_input is None:
+            return None
+        return TelemetryUpdate(serial, dc_channel_w=(int(dc_input[1]), parse_power(payload)))
 
     def limit_command(self, device_id: str, limit_w: float) -> LimitCommand:
         """``cmd/limit_nonpersistent_absolute`` with the limit in W as a plain number (0.1 W resolution)."""
