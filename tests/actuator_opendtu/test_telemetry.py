@@ -1,9 +1,17 @@
 """Normalising an inverter's telemetry into one DeviceState."""
 
-from zeropower.actuator_opendtu.drivers import TelemetryUpdate
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zeropower.actuator_opendtu.drivers import AhoyDtuConfig, OpenDtuConfig, TelemetryUpdate
+from zeropower.actuator_opendtu.inverters import InverterSettings
 from zeropower.actuator_opendtu.telemetry import InverterTelemetry
+from zeropower.shared.messages import MAX_POWER_W, DeviceState, parse_message
 
 ID = "114182912345"
+#: No example database (nothing written to the work tree); a failure prints the blob that replays it.
+PROPERTY = settings(max_examples=300, deadline=None, database=None, print_blob=True)
 
 
 def test_nothing_seen_until_the_first_message():
@@ -80,3 +88,111 @@ def test_apply_reports_when_the_inverter_becomes_reachable():
     assert not telemetry.apply(TelemetryUpdate(ID, power_w=5), received_at=3)
     assert not telemetry.apply(TelemetryUpdate(ID, reachable=False), received_at=4)
     assert telemetry.apply(TelemetryUpdate(ID, reachable=True), received_at=5)
+
+
+def test_a_power_beyond_what_device_state_accepts_is_left_out():
+    """Regression: the old drivers read ``0/power`` = ``1e308``, and state() then raised a ValidationError."""
+    telemetry = InverterTelemetry(nameplate_w=None)
+    telemetry.apply(TelemetryUpdate(ID, power_w=1e308, dc_power_w=float("nan"), limit_w=-float("inf")), 1763900005)
+    state = telemetry.state("a", ID)
+    assert (state.power_w, state.dc_power_w, state.limit_w) == (None, None, None)
+
+
+def test_a_sum_of_dc_inputs_beyond_the_bound_is_left_out():
+    telemetry = InverterTelemetry(nameplate_w=None)
+    for channel in (1, 2):
+        telemetry.apply(TelemetryUpdate(ID, dc_channel_w=(channel, MAX_POWER_W)), received_at=1)
+    assert telemetry.state("a", ID).dc_power_w is None
+
+
+def test_a_relative_limit_times_a_huge_nameplate_is_left_out():
+    telemetry = InverterTelemetry(nameplate_w=1e9)
+    telemetry.apply(TelemetryUpdate(ID, limit_percent=50), received_at=1)
+    assert telemetry.state("a", ID).limit_w is None
+
+
+def test_a_device_time_out_of_range_gives_way_to_the_received_time():
+    telemetry = InverterTelemetry(nameplate_w=None)
+    telemetry.apply(TelemetryUpdate(ID, updated_at=1e11), received_at=1763900005)
+    assert telemetry.state("a", ID).updated_at == 1763900005
+
+
+# ---- properties: whatever arrived, state() is a valid DeviceState ------------------------------------------
+
+ANY_FLOAT = st.one_of(st.none(), st.floats(), st.integers(-(10**20), 10**20))
+UPDATES = st.builds(
+    TelemetryUpdate,
+    device_id=st.just(ID),
+    reachable=st.one_of(st.none(), st.booleans()),
+    producing=st.one_of(st.none(), st.booleans()),
+    power_w=ANY_FLOAT,
+    dc_power_w=ANY_FLOAT,
+    dc_channel_w=st.one_of(st.none(), st.tuples(st.integers(1, 6), st.floats())),
+    limit_w=ANY_FLOAT,
+    limit_percent=ANY_FLOAT,
+    updated_at=ANY_FLOAT,
+)
+
+
+@PROPERTY
+@given(
+    nameplate_w=st.one_of(st.none(), st.floats(min_value=0, exclude_min=True)),
+    steps=st.lists(st.one_of(st.tuples(UPDATES, st.floats()), st.tuples(st.floats(), st.floats())), max_size=20),
+)
+def test_property_state_never_raises_and_survives_the_wire(nameplate_w, steps):
+    telemetry = InverterTelemetry(nameplate_w=nameplate_w)
+    for first, at in steps:
+        if isinstance(first, TelemetryUpdate):
+            telemetry.apply(first, received_at=at)
+        else:
+            telemetry.record_command(first, sent_at=at)
+    state = telemetry.state("a", ID)
+    assert parse_message(DeviceState, state.model_dump_json()) == state
+
+
+DRIVERS = [
+    pytest.param(
+        OpenDtuConfig().create([InverterSettings(serial=ID, max_w=800)]),
+        f"solar/{ID}/",
+        [
+            "status/reachable",
+            "status/last_update",
+            "status/limit_absolute",
+            "status/limit_relative",
+            "0/power",
+            "0/powerdc",
+            "1/power",
+            "2/power",
+            "6/power",
+        ],
+        id="opendtu",
+    ),
+    pytest.param(
+        AhoyDtuConfig().create([InverterSettings(name="roof", index=0, max_w=800)]),
+        "inverter/roof/",
+        ["available", "last_success", "ch0/P_AC", "ch0/P_DC", "ch0/active_PowerLimit", "ch1/P_DC", "ch6/P_DC"],
+        id="ahoydtu",
+    ),
+]
+#: Payloads near and beyond every bound, and plain garbage.
+PAYLOADS = st.one_of(
+    st.sampled_from(["0", "1", "2", "100", "100.1", "1000000", "-1000000", "1000000.1", "9999999999", "1e308", "nan"]),
+    st.decimals(min_value=-(10**11), max_value=10**11, places=3).map(lambda value: f"{value:f}"),
+    st.text(max_size=12),
+)
+
+
+@pytest.mark.parametrize(("driver", "head", "subtopics"), DRIVERS)
+@PROPERTY
+@given(data=st.data())
+def test_property_whatever_the_drivers_accept_gives_a_valid_state(driver, head, subtopics, data):
+    telemetry = InverterTelemetry(nameplate_w=data.draw(st.sampled_from([None, 800.0, MAX_POWER_W])))
+    for _ in range(data.draw(st.integers(1, 30))):
+        try:
+            update = driver.parse(head + data.draw(st.sampled_from(subtopics)), data.draw(PAYLOADS))
+        except ValueError:
+            continue
+        if update is not None:
+            telemetry.apply(update, received_at=1763900005.5)
+    state = telemetry.state("a", ID)
+    assert parse_message(DeviceState, state.model_dump_json()) == state

@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from zeropower.actuator_opendtu.drivers import TelemetryUpdate
-from zeropower.shared.messages import DeviceState
+from zeropower.shared.messages import MAX_POWER_W, MAX_TIMESTAMP, DeviceState
 
 
 @dataclass
 class InverterTelemetry:
-    """The newest value of each telemetry field of one inverter, and the last limit sent to it."""
+    """The newest value of each telemetry field of one inverter, and the last limit sent to it.
+
+    All times are wall-clock Unix times, shown to people (``updated_at``, ``last_command_at``); nothing here
+    measures an age, so nothing here needs the monotonic clock.
+    """
 
     nameplate_w: float | None
     reachable: bool | None = None
@@ -31,7 +35,7 @@ class InverterTelemetry:
         return self.received_at is not None
 
     def apply(self, update: TelemetryUpdate, received_at: float) -> bool:
-        """Take in one message's values; True when the inverter has just become reachable."""
+        """Take in one message's values, received at Unix time ``received_at``; True when it just became reachable."""
         was_reachable = self.reachable
         for name in ("reachable", "producing", "power_w", "dc_power_w", "limit_w", "limit_percent", "updated_at"):
             value = getattr(update, name)
@@ -44,23 +48,27 @@ class InverterTelemetry:
         return self.reachable is True and was_reachable is not True
 
     def record_command(self, limit_w: float, sent_at: float) -> None:
-        """Remember the limit just sent."""
+        """Remember the limit just sent, at Unix time ``sent_at``."""
         self.last_command_w = limit_w
         self.last_command_at = sent_at
 
     def state(self, actuator_id: str, device_id: str) -> DeviceState:
-        """The normalised state to publish."""
+        """The normalised state to publish; never raises: a value DeviceState would refuse is left out (None).
+
+        The drivers bound what they read, but a sum or a product of those values can still go beyond.
+        """
+        updated_at = _time(self.updated_at)
         return DeviceState(
             actuator_id=actuator_id,
             device_id=device_id,
-            reachable=bool(self.reachable),
-            producing=bool(self.producing),
-            power_w=self.power_w,
-            dc_power_w=self._dc_power_w(),
-            limit_w=self._limit_w(),
-            updated_at=self.updated_at if self.updated_at is not None else self.received_at,
-            last_command_w=self.last_command_w,
-            last_command_at=self.last_command_at,
+            reachable=self.reachable is True,
+            producing=self.producing is True,
+            power_w=_power(self.power_w),
+            dc_power_w=_power(self._dc_power_w()),
+            limit_w=_power(self._limit_w()),
+            updated_at=updated_at if updated_at is not None else _time(self.received_at),
+            last_command_w=_power(self.last_command_w),
+            last_command_at=_time(self.last_command_at),
         )
 
     def _limit_w(self) -> float | None:
@@ -78,3 +86,20 @@ class InverterTelemetry:
         if self.dc_power_w is not None:
             return self.dc_power_w
         return round(sum(self.dc_channels_w.values()), 1) if self.dc_channels_w else None
+
+
+def _power(value: float | None) -> float | None:
+    """A power DeviceState accepts (finite, within ±MAX_POWER_W), else None."""
+    return _within(value, -MAX_POWER_W, MAX_POWER_W)
+
+
+def _time(value: float | None) -> float | None:
+    """A Unix time DeviceState accepts (0 to MAX_TIMESTAMP), else None."""
+    return _within(value, 0, MAX_TIMESTAMP)
+
+
+def _within(value: float | None, low: float, high: float) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if low <= number <= high else None
