@@ -20,11 +20,16 @@ ApiFactory = Callable[..., contextlib.AbstractAsyncContextManager[tuple[httpx.As
 
 @pytest.fixture
 def api_client(mqtt_settings: MqttSettings) -> ApiFactory:
-    """Start the gateway (connected, subscribed) and an HTTP client on its app; keyword args are ApiSettings."""
+    """Start the gateway (connected, subscribed) and an HTTP client on its app; keyword args are ApiSettings.
+
+    ``mqtt`` replaces the test's MQTT settings (e.g. a slower reconnect).
+    """
 
     @contextlib.asynccontextmanager
-    async def start(**api_settings: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Gateway]]:
-        gateway = Gateway(mqtt_settings)
+    async def start(
+        mqtt: MqttSettings | None = None, **api_settings: Any
+    ) -> AsyncIterator[tuple[httpx.AsyncClient, Gateway]]:
+        gateway = Gateway(mqtt or mqtt_settings)
         app = create_app(gateway, ApiSettings(**api_settings))
         stop = asyncio.Event()
         task = asyncio.create_task(gateway.run(stop))

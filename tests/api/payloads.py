@@ -1,6 +1,10 @@
-"""Payloads the API tests publish."""
+"""Payloads the API tests publish, and publishing a running controller's retained topics."""
 
+from tests.helpers import MqttProbe, wait_until
+from zeropower.api.gateway import Gateway
+from zeropower.controller.settings import ControllerTunables
 from zeropower.shared.messages import ActuatorAnnouncement, ControllerState, DeviceInfo, DeviceState
+from zeropower.shared.topics import Topics
 
 PWM, HEATER = "pwm", "heater"  # the PWM actuator and its consumer device (a heating rod)
 
@@ -38,4 +42,16 @@ def consumer_state(power_w: float | None, *, duty: float | None = None, energy_w
         power_w=power_w,
         duty=duty,
         energy_wh=energy_wh,
+    )
+
+
+async def publish_controller(probe: MqttProbe, topics: Topics, gateway: Gateway, *, enabled: bool = True) -> None:
+    """What a running controller keeps retained: its state, its config (the defaults) and availability online."""
+    await probe.publish(topics.controller_state(), controller_state(enabled=enabled), retain=True)
+    await probe.publish(topics.controller_config(), ControllerTunables().model_dump_json(), retain=True)
+    await probe.publish(topics.availability("controller"), "online", retain=True)
+    await wait_until(
+        lambda: (
+            gateway.enabled == enabled and gateway.snapshot.controller_config is not None and gateway.controller_online
+        )
     )

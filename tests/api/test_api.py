@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.api.payloads import HEATER, PWM, consumer_state, controller_state, pwm_announcement
+from tests.api.payloads import HEATER, PWM, consumer_state, controller_state, publish_controller, pwm_announcement
 from tests.helpers import MqttProbe, service_running, wait_until
 from zeropower.controller.service import run as run_controller
 from zeropower.controller.settings import ControllerServiceSettings, ControllerSettings
@@ -35,10 +35,10 @@ async def test_status_unknown_then_from_retained_state(api_client, mqtt_settings
         assert response.json() == {"enabled": "off"}
 
 
-async def test_toggle_publishes_retained_command(api_client, mqtt_settings, probe):
+async def test_toggle_sends_the_opposite_of_the_controllers_state_not_retained(api_client, mqtt_settings, probe):
     topics = Topics(mqtt_settings.topic_prefix)
     async with api_client() as (client, gateway):
-        await publish_state(probe, topics, gateway, enabled=True)
+        await publish_controller(probe, topics, gateway, enabled=True)
         mark = probe.mark()
         response = await client.get("/api/toggle")
         assert response.status_code == 200
@@ -48,16 +48,17 @@ async def test_toggle_publishes_retained_command(api_client, mqtt_settings, prob
         await publish_state(probe, topics, gateway, enabled=False)
         assert (await client.get("/api/toggle")).json() == {"enabled": "on"}
         await probe.wait_for(topics.set_enabled(), lambda m: m.text == "on", since=mark)
-    # retained: a new subscriber gets the newest command
+    # not retained: a new subscriber gets no command (its own message comes after every retained one)
     async with MqttProbe(mqtt_settings.port) as late:
-        retained = await late.wait_for(topics.set_enabled())
-        assert retained.retain is True
-        assert retained.text == "on"
+        await late.publish("sentinel", "end of the retained messages")
+        await late.wait_for("sentinel")
+        assert not late.on(topics.set_enabled())
 
 
 async def test_put_enabled(api_client, mqtt_settings, probe):
     topics = Topics(mqtt_settings.topic_prefix)
-    async with api_client() as (client, _gateway):
+    async with api_client() as (client, gateway):
+        await publish_controller(probe, topics, gateway, enabled=True)
         mark = probe.mark()
         response = await client.put("/api/enabled", json={"enabled": "off"})
         assert response.json() == {"enabled": "off"}
@@ -74,7 +75,7 @@ async def test_toggle_redirects_only_to_safe_targets(api_client, mqtt_settings, 
         return [m for m in probe.messages[mark:] if m.topic == topics.set_enabled()]
 
     async with api_client(redirect_allow_origins=["https://grafana.example.org"]) as (client, gateway):
-        await publish_state(probe, topics, gateway, enabled=True)
+        await publish_controller(probe, topics, gateway, enabled=True)
         toggles = probe.mark()
         response = await client.get("/api/toggle", params={"redirect": "/d/zeropower"})
         assert response.status_code == 303
@@ -113,14 +114,7 @@ async def test_token_is_required_for_changes(api_client, mqtt_settings, probe, c
     method, path, body = change
     topics = Topics(mqtt_settings.topic_prefix)
     async with api_client(token=TOKEN) as (client, gateway):
-        await publish_state(probe, topics, gateway, enabled=True)
-        await probe.publish(
-            topics.controller_config(),
-            '{"target_w": 20, "deadband_w": 15, "raise_gain": 0.7, '
-            '"cut_gain": 1, "stale_after_s": 10, "dead_time_s": 8, "dry_run": false}',
-            retain=True,
-        )
-        await wait_until(lambda: gateway.snapshot.controller_config is not None)
+        await publish_controller(probe, topics, gateway, enabled=True)
         for params, headers in [
             ({}, {}),
             ({"token": ""}, {}),
@@ -151,11 +145,12 @@ async def test_config_validation_names_the_field(api_client):
             assert response.json()["detail"][0]["loc"] == ["body", field]
 
 
-async def test_config_round_trip_through_the_controller(api_client, mqtt_settings, probe):
+async def test_config_round_trip_through_the_controller(api_client, mqtt_settings, probe, tmp_path):
     topics = Topics(mqtt_settings.topic_prefix)
-    settings = ControllerServiceSettings(mqtt=mqtt_settings, controller=ControllerSettings(target_w=20))
+    controller = ControllerSettings(target_w=20, state_file=tmp_path / "controller-state.json")
+    settings = ControllerServiceSettings(mqtt=mqtt_settings, controller=controller)
     async with service_running(run_controller, settings), api_client() as (client, gateway):
-        await wait_until(lambda: gateway.snapshot.controller_config is not None)
+        await wait_until(lambda: gateway.snapshot.controller_config is not None and gateway.controller_online)
         assert (await client.get("/api/config/controller")).json()["target_w"] == 20
         response = await client.put("/api/config/controller", json={"target_w": -5, "dry_run": True})
         assert response.status_code == 200
@@ -167,7 +162,7 @@ async def test_config_round_trip_through_the_controller(api_client, mqtt_setting
         assert config["dry_run"] is True
         state = await probe.wait_for(topics.controller_state(), lambda m: json.loads(m.payload)["target_w"] == -5)
         assert json.loads(state.payload)["target_w"] == -5
-    # persistent: a restarted controller applies the retained command again
+    # persistent: a restarted controller keeps what was set (in its state file; the command is not retained)
     async with service_running(run_controller, settings):
         await probe.wait_for_new(topics.controller_config(), lambda m: json.loads(m.payload)["target_w"] == -5)
 

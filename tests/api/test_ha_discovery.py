@@ -139,7 +139,7 @@ def test_topics_are_the_ones_the_services_use(topics):
     switch = entities["zeropower_zero_export"]
     assert switch["state_topic"] == topics.controller_state()
     assert switch["command_topic"] == topics.set_enabled()
-    assert switch["retain"] is True
+    assert switch["retain"] is False
     assert parse_on_off(switch["payload_on"]) is True
     assert parse_on_off(switch["payload_off"]) is False
     assert entities["zeropower_controller_mode"]["state_topic"] == topics.controller_state()
@@ -160,13 +160,24 @@ def test_topics_are_the_ones_the_services_use(topics):
         assert [entry["topic"] for entry in entities[key]["availability"]] == expected
 
 
+def test_every_command_is_sent_to_a_command_topic_and_never_retained(topics):
+    """Commands are never retained: the controller ignores retained ones and keeps its own state (issue 11)."""
+    entities = discovery_messages(HaDiscoverySettings(), topics, ACTUATORS).values()
+    commanding = {entity["unique_id"]: entity for entity in entities if "command_topic" in entity}
+    assert sorted(commanding) == ["zeropower_deadband", "zeropower_target", "zeropower_zero_export"]
+    for entity in commanding.values():
+        assert entity["command_topic"] in {topics.set_enabled(), topics.controller_config_set()}
+        assert entity["retain"] is False  # HA's default; said outright so nobody flips it back
+        assert entity["qos"] == 1
+
+
 def test_target_and_deadband_numbers_use_the_controller_config_topics(topics):
     entities = by_unique_id(discovery_messages(HaDiscoverySettings(), topics, {}))
     target, deadband = entities["zeropower_target"], entities["zeropower_deadband"]
     assert target["command_topic"] == deadband["command_topic"] == topics.controller_config_set()
     assert target["state_topic"] == topics.controller_state()
     assert deadband["state_topic"] == topics.controller_config()
-    assert target["retain"] is deadband["retain"] is False  # partial updates must not replace the retained config
+    assert target["retain"] is deadband["retain"] is False  # commands are never retained
     config = tunables_of(ControllerSettings(deadband_w=12.5))
     assert render(deadband["value_template"], config.model_dump_json()) == "12.5"
     assert render(target["value_template"], controller_state(target_w=-35.5).model_dump_json()) == "-35.5"

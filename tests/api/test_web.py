@@ -131,16 +131,17 @@ async def test_page_is_live_switches_and_tunes(page: Page, mqtt_settings: MqttSe
     await page.locator("#tuning button").click()
     await expect(page.locator("input[name=cut_gain] + .error")).to_contain_text("1.5", timeout=TIMEOUT_MS)
 
-    # a valid change reaches the controller's config topic; the page shows what the controller reports
+    # a valid change reaches the controller's config topic, only the fields changed; the page shows what the
+    # controller reports
     mark = probe.mark()
     await page.locator("input[name=cut_gain]").fill("1")
     await page.locator("input[name=target_w]").fill("-5")
     await page.locator("select[name=diverter_order]").select_option("curtail-first")
     await page.locator("#tuning button").click()
     command = await probe.wait_for(topics.controller_config_set(), since=mark)
-    assert json.loads(command.payload)["target_w"] == -5
-    assert json.loads(command.payload)["diverter_order"] == "curtail-first"
-    await probe.publish(topics.controller_config(), command.payload, retain=True)
+    assert json.loads(command.payload) == {"cut_gain": 1, "target_w": -5, "diverter_order": "curtail-first"}
+    config = ControllerTunables().model_dump() | json.loads(command.payload)
+    await probe.publish(topics.controller_config(), json.dumps(config), retain=True)
     await expect(page.locator("input[name=target_w]")).to_have_value("-5", timeout=TIMEOUT_MS)
     await expect(page.locator("input[name=cut_gain] + .error")).to_have_text("", timeout=TIMEOUT_MS)
 
@@ -170,11 +171,16 @@ async def test_tuning_form_keeps_the_field_being_edited(page: Page, mqtt_setting
     mark = probe.mark()
     await page.locator("#tuning button").click()  # saved: the controller's config shows again
     command = await probe.wait_for(topics.controller_config_set(), since=mark)
-    assert json.loads(command.payload)["target_w"] == -7
-    await probe.publish(topics.controller_config(), command.payload, retain=True)
-    config = json.loads(command.payload) | {"target_w": -8.0}
+    assert json.loads(command.payload) == {"target_w": -7}  # not the deadband shown (11): 12 stays in force
+    await expect(page.locator("#tuning-status")).to_contain_text("sent", timeout=TIMEOUT_MS)
+    config |= {"target_w": -8.0}
     await probe.publish(topics.controller_config(), json.dumps(config), retain=True)
     await expect(target).to_have_value("-8", timeout=TIMEOUT_MS)
+    await expect(deadband).to_have_value("12", timeout=TIMEOUT_MS)
+
+    await page.locator("#tuning button").click()  # nothing changed: nothing sent
+    await expect(page.locator("#tuning-status")).to_have_text("nothing changed", timeout=TIMEOUT_MS)
+    assert [m.payload for m in probe.messages[mark:] if m.topic == topics.controller_config_set()] == [command.payload]
 
 
 @pytest.mark.parametrize("api_settings", [ApiSettings(token=TOKEN)])

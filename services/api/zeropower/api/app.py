@@ -18,7 +18,7 @@ from zeropower.api.events import install_web
 from zeropower.api.gateway import Gateway
 from zeropower.api.metrics import registry_for
 from zeropower.api.settings import ApiSettings
-from zeropower.controller.settings import ControllerTunables, ControllerTunablesUpdate
+from zeropower.controller.settings import ControllerTunablesUpdate
 from zeropower.shared.messages import OnOff, on_off
 
 
@@ -70,7 +70,13 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
 
     authorized = [Depends(require_token)]
 
+    def require_controller() -> None:
+        """Refuse with 503 unless the controller is online: a command is sent once, so nobody else would get it."""
+        if not gateway.controller_online:
+            raise HTTPException(503, "the controller is not online: the command would be lost; nothing was changed")
+
     async def publish_enabled(enabled: bool) -> dict[str, OnOff]:
+        require_controller()
         if not await gateway.set_enabled(enabled):
             raise HTTPException(503, "not connected to the MQTT broker; nothing was changed")
         return {"enabled": on_off(enabled)}
@@ -79,17 +85,17 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
     async def toggle(
         redirect: Annotated[str | None, Query(description="Where to send the browser afterwards (303).")] = None,
     ) -> dict[str, OnOff] | RedirectResponse:
-        """Switch zero-export control to the other state (retained command) and answer the new state."""
+        """Switch zero-export control to the other state (as the controller reports it) and answer the new state."""
         target = redirect_target(redirect, settings.redirect_allow_origins) if redirect is not None else None
         current = gateway.enabled
         if current is None:
-            raise HTTPException(503, "the current state is unknown: no controller state or command seen yet")
+            raise HTTPException(503, "the current state is unknown: no controller state received")
         answer = await publish_enabled(not current)
         return RedirectResponse(target, status_code=303) if target is not None else answer
 
     @app.put("/api/enabled", dependencies=authorized)
     async def put_enabled(body: EnabledBody) -> dict[str, OnOff]:
-        """Switch zero-export control on or off (retained command)."""
+        """Switch zero-export control on or off."""
         return await publish_enabled(body.enabled == "on")
 
     @app.get("/api/status")
@@ -142,14 +148,19 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
 
     @app.put("/api/config/controller", dependencies=authorized)
     async def put_controller_config(body: ControllerTunablesUpdate) -> dict[str, Any]:  # type: ignore[valid-type]
-        """Change some of the controller's tunables; the fields left out keep their effective value."""
+        """Change some of the controller's tunables: only the fields given are sent, the others keep their value.
+
+        Answers the config as it will be once the controller has applied the change.
+        """
         current = gateway.snapshot.controller_config
         if current is None:
             raise HTTPException(503, "the controller's config is unknown (is the controller running?)")
-        merged = ControllerTunables.model_validate({**current, **body.changes()})
-        if not await gateway.set_controller_config(merged):
-            raise HTTPException(503, "not connected to the MQTT broker; nothing was changed")
-        return merged.model_dump()
+        changes = body.changes()
+        if changes:
+            require_controller()
+            if not await gateway.change_controller_config(body):
+                raise HTTPException(503, "not connected to the MQTT broker; nothing was changed")
+        return {**current, **changes}
 
     @app.get("/healthz")
     async def healthz() -> Response:

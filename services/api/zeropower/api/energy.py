@@ -75,7 +75,7 @@ class _Source:
             if self.power_w is not None and self.at is not None and 0 < at - self.at <= MAX_GAP_S:
                 energy_wh = self.power_w * (at - self.at) / 3600
         if power_w is not None and not 0 <= power_w <= MAX_HOUSE_POWER_W:
-            problem = problem or f"{self.name}: {power_w:.0f} W is beyond a house connection, not counted"
+            problem = problem or f"{self.name}: {power_w:g} W is outside 0..{MAX_HOUSE_POWER_W:.0f} W, not counted"
             power_w = None
         self.power_w, self.at = power_w, at
         return energy_wh, problem

@@ -1,4 +1,8 @@
-"""The gateway's MQTT side: keeps the newest state of every service in memory and publishes commands."""
+"""The gateway's MQTT side: keeps the newest state of every service in memory and publishes commands.
+
+Commands (``set/enabled``, ``controller/config/set``) are published once and never retained, so nothing
+sends them again after a reconnect; what is in force is the controller's retained state and config.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from zeropower.api.energy import Clock, DayEnergy, local_now
-from zeropower.controller.settings import ControllerTunables
+from zeropower.api.energy import DayEnergy
+from zeropower.controller.settings import ControllerTunables, TunablesUpdateBase
 from zeropower.shared.messages import (
     ActuatorAnnouncement,
     ControllerState,
@@ -22,12 +26,13 @@ from zeropower.shared.messages import (
     parse_message,
 )
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
-from zeropower.shared.settings import MqttSettings, StrictModel
+from zeropower.shared.settings import MqttSettings
 from zeropower.shared.topics import Topics, actuator_service_id
 
 log = logging.getLogger("zeropower.api")
 
 SERVICE_ID = "api"
+CONTROLLER = "controller"  # the service id whose availability says whether a command reaches anyone
 ENERGY_PUBLISH_S = 10.0  # today's energy totals are published (retained) at most this often
 
 DeviceKey = tuple[str, str]  # (actuator id, device id)
@@ -65,16 +70,15 @@ class Snapshot:
 class Gateway:
     """One MQTT connection: subscribes to the system's state and publishes the API's commands."""
 
-    def __init__(self, settings: MqttSettings, bus: MqttBus | None = None, clock: Clock = local_now) -> None:
+    def __init__(self, settings: MqttSettings, bus: MqttBus | None = None, energy: DayEnergy | None = None) -> None:
         self.topics = Topics(settings.topic_prefix)
         self.bus = bus or MqttBus.for_service(settings, SERVICE_ID)
         self.snapshot = Snapshot()
         self.counters = Counters()
-        self.energy = DayEnergy(clock)
+        self.energy = energy or DayEnergy()
         self.energy_publish_s = ENERGY_PUBLISH_S
         self._connected_at: float | None = None  # time.monotonic() of the first connect
         self._energy_published_at: float | None = None  # time.monotonic() of the last publish; None: not yet
-        self._commanded_enabled: bool | None = None
         self._changed = asyncio.Event()
         self.bus.subscribe(self.topics.controller_state(), self._on_controller_state)
         self.bus.subscribe(self.topics.controller_config(), self._on_controller_config)
@@ -82,7 +86,6 @@ class Gateway:
         self.bus.subscribe(self.topics.availability(actuator_service_id("+")), self._on_availability)
         self.bus.subscribe(self.topics.all_device_states(), self._on_device_state)
         self.bus.subscribe(self.topics.grid_power(), self._on_grid)
-        self.bus.subscribe(self.topics.set_enabled(), self._on_set_enabled)
         self.bus.subscribe(self.topics.all_actuator_announcements(), self._on_announcement)
         self.bus.subscribe(self.topics.energy_today(), self._on_energy_today)
         self.bus.on_connect(self._on_connect)
@@ -98,23 +101,26 @@ class Gateway:
 
     @property
     def enabled(self) -> bool | None:
-        """Whether zero export is on: the controller's state, else the last command seen; None if unknown."""
-        if self.snapshot.controller is not None:
-            return self.snapshot.controller.enabled
-        return self._commanded_enabled
+        """Whether zero export is on, as the controller reports it; None while unknown."""
+        controller = self.snapshot.controller
+        return None if controller is None else controller.enabled
+
+    @property
+    def controller_online(self) -> bool:
+        """True while the controller's availability is ``online``: a command sent now reaches it."""
+        return self.snapshot.availability.get(CONTROLLER) == "online"
 
     async def wait_changed(self) -> None:
         """Return after the next message has updated the snapshot."""
         await self._changed.wait()
 
     async def set_enabled(self, enabled: bool) -> bool:
-        """Publish the on/off command retained; False when not connected."""
-        self._commanded_enabled = enabled
-        return await self.bus.publish(self.topics.set_enabled(), on_off(enabled), retain=True)
+        """Publish the on/off command (not retained); False when not connected."""
+        return await self.bus.publish(self.topics.set_enabled(), on_off(enabled))
 
-    async def set_controller_config(self, config: StrictModel) -> bool:
-        """Publish the controller's complete tunables retained; False when not connected."""
-        return await self.bus.publish(self.topics.controller_config_set(), config, retain=True)
+    async def change_controller_config(self, update: TunablesUpdateBase) -> bool:
+        """Publish a change of the controller's tunables: only the fields given, not retained; False if offline."""
+        return await self.bus.publish(self.topics.controller_config_set(), update.model_dump_json(exclude_unset=True))
 
     async def _on_connect(self) -> None:
         """Note the first connect: today's totals are first published ENERGY_PUBLISH_S after it."""
@@ -188,12 +194,6 @@ class Gateway:
         self.snapshot.grid_received_at = time.monotonic()
         self.energy.add_grid(reading)
         await self._publish_energy()
-
-    async def _on_set_enabled(self, message: IncomingMessage) -> None:
-        self._count()
-        text = message.text.strip().strip('"').lower()
-        if text in {"on", "off"}:
-            self._commanded_enabled = text == "on"
 
     async def _on_announcement(self, message: IncomingMessage) -> None:
         self._count()

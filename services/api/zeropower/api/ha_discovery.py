@@ -155,7 +155,7 @@ class _Builder:
                 "command_topic": self.topics.set_enabled(),
                 "payload_on": "on",
                 "payload_off": "off",
-                "retain": True,
+                "retain": False,  # a command: the controller keeps the switch itself and ignores retained ones
                 "qos": 1,
             },
         )
@@ -206,7 +206,7 @@ class _Builder:
         return {
             "command_topic": command_topic,
             "command_template": '{"' + field + '": {{ value }}}',
-            "retain": False,  # a partial update: retained, it would replace the API's complete retained config
+            "retain": False,  # a command: the controller keeps its tunables itself and ignores retained ones
             "min": low,
             "max": high,
             "step": 1.0,

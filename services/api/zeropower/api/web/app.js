@@ -9,7 +9,7 @@ const energy = (value) => {
   return Math.abs(value) < 1000 ? `${Math.round(value)} Wh` : `${(value / 1000).toFixed(2)} kWh`;
 };
 const percent = (value) => (value == null ? "–" : `${Math.round(value * 100)} %`);
-const history = [];
+const history = [];  // {t: performance.now() (monotonic, ms), grid, output}
 let current = null;
 
 // PUT JSON; with a token configured, ask for it on a 401 (again while it is wrong) and keep it in localStorage.
@@ -63,8 +63,8 @@ function render(state) {
     item.className = status === "online" ? "on" : "off";
     return item;
   }));
-  history.push({ t: Date.now(), grid: state.grid_power_w, output: state.output_w });
-  while (history[0].t < Date.now() - HISTORY_MS) history.shift();
+  history.push({ t: performance.now(), grid: state.grid_power_w, output: state.output_w });
+  while (history[0].t < performance.now() - HISTORY_MS) history.shift();
   drawChart();
 }
 
@@ -103,7 +103,7 @@ function drawChart() {
   const low = Math.min(0, ...values);
   const high = Math.max(1, ...values);
   const y = (v) => 155 - ((v - low) / (high - low)) * 150;
-  const x = (t) => 600 - ((Date.now() - t) / HISTORY_MS) * 600;
+  const x = (t) => 600 - ((performance.now() - t) / HISTORY_MS) * 600;
   const points = (key) => history.filter((p) => p[key] != null).map((p) => `${x(p.t)},${y(p[key])}`).join(" ");
   $("grid-line").setAttribute("points", points("grid"));
   $("output-line").setAttribute("points", points("output"));
@@ -135,21 +135,28 @@ async function switchOver() {
   }
 }
 
+// Send only the fields the user changed: a change made elsewhere (Home Assistant) to another field stays.
 async function saveTuning(event) {
   event.preventDefault();
   const form = $("tuning");
+  const changed = [...form.elements].filter((input) => input.name && input.classList.contains("dirty"));
   const body = {};
   for (const input of form.elements) {
-    if (!input.name) continue;
-    input.parentElement.querySelector(".error").textContent = "";
+    if (input.name) input.parentElement.querySelector(".error").textContent = "";
+  }
+  for (const input of changed) {
     if (input.type === "checkbox") body[input.name] = input.checked;
     else body[input.name] = input.tagName === "SELECT" ? input.value : Number(input.value);
+  }
+  if (changed.length === 0) {
+    $("tuning-status").textContent = "nothing changed";
+    return;
   }
   $("tuning-status").textContent = "saving…";
   const response = await put("/api/config/controller", body);
   const answer = await response.json();
   if (response.ok) {
-    for (const input of form.elements) input.classList.remove("dirty");
+    for (const input of changed) input.classList.remove("dirty");
     $("tuning-status").textContent = "sent; the controller applies it within a step";
   } else if (response.status === 422) {
     $("tuning-status").textContent = "not saved";
