@@ -262,7 +262,7 @@ EVENTS = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, database=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 @given(EVENTS)
 def test_hostile_input_keeps_the_totals_finite_and_plausible(events):
     clock = FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=TZ))

@@ -79,7 +79,7 @@ async def feed(messages: list[tuple[str, bytes]]) -> tuple[Gateway, MemoryBus]:
     return gateway, bus
 
 
-@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, database=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 @given(MESSAGES)
 def test_no_handler_raises_and_energy_today_is_always_published(messages):
     _gateway, bus = asyncio.run(feed(messages))
