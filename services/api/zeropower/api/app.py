@@ -71,7 +71,7 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
     authorized = [Depends(require_token)]
 
     def require_controller() -> None:
-        """Refuse with 503 unless the controller is online: a command is sent once, so nobody else would get it."""
+        """Refuse with 503 unless the controller is online: a command is sent once, a controller down never gets it."""
         if not gateway.controller_online:
             raise HTTPException(503, "the controller is not online: the command would be lost; nothing was changed")
 

@@ -119,7 +119,7 @@ class Gateway:
         return await self.bus.publish(self.topics.set_enabled(), on_off(enabled))
 
     async def change_controller_config(self, update: TunablesUpdateBase) -> bool:
-        """Publish a change of the controller's tunables: only the fields given, not retained; False if offline."""
+        """Publish the given fields of a tunables change (not retained); False when not connected."""
         return await self.bus.publish(self.topics.controller_config_set(), update.model_dump_json(exclude_unset=True))
 
     async def _on_connect(self) -> None:
