@@ -18,6 +18,8 @@ import httpx
 import pytest
 from aiohttp import web
 
+from zeropower.meter.gate import ReadingGate
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -173,3 +175,8 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
     """The HTTP client drivers share."""
     async with httpx.AsyncClient() as client:
         yield client
+
+
+def checked(values, requested_at=1700000000.0):
+    """What the service would publish for ``values`` (a first read, so no device time may be involved)."""
+    return ReadingGate("test meter", max_power_w=50_000, stale_after_s=10).judge(values, requested_at)

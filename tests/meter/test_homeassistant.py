@@ -17,7 +17,13 @@ def meter_for(device, http, **config):
 
 def state(value, unit="W", **extra):
     attributes = {"unit_of_measurement": unit} if unit is not None else {}
-    return {"entity_id": ENTITY, "state": value, "attributes": attributes, **extra}
+    return {
+        "entity_id": ENTITY,
+        "state": value,
+        "attributes": attributes,
+        "last_updated": "2023-11-14T22:13:20+00:00",
+        **extra,
+    }
 
 
 async def test_watts_with_bearer_token_and_report_time(device, http):
@@ -25,6 +31,7 @@ async def test_watts_with_bearer_token_and_report_time(device, http):
     reading = await meter_for(device, http).read()
     assert reading.power_w == -71
     assert reading.timestamp == 1700000000.0
+    assert reading.device_time.value == 1700000000.0
     assert device.seen(PATH)[-1].headers["Authorization"] == "Bearer tok3n"
 
 
@@ -64,7 +71,7 @@ async def test_unexpected_unit_is_missing(device, http, unit, shown):
 
 async def test_non_numeric_state(device, http):
     device.json(PATH, state("nan"))
-    with pytest.raises(MeterError, match=f"{ENTITY} state is 'nan', not a finite number"):
+    with pytest.raises(MeterError, match=f"{ENTITY} state is 'nan', not a number"):
         await meter_for(device, http).read()
 
 
@@ -80,3 +87,16 @@ async def test_bad_token_and_unknown_entity(device, http):
 def test_entity_id_is_checked():
     with pytest.raises(ValidationError, match="entity_id"):
         HomeAssistantConfig(type="homeassistant", url="http://ha:8123", entity_id="grid power", token="t")
+
+
+@pytest.mark.parametrize(
+    ("times", "match"),
+    [
+        ({"last_updated": None}, f"{ENTITY} last_updated is missing"),
+        ({"last_reported": "yesterday"}, f"{ENTITY} last_reported is 'yesterday', not an ISO 8601 time"),
+    ],
+)
+async def test_a_report_time_is_required(device, http, times, match):
+    device.json(PATH, state("5", **times))
+    with pytest.raises(MeterError, match=match):
+        await meter_for(device, http).read()

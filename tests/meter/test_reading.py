@@ -5,11 +5,15 @@ import math
 import pytest
 
 from zeropower.meter.key_path import resolve, split_path
-from zeropower.meter.reading import MeterError, finite_number, missing_reading, watts
+from zeropower.meter.reading import MeterError, RawValue, finite_number, missing_reading, summed, watts
 
 
-@pytest.mark.parametrize(("value", "expected"), [(12, 12.0), (-3.5, -3.5), ("42", 42.0), (" -1.5 ", -1.5)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(12, 12.0), (-3.5, -3.5), ("42", 42.0), (" -1.5 ", -1.5), ("+7.", 7.0), (".5", 0.5), (1e308, 1e308)],
+)
 def test_finite_numbers(value, expected):
+    """JSON numbers in any notation are numbers (bounded later); text must be a plain decimal."""
     assert finite_number(value, "x") == expected
 
 
@@ -18,17 +22,28 @@ def test_finite_numbers(value, expected):
     [
         (math.nan, "x is nan, not a finite number"),
         (math.inf, "x is inf, not a finite number"),
-        ("-Infinity", "x is '-Infinity', not a finite number"),
+        ("-Infinity", "x is '-Infinity', not a number"),
+        ("1_2_3", "x is '1_2_3', not a number"),  # float() would read 123
+        ("1e308", "x is '1e308', not a number"),
+        ("0x10", "x is '0x10', not a number"),
+        ("nan", "x is 'nan', not a number"),
+        ("1" * 400, "not a finite number"),
+        ("", "x is '', not a number"),
         ("12 W", "x is '12 W', not a number"),
         (True, "x is a bool, not a number"),
         (None, "x is missing (null), not a number"),
         ([1], "x is a list, not a number"),
-        (10**400, "not a number"),
+        (10**400, "not a finite number"),
     ],
 )
 def test_not_finite_numbers(value, message):
     with pytest.raises(MeterError, match=message.replace("(", r"\(").replace(")", r"\)")):
         finite_number(value, "x")
+
+
+def test_summed_counters_or_the_first_that_is_not_a_number():
+    assert summed([RawValue(1.5, "a"), RawValue("2", "b")], "total") == RawValue(3.5, "total")
+    assert summed([RawValue(1.5, "a"), RawValue("1_0", "b"), RawValue(None, "c")], "total") == RawValue("1_0", "b")
 
 
 def test_watts():

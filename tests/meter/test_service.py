@@ -8,16 +8,20 @@ import logging
 import os
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
+from aiohttp import web
 
 from tests.helpers import service_running, wait_until
+from zeropower.meter.drivers.homeassistant import HomeAssistantConfig
 from zeropower.meter.drivers.shelly_gen2 import ShellyGen2Config
+from zeropower.meter.drivers.vzlogger import VzloggerConfig
 from zeropower.meter.drivers.vzlogger_push import VzloggerPushConfig
+from zeropower.meter.reading import MeterError, MeterValues
 from zeropower.meter.service import poll, read_or_explain, run
 from zeropower.meter.settings import MeterServiceSettings, MeterSettings
-from zeropower.shared.messages import GridReading
 from zeropower.shared.topics import Topics
 from zeropower.sim.broker import free_port
 
@@ -75,8 +79,8 @@ async def test_publishes_readings_and_missing_readings_with_the_cause(mqtt_setti
     await probe.wait_for(topics.availability("meter"), lambda m: m.text == "offline")
 
     messages = [r.getMessage() for r in caplog.records if r.name == "zeropower.meter"]
-    assert len([m for m in messages if "HTTP 500" in m]) == 1  # once per change of state, not per poll
-    assert len([m for m in messages if "recovered" in m]) == 1
+    assert len([m for m in messages if "HTTP 500" in m]) == 1  # once, not per poll
+    assert not [m for m in messages if "nan" in m or "recovered" in m]  # rate-limited: one line per minute
 
 
 async def test_a_slow_meter_does_not_pile_up_requests(mqtt_settings, probe, device):
@@ -118,7 +122,7 @@ async def test_push_meter_silence_is_reported(mqtt_settings, probe, caplog):
         again = await probe.wait_for_new(topics.grid_power())
         assert payload(again)["error"] == payload(silent)["error"]
     warnings = [r.getMessage() for r in caplog.records if r.name == "zeropower.meter" and "no data" in r.getMessage()]
-    assert len(warnings) == 2  # at the start and after the reading, not for every repetition
+    assert len(warnings) == 1  # not for every repetition, nor again within the minute after the reading
 
 
 def run_meter_command(tmp_path, env, *arguments):
@@ -160,14 +164,18 @@ class SlowMeter:
     async def read(self):
         self.starts.append(asyncio.get_running_loop().time())
         await asyncio.sleep(self.duration_s)  # the meter is slow (simulation, not synchronisation)
-        return GridReading(power_w=1.0)
+        return MeterValues(power_w=1.0)
 
 
 async def test_polls_start_on_interval_ticks_and_skip_the_missed_ones():
     meter = SlowMeter(duration_s=0.5)
     readings = asyncio.Queue()
+
+    async def deliver(result, requested_at):
+        await readings.put((result, requested_at))
+
     stop = asyncio.Event()
-    task = asyncio.create_task(poll(meter, readings.put, 0.2, stop))
+    task = asyncio.create_task(poll(meter, deliver, 0.2, stop))
     for _ in range(4):
         await asyncio.wait_for(readings.get(), 5)
     stop.set()
@@ -188,9 +196,9 @@ class BrokenMeter:
 
 
 async def test_a_driver_bug_costs_a_reading_not_the_service():
-    reading = await read_or_explain(BrokenMeter())
-    assert reading.power_w is None
-    assert reading.error == "driver error KeyError: 'oops'"
+    result = await read_or_explain(BrokenMeter())
+    assert isinstance(result, MeterError)
+    assert str(result) == "driver error KeyError: 'oops'"
 
 
 async def test_stops_at_once_even_while_a_read_hangs(mqtt_settings, probe, device):
@@ -206,3 +214,95 @@ async def test_stops_at_once_even_while_a_read_hangs(mqtt_settings, probe, devic
     await asyncio.wait_for(task, 5)
     assert asyncio.get_running_loop().time() - started < 1.0
     await probe.wait_for(topics.availability("meter"), lambda m: m.text == "offline")
+
+
+@pytest.mark.parametrize(
+    ("total_act_power", "error"),
+    [
+        ('"1e308"', "EM total_act_power is '1e308', not a number"),
+        ('"1_2_3"', "EM total_act_power is '1_2_3', not a number"),  # float() reads 123
+        ("1e308", None),
+        ("-60000", None),
+    ],
+)
+async def test_implausible_power_is_never_published_as_a_number(mqtt_settings, probe, device, total_act_power, error):
+    topics = Topics(mqtt_settings.topic_prefix)
+    device.json("/rpc/EM.GetStatus", f'{{"id": 0, "total_act_power": {total_act_power}}}')
+    driver = ShellyGen2Config(type="shelly_gen2", url=device.url, energy=False)
+    async with meter_service(mqtt_settings, driver, poll_interval_s=0.05):
+        message = await probe.wait_for(topics.grid_power())
+    reading = payload(message)
+    assert reading["power_w"] is None
+    expected = error or (
+        f"grid power {float(total_act_power):g} W is outside the plausible range ±50000 W (meter.max_power_w)"
+    )
+    assert reading["error"] == expected
+
+
+def vzlogger_answer(tuple_ms, value=-312.4):
+    return {
+        "version": "0.8.2",
+        "generator": "vzlogger",
+        "data": [{"uuid": "u1", "last": tuple_ms, "interval": -1, "protocol": "sml", "tuples": [[tuple_ms, value]]}],
+    }
+
+
+async def test_vzlogger_serving_its_last_tuple_forever_is_frozen(mqtt_settings, probe, device):
+    """vzlogger's "buffer": -1 serves the newest tuple forever: only a tuple time that moves is a reading."""
+    topics = Topics(mqtt_settings.topic_prefix)
+    hour_old = int((time.time() - 3600) * 1000)
+    device.json("/u1", vzlogger_answer(hour_old))
+    driver = VzloggerConfig(type="vzlogger", url=device.url, uuid="u1")
+    async with meter_service(mqtt_settings, driver, poll_interval_s=0.05, stale_after_s=0.3):
+        first = payload(await probe.wait_for(topics.grid_power()))
+        assert first["error"].startswith("waiting for the device time to advance (it shows ")
+        frozen = payload(await probe.wait_for(topics.grid_power(), lambda m: "frozen" in (payload(m)["error"] or "")))
+        assert frozen["error"].startswith("the meter's value is frozen: its device time has stayed at ")
+        assert "for at least " in frozen["error"]
+        assert all(payload(m)["power_w"] is None for m in probe.on(topics.grid_power()))
+
+        device.json("/u1", vzlogger_answer(hour_old + 1000, -100.0))  # vzlogger's meter speaks again
+        valid = payload(await probe.wait_for_new(topics.grid_power(), lambda m: payload(m)["power_w"] is not None))
+        assert (valid["power_w"], valid["timestamp"]) == (-100.0, (hour_old + 1000) / 1000)
+        again = payload(await probe.wait_for_new(topics.grid_power()))  # the very next message
+        assert again["error"].startswith("the meter's value is frozen")  # the repeats in between were skipped
+
+
+async def test_a_home_assistant_sensor_reported_months_ago_is_frozen(mqtt_settings, probe, device):
+    topics = Topics(mqtt_settings.topic_prefix)
+    state = {
+        "entity_id": "sensor.grid_power",
+        "state": "-71",
+        "attributes": {"unit_of_measurement": "W"},
+        "last_changed": "2025-06-01T10:00:00+00:00",
+        "last_reported": "2025-06-01T10:00:00+00:00",
+        "last_updated": "2025-06-01T10:00:00+00:00",
+    }
+    device.json("/api/states/sensor.grid_power", state)
+    driver = HomeAssistantConfig(type="homeassistant", url=device.url, entity_id="sensor.grid_power", token="t")
+    async with meter_service(mqtt_settings, driver, poll_interval_s=0.05, stale_after_s=0.2):
+        frozen = await probe.wait_for(topics.grid_power(), lambda m: "frozen" in (payload(m)["error"] or ""))
+    assert "its device time has stayed at 2025-06-01T10:00:00+00:00 for at least" in payload(frozen)["error"]
+    assert all(payload(m)["power_w"] is None for m in probe.on(topics.grid_power()))
+
+
+async def test_slow_counters_never_delay_the_power_and_readings_carry_the_request_time(mqtt_settings, probe, device):
+    """A Shelly that answers in 0.3 s (counters in 1 s): a reading every ~0.3 s, stamped when it was asked."""
+    topics = Topics(mqtt_settings.topic_prefix)
+    asked_at = []
+
+    async def slow_status(_):
+        asked_at.append(time.time())
+        await asyncio.sleep(0.3)  # the device is slow (simulation, not synchronisation)
+        return web.json_response(EM_STATUS)
+
+    device.route("/rpc/EM.GetStatus", slow_status)
+    device.json("/rpc/EMData.GetStatus", EM_DATA, delay_s=1.0)
+    async with meter_service(mqtt_settings, shelly(device), poll_interval_s=0.05):
+        for _ in range(6):
+            await probe.wait_for_new(topics.grid_power(), lambda m: payload(m)["power_w"] == -300.5)
+    stamps = [payload(m)["timestamp"] for m in probe.on(topics.grid_power())]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
+    assert max(gaps) < 0.6  # not 0.3 + 1.0 s per reading
+    for stamp in stamps:  # the time the request was sent, not the time the answer came
+        assert min(abs(stamp - asked) for asked in asked_at) < 0.05

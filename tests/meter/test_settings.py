@@ -22,6 +22,7 @@ def clean_environment(monkeypatch, tmp_path):
 def test_defaults():
     settings = MeterSettings()
     assert (settings.poll_interval_s, settings.timeout_s, settings.stale_after_s) == (1.0, 2.0, 10.0)
+    assert settings.max_power_w == 50_000
     assert isinstance(settings.driver, SimConfig)
 
 
@@ -52,6 +53,8 @@ def test_yaml_with_environment_override(monkeypatch, tmp_path):
     ("meter", "expected"),
     [
         ({"poll_interval_s": "abc"}, "meter.poll_interval_s: Input should be a valid number"),
+        ({"max_power_w": 2e6}, "meter.max_power_w: Input should be less than or equal to 1000000"),
+        ({"max_power_w": 0}, "meter.max_power_w: Input should be greater than 0"),
         ({"driver": {"type": "shelly_gen2"}}, "meter.driver.shelly_gen2.url: Field required"),
         ({"driver": {"type": "shelly_gen2", "url": "http://x", "pasword": "p"}}, "meter.driver.shelly_gen2.pasword"),
         ({"driver": {"type": "fronius"}}, "meter.driver: Input tag 'fronius' found using 'type' does not match"),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.meter.conftest import basic_auth_of
+from tests.meter.conftest import basic_auth_of, checked
 from zeropower.meter.drivers.shelly_gen1 import ShellyGen1Config, ShellyGen1Meter
 from zeropower.meter.reading import MeterError
 
@@ -29,7 +29,7 @@ def meter_for(device, http, **config):
     return ShellyGen1Meter(ShellyGen1Config(type="shelly_gen1", url=device.url, **config), http, timeout_s=2)
 
 
-async def test_3em_total_power_phases_energy_and_device_time(device, http):
+async def test_3em_total_power_phases_and_energy(device, http):
     device.json(
         "/status",
         three_em(
@@ -39,21 +39,28 @@ async def test_3em_total_power_phases_energy_and_device_time(device, http):
             total_power=-184.34,
         ),
     )
-    reading = await meter_for(device, http).read()
+    reading = checked(await meter_for(device, http).read(), requested_at=1765000000.0)
     assert reading.power_w == -184.34
     assert [phase.power_w for phase in reading.phases] == [10.66, -200.0, 5.0]
     assert reading.phases[0].voltage_v == 232.06
     assert reading.phases[0].current_a == 0.08
     assert reading.energy_import_wh == pytest.approx(106.3)
     assert reading.energy_export_wh == pytest.approx(52.0)
-    assert reading.timestamp == 1700000000
     assert reading.error is None
 
 
-async def test_clock_not_synced_uses_time_of_reading(device, http):
-    device.json("/status", three_em(emeter(1.0), unixtime=0))
-    reading = await meter_for(device, http).read()
-    assert reading.timestamp > 1700000000
+async def test_unixtime_is_the_device_clock_not_a_measurement_time(device, http):
+    """Gen1's unixtime is its clock in whole seconds (possibly wrong): readings carry their request time."""
+    device.json("/status", three_em(emeter(1.0), unixtime=1700000000))
+    values = await meter_for(device, http).read()
+    assert (values.timestamp, values.device_time) == (None, None)
+    assert checked(values, requested_at=1765000000.25).timestamp == 1765000000.25
+
+
+async def test_a_counter_that_is_not_a_plain_number_leaves_both_out(device, http):
+    device.json("/status", three_em(emeter(1.0, total="1_000"), emeter(2.0)))
+    reading = checked(await meter_for(device, http).read())
+    assert (reading.power_w, reading.energy_import_wh, reading.energy_export_wh) == (3.0, None, None)
 
 
 async def test_em_channel_from_real_capture(device, http):
@@ -68,7 +75,7 @@ async def test_em_channel_from_real_capture(device, http):
     }
     pv_clamp = {**capture, "power": 1500.0}
     device.json("/status", {"emeters": [capture, pv_clamp], "unixtime": 1700000000})
-    reading = await meter_for(device, http, channel=0).read()
+    reading = checked(await meter_for(device, http, channel=0).read())
     assert reading.power_w == -620.34
     assert len(reading.phases) == 1
     assert reading.phases[0].current_a is None  # the EM has no current
@@ -105,6 +112,8 @@ async def test_is_valid_of_other_channels_does_not_matter(device, http):
     [
         ('{"emeters":[{"power":NaN,"is_valid":true}],"total_power":NaN}', "total_power is nan, not a finite number"),
         ('{"emeters":[{"power":1,"is_valid":true}],"total_power":"abc"}', "total_power is 'abc', not a number"),
+        ('{"emeters":[{"power":1,"is_valid":true}],"total_power":"1_2_3"}', "total_power is '1_2_3', not a number"),
+        ('{"emeters":[{"power":1,"is_valid":true}],"total_power":"1e308"}', "total_power is '1e308', not a number"),
         ('{"emeters":[{"power":1,"is_valid":true}],"total_power":null}', "total_power is missing"),
         ('{"total_power":12}', "no key 'emeters' at the top level"),
         ('{"emeters":[],"total_power":0}', "not a non-empty list"),

@@ -1,9 +1,13 @@
 """The Shelly Gen2 driver against a local RPC server, including real SHA-256 digest authentication."""
 
+import asyncio
+import contextlib
+
 import pytest
 from aiohttp import web
 
-from tests.meter.conftest import DigestGuard
+from tests.helpers import wait_until
+from tests.meter.conftest import DigestGuard, checked
 from zeropower.meter.drivers.shelly_gen2 import ShellyGen2Config, ShellyGen2Meter
 from zeropower.meter.reading import MeterError
 
@@ -31,14 +35,37 @@ PRO_EM_CHANNEL_1 = {"id": 1, "current": 1.473, "voltage": 226.9, "act_power": -3
 PRO_EM_DATA_1 = {"id": 1, "total_act_energy": 6644.9, "total_act_ret_energy": 2595.26}
 
 
-def meter_for(device, http, **config):
-    return ShellyGen2Meter(ShellyGen2Config(type="shelly_gen2", url=device.url, **config), http, timeout_s=2)
+def meter_for(device, http, clock=None, **config):
+    settings = ShellyGen2Config(type="shelly_gen2", url=device.url, **config)
+    if clock is None:
+        return ShellyGen2Meter(settings, http, timeout_s=2)
+    return ShellyGen2Meter(settings, http, timeout_s=2, clock=clock)
+
+
+@contextlib.asynccontextmanager
+async def counting(meter):
+    """The meter with its background counter reads running."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(meter.background(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def counters_stored(device, method="EMData.GetStatus"):
+    """Wait until the background has stored its first counters (it asks again only after storing them)."""
+    await wait_until(lambda: len(device.seen(f"/rpc/{method}")) >= 2)
 
 
 async def test_pro_3em_triphase(device, http):
     device.json("/rpc/EM.GetStatus", PRO_3EM)
     device.json("/rpc/EMData.GetStatus", PRO_3EM_DATA)
-    reading = await meter_for(device, http).read()
+    meter = meter_for(device, http, energy_interval_s=0.01)
+    async with counting(meter):
+        await counters_stored(device)
+        reading = checked(await meter.read())
     assert reading.power_w == 558.965
     assert [p.power_w for p in reading.phases] == [375.5, 100.0, 83.465]
     assert reading.phases[0].current_a == 2.392
@@ -52,7 +79,10 @@ async def test_pro_3em_triphase(device, http):
 async def test_pro_em_monophase_channel(device, http):
     device.json("/rpc/EM1.GetStatus", PRO_EM_CHANNEL_1)
     device.json("/rpc/EM1Data.GetStatus", PRO_EM_DATA_1)
-    reading = await meter_for(device, http, profile="monophase", channel=1).read()
+    meter = meter_for(device, http, profile="monophase", channel=1, energy_interval_s=0.01)
+    async with counting(meter):
+        await counters_stored(device, "EM1Data.GetStatus")
+        reading = checked(await meter.read())
     assert reading.power_w == -332.2
     assert len(reading.phases) == 1
     assert reading.phases[0].current_a == 1.473
@@ -63,19 +93,22 @@ async def test_pro_em_monophase_channel(device, http):
 
 async def test_energy_can_be_switched_off(device, http):
     device.json("/rpc/EM.GetStatus", PRO_3EM)
-    reading = await meter_for(device, http, energy=False).read()
-    assert reading.energy_import_wh is None
+    meter = meter_for(device, http, energy=False)
+    await meter.background(asyncio.Event())  # returns at once
+    assert (await meter.read()).energy_import is None
     assert device.seen("/rpc/EMData.GetStatus") == []
 
 
 async def test_failing_energy_request_keeps_the_power(device, http, caplog):
     device.json("/rpc/EM.GetStatus", PRO_3EM)
     device.status("/rpc/EMData.GetStatus", 500, '{"code":-105,"message":"Argument id not found"}')
-    meter = meter_for(device, http)
-    first = await meter.read()
-    second = await meter.read()
-    assert (first.power_w, first.energy_import_wh) == (558.965, None)
-    assert second.power_w == 558.965
+    meter = meter_for(device, http, energy_interval_s=0.01)
+    async with counting(meter):
+        first = await meter.read()
+        await wait_until(lambda: len(device.seen("/rpc/EMData.GetStatus")) >= 3)
+        second = await meter.read()
+    assert (first.power_w, first.energy_import) == (558.965, None)
+    assert (second.power_w, second.energy_import) == (558.965, None)
     warnings = [r for r in caplog.records if "energy counters" in r.getMessage()]
     assert len(warnings) == 1  # logged once, not per poll
     assert "HTTP 500" in warnings[0].getMessage()
@@ -120,8 +153,10 @@ async def test_digest_sha256_authentication(device, http):
 
     device.route("/rpc/EM.GetStatus", guard.protect(status))
     device.route("/rpc/EMData.GetStatus", guard.protect(status))
-    meter = meter_for(device, http, password="s3cret")
-    reading = await meter.read()
+    meter = meter_for(device, http, password="s3cret", energy_interval_s=0.01)
+    async with counting(meter):
+        await counters_stored(device)
+        reading = checked(await meter.read())
     assert reading.power_w == 558.965
     assert reading.energy_import_wh == 5312000.5
     assert (await meter.read()).power_w == 558.965
@@ -138,3 +173,35 @@ async def test_digest_with_wrong_password_is_401(device, http):
         await meter_for(device, http, password="wrong", energy=False).read()
     with pytest.raises(MeterError, match="HTTP 401"):
         await meter_for(device, http, energy=False).read()  # no password at all
+
+
+async def test_counters_are_left_out_once_stale(device, http):
+    device.json("/rpc/EM.GetStatus", PRO_3EM)
+    device.json("/rpc/EMData.GetStatus", PRO_3EM_DATA)
+    now = [0.0]
+    meter = meter_for(device, http, clock=lambda: now[0], energy_interval_s=0.01)
+    async with counting(meter):
+        await counters_stored(device)
+    now[0] = 0.02  # twice energy_interval_s after the last answer: still attached
+    assert checked(await meter.read()).energy_import_wh == 5312000.5
+    now[0] = 0.03
+    assert (await meter.read()).energy_import is None
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ({"total_act": "1e308", "total_act_ret": 1.0}, "energy counter EMData.GetStatus total_act is '1e308'"),
+        ({"total_act": 1e11, "total_act_ret": 1.0}, "energy counter EMData.GetStatus total_act is 1e+11 Wh"),
+        ({"total_act": 5.0, "total_act_ret": -1}, "energy counter EMData.GetStatus total_act_ret is -1 Wh"),
+    ],
+)
+async def test_implausible_counters_are_left_out_and_logged(device, http, caplog, data, problem):
+    device.json("/rpc/EM.GetStatus", PRO_3EM)
+    device.json("/rpc/EMData.GetStatus", data)
+    meter = meter_for(device, http, energy_interval_s=0.01)
+    async with counting(meter):
+        await counters_stored(device)
+    reading = checked(await meter.read())
+    assert (reading.power_w, reading.energy_import_wh, reading.energy_export_wh) == (558.965, None, None)
+    assert [r.getMessage() for r in caplog.records if problem in r.getMessage()]

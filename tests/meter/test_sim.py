@@ -29,7 +29,7 @@ async def test_energy_counters_integrate():
     meter = SimMeter(SimConfig(seed=1, base_load_w=0, pv_w=3600, noise_w=0, appliances_w=[]))
     first = await meter.read()
     second = await meter.read()
-    assert first.energy_export_wh == 0
-    assert second.energy_export_wh >= 0
-    assert second.energy_import_wh == 0
+    assert first.energy_export.value == 0
+    assert second.energy_export.value >= 0
+    assert second.energy_import.value == 0
     assert second.power_w == -3600

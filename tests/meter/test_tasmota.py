@@ -67,3 +67,24 @@ async def test_credentials_go_into_the_query_but_never_into_errors(device, http)
 def test_config_needs_one_way_to_read_power(keys, match):
     with pytest.raises(ValidationError, match=match):
         TasmotaConfig(type="tasmota", url="http://192.168.1.60", **keys)
+
+
+@pytest.mark.parametrize(
+    ("config", "power", "expected"),
+    [
+        ({"unit": "kW"}, -0.412, -412.0),  # a script whose meter line reports kW (e.g. OBIS 16.7.0 in kW)
+        ({"unit": "kW", "invert": True}, 0.412, -412.0),
+        ({"invert": True}, 71, -71.0),
+        ({"unit": "mW"}, 71000, 71.0),
+    ],
+)
+async def test_unit_and_invert(device, http, config, power, expected):
+    device.json("/cm", {"StatusSNS": {"SML": {"curr_w": power}}})
+    values = await meter_for(device, http, power_key="curr_w", **config).read()
+    assert values.power_w == pytest.approx(expected)
+
+
+async def test_import_minus_export_in_kilowatts(device, http):
+    device.json("/cm", {"StatusSNS": {"SML": {"pwr_imp": 0.0, "pwr_exp": 0.412}}})
+    values = await meter_for(device, http, import_key="pwr_imp", export_key="pwr_exp", unit="kW").read()
+    assert values.power_w == pytest.approx(-412.0)

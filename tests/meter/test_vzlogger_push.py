@@ -11,6 +11,7 @@ import pytest
 from tests.helpers import wait_until
 from zeropower.meter.drivers import vzlogger_push
 from zeropower.meter.drivers.vzlogger_push import VzloggerPushConfig, VzloggerPushMeter
+from zeropower.meter.reading import MeterError
 from zeropower.sim.broker import free_port
 
 UUID = "007aeef0-4c7e-11e3-b9e4-7b5a8a2b0e6a"
@@ -49,6 +50,7 @@ async def test_vzlogger_line_as_sent_by_its_influxdb_api():
         reading = await next_reading(readings)
         assert reading.power_w == -312.4
         assert reading.timestamp == pytest.approx(1700000000.123)
+        assert reading.device_time.value == reading.timestamp  # watched for change by the service
 
 
 async def test_newest_line_of_a_batch_wins_and_others_are_filtered():
@@ -80,7 +82,8 @@ async def test_without_uuid_filter_and_without_send_uuid():
     async with running() as (client, readings, _):
         response = await client.post("/api/v2/write?org=home&bucket=vz&precision=ms", content="leistung value=-71.5")
         assert response.status_code == 204
-        assert (await next_reading(readings)).power_w == -71.5
+        reading = await next_reading(readings)
+        assert (reading.power_w, reading.timestamp, reading.device_time) == (-71.5, None, None)  # time of arrival
 
 
 async def test_default_precision_is_nanoseconds():
@@ -106,8 +109,8 @@ async def test_bad_requests_get_400_and_a_missing_reading(body, query, error):
         assert response.status_code == 400
         assert error in response.json()["error"]
         reading = await next_reading(readings)
-        assert reading.power_w is None
-        assert error in reading.error
+        assert isinstance(reading, MeterError)
+        assert error in str(reading)
         response = await client.post("/write?db=vzlogger&precision=ms", content="leistung value=2 1700000000123")
         assert response.status_code == 204  # the server carries on
         assert (await next_reading(readings)).power_w == 2
@@ -117,7 +120,7 @@ async def test_binary_garbage_is_a_bad_request():
     async with running() as (client, readings, _):
         response = await client.post("/write?db=vzlogger", content=b"\xff\xfe\x00")
         assert response.status_code == 400
-        assert "can't decode" in (await next_reading(readings)).error
+        assert "can't decode" in str(await next_reading(readings))
 
 
 async def test_port_in_use_is_retried(monkeypatch, caplog):

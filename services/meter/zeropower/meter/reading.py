@@ -1,19 +1,63 @@
-"""Turning raw meter values into readings: finite numbers in W, and missing readings that say why."""
+"""What a driver hands the service: plain numbers in W, raw counters, the device's own time; or why not."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from zeropower.shared.messages import GridReading
+
+if TYPE_CHECKING:
+    from zeropower.meter.device_time import DeviceTime
 
 PowerUnit = Literal["W", "kW", "mW"]
 
 _WATTS_PER_UNIT: dict[str, float] = {"W": 1.0, "kW": 1000.0, "mW": 0.001}
 
+#: A number written as text: optional sign, digits, optional fraction; no exponent, underscore, hex, inf or nan.
+_PLAIN_DECIMAL = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*")
+
 
 class MeterError(Exception):
     """The meter gave no usable value; the message names what was wrong (it becomes the reading's error)."""
+
+
+@dataclass(frozen=True)
+class RawValue:
+    """A value as the device sent it and where it was found; the service checks it before publishing."""
+
+    value: Any
+    what: str
+
+
+@dataclass(frozen=True)
+class PhaseValues:
+    """One phase's extras as read (finite, not yet bounded); None where the meter has none."""
+
+    power_w: float | None = None
+    voltage_v: float | None = None
+    current_a: float | None = None
+    power_factor: float | None = None
+
+
+@dataclass(frozen=True)
+class MeterValues:
+    """One read of the meter, before the service's checks (plausibility, frozen device time).
+
+    ``power_w`` is grid power in W, positive = import, after unit, sign and import - export: finite but not
+    yet bounded. ``timestamp`` is the device's own time of measurement (Unix s), None for the time the
+    request was sent. ``device_time`` is the device's clock for meters that have one: only its change counts.
+    """
+
+    power_w: float
+    phases: Sequence[PhaseValues] = ()
+    energy_import: RawValue | None = None
+    energy_export: RawValue | None = None
+    timestamp: float | None = None
+    device_time: DeviceTime | None = None
 
 
 def missing_reading(error: str, timestamp: float | None = None) -> GridReading:
@@ -24,25 +68,42 @@ def missing_reading(error: str, timestamp: float | None = None) -> GridReading:
 
 
 def finite_number(value: Any, what: str) -> float:
-    """``value`` as a finite float (JSON numbers and numeric strings); MeterError naming ``what`` otherwise."""
+    """``value`` as a finite float; MeterError naming ``what`` otherwise.
+
+    JSON numbers are numbers (in any notation); text must be a plain decimal such as ``-312.4``: Python's
+    float() would also take ``1_2_3``, ``1e308``, ``inf`` and ``nan``, which no meter means.
+    """
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         shown = "missing (null)" if value is None else f"a {type(value).__name__}"
         raise MeterError(f"{what} is {shown}, not a number")
+    if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
+        raise MeterError(f"{what} is {_short(value)}, not a number")
     try:
         number = float(value)
-    except (ValueError, OverflowError):
-        raise MeterError(f"{what} is {_short(value)}, not a number") from None
+    except OverflowError:  # an integer beyond any float
+        raise MeterError(f"{what} is {_short(value)}, not a finite number") from None
     if not math.isfinite(number):
         raise MeterError(f"{what} is {_short(value)}, not a finite number")
     return number
 
 
 def optional_number(document: dict[str, Any], key: str) -> float | None:
-    """An extra value (voltage, counter...): None when it is absent or not a finite number."""
+    """An extra value (voltage, current...): None when it is absent or not a finite number."""
     try:
         return finite_number(document.get(key), key)
     except MeterError:
         return None
+
+
+def summed(values: Sequence[RawValue], what: str) -> RawValue:
+    """The sum of raw counters as one raw value; the first one that is not a number when there is one."""
+    numbers = []
+    for value in values:
+        try:
+            numbers.append(finite_number(value.value, value.what))
+        except MeterError:
+            return value
+    return RawValue(sum(numbers), what)
 
 
 def watts(value: float, unit: PowerUnit, *, invert: bool = False) -> float:

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+import time
+from collections.abc import Awaitable, Callable
 
 import httpx
 
 from zeropower.meter.drivers import PolledMeter, PushMeter, create_meter
-from zeropower.meter.drivers.base import Deliver
-from zeropower.meter.reading import MeterError, missing_reading
+from zeropower.meter.drivers.base import BackgroundWork, Deliver
+from zeropower.meter.gate import ReadingGate
+from zeropower.meter.reading import MeterError, MeterValues
 from zeropower.meter.settings import MeterServiceSettings
+from zeropower.meter.timing import unless_stopped, wait_for_stop
 from zeropower.shared.change_log import ChangeLogger
-from zeropower.shared.messages import GridReading
 from zeropower.shared.mqtt import MqttBus
 from zeropower.shared.service import run_service
 from zeropower.shared.topics import Topics
@@ -25,56 +25,72 @@ log = logging.getLogger("zeropower.meter")
 
 SERVICE_ID = "meter"
 
-Result = TypeVar("Result")
-
 
 class ReadingPublisher:
-    """Publishes readings on the grid topic (not retained) and logs the meter's problems once per change."""
+    """Checks every result through the gate, publishes it on the grid topic and logs problems once per change."""
 
-    def __init__(self, bus: MqttBus, topic: str, meter_description: str) -> None:
+    def __init__(self, bus: MqttBus, topic: str, meter_description: str, gate: ReadingGate) -> None:
         self._bus = bus
         self._topic = topic
+        self._gate = gate
         self._problem = ChangeLogger(log, f"grid meter {meter_description}")
 
-    async def publish(self, reading: GridReading) -> None:
-        """Publish one reading, valid or missing."""
+    async def publish(self, result: MeterValues | MeterError, requested_at: float | None = None) -> None:
+        """Publish one result (valid or missing; nothing for a repeat); ``requested_at`` defaults to now."""
+        at = time.time() if requested_at is None else requested_at
+        try:
+            reading = self._gate.judge(result, at)
+        except Exception as error:  # a bug in the checks costs one reading, never the service
+            log.debug("checking %r failed", result, exc_info=True)
+            reading = self._gate.judge(MeterError(f"meter service error {type(error).__name__}: {error}"), at)
+        if reading is None:
+            return
         self._problem.report(reading.error)
         await self._bus.publish(self._topic, reading)
 
 
-async def poll(meter: PolledMeter, deliver: Deliver, interval_s: float, stop: asyncio.Event) -> None:
-    """Read once per tick of ``interval_s`` until ``stop``; one request at a time, missed ticks skipped."""
+async def poll(
+    meter: PolledMeter,
+    deliver: Callable[[MeterValues | MeterError, float], Awaitable[None]],
+    interval_s: float,
+    stop: asyncio.Event,
+) -> None:
+    """Read once per tick of ``interval_s`` until ``stop``; one request at a time, missed ticks skipped.
+
+    Each result is delivered with the wall time its request was sent: when the meter measured, give or take.
+    """
     loop = asyncio.get_running_loop()
     start = loop.time()
     while not stop.is_set():
-        reading = await _unless_stopped(stop, read_or_explain(meter))
-        if reading is None:  # stopped mid-read: do not wait for a slow meter
+        requested_at = time.time()
+        result = await unless_stopped(stop, read_or_explain(meter))
+        if result is None:  # stopped mid-read: do not wait for a slow meter
             return
-        await deliver(reading)
+        await deliver(result, requested_at)
         next_tick = math.floor((loop.time() - start) / interval_s) + 1
-        await _wait_for_stop(stop, start + next_tick * interval_s - loop.time())
+        await wait_for_stop(stop, start + next_tick * interval_s - loop.time())
 
 
-async def read_or_explain(meter: PolledMeter) -> GridReading:
-    """The meter's reading, or a missing reading naming why there is none; never raises on bad data."""
+async def read_or_explain(meter: PolledMeter) -> MeterValues | MeterError:
+    """The meter's values, or a MeterError naming why there are none; never raises on bad data."""
     try:
         return await meter.read()
     except MeterError as error:
-        return missing_reading(str(error))
+        return error
     except Exception as error:  # a driver bug costs one reading, not the service
         log.debug("reading %s failed", meter.description, exc_info=True)
-        return missing_reading(f"driver error {type(error).__name__}: {error}")
+        return MeterError(f"driver error {type(error).__name__}: {error}")
 
 
 async def listen(meter: PushMeter, deliver: Deliver, stale_after_s: float, stop: asyncio.Event) -> None:
-    """Run a push meter until ``stop``; every ``stale_after_s`` without data, deliver a missing reading."""
+    """Run a push meter until ``stop``; every ``stale_after_s`` without data, deliver a MeterError."""
     loop = asyncio.get_running_loop()
     last_heard = last_reported = loop.time()
 
-    async def heard(reading: GridReading) -> None:
+    async def heard(result: MeterValues | MeterError) -> None:
         nonlocal last_heard
         last_heard = loop.time()
-        await deliver(reading)
+        await deliver(result)
 
     async def watch_silence() -> None:
         nonlocal last_reported
@@ -83,33 +99,13 @@ async def listen(meter: PushMeter, deliver: Deliver, stale_after_s: float, stop:
             due = max(last_heard, last_reported) + stale_after_s
             if loop.time() >= due:
                 last_reported = loop.time()
-                await deliver(missing_reading(silence))
+                await deliver(MeterError(silence))
             else:
-                await _wait_for_stop(stop, due - loop.time())
+                await wait_for_stop(stop, due - loop.time())
 
     async with asyncio.TaskGroup() as group:
         group.create_task(meter.run(heard, stop))
         group.create_task(watch_silence())
-
-
-async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, Result]) -> Result | None:
-    """The result of ``work``, or None when ``stop`` is set first (``work`` is then cancelled)."""
-    task = asyncio.ensure_future(work)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    return None if task.cancelled() else task.result()
-
-
-async def _wait_for_stop(stop: asyncio.Event, timeout_s: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), max(timeout_s, 0.0))
 
 
 async def run(settings: MeterServiceSettings, stop: asyncio.Event) -> None:
@@ -123,9 +119,12 @@ async def run(settings: MeterServiceSettings, stop: asyncio.Event) -> None:
         meter = create_meter(
             config.driver, http=http, bus=bus, timeout_s=config.timeout_s, stale_after_s=config.stale_after_s
         )
-        publisher = ReadingPublisher(bus, topics.grid_power(), meter.description)
+        gate = ReadingGate(meter.description, max_power_w=config.max_power_w, stale_after_s=config.stale_after_s)
+        publisher = ReadingPublisher(bus, topics.grid_power(), meter.description, gate)
         async with asyncio.TaskGroup() as group:
             group.create_task(bus.run(stop))
+            if isinstance(meter, BackgroundWork):
+                group.create_task(meter.background(stop))
             if isinstance(meter, PushMeter):
                 log.info("listening to %s", meter.description)
                 group.create_task(listen(meter, publisher.publish, config.stale_after_s, stop))

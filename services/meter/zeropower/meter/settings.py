@@ -6,6 +6,7 @@ from pydantic import Field
 
 from zeropower.meter.drivers import DriverConfig
 from zeropower.meter.drivers.sim import SimConfig
+from zeropower.shared.messages import MAX_POWER_W
 from zeropower.shared.settings import ServiceSettings, StrictModel
 
 
@@ -22,7 +23,18 @@ class MeterSettings(StrictModel):
         description="Longest wait for one HTTP request in s; a slow answer delays the next poll, never stacks.",
     )
     stale_after_s: float = Field(
-        10.0, gt=0, description="Push drivers: publish a missing reading after this many s without data."
+        10.0,
+        gt=0,
+        description="Push drivers: publish a missing reading after this many s without data. Meters with their "
+        "own time (vzlogger, vzlogger_push, homeassistant, mqtt with time_path): publish a missing reading "
+        "('frozen') once that time has not changed for this many s, timed on the local monotonic clock.",
+    )
+    max_power_w: float = Field(
+        50_000.0,
+        gt=0,
+        le=MAX_POWER_W,
+        description="Plausible grid power in W: a value beyond ±this (after unit, sign and import - export) is "
+        "published as a missing reading, never as a number. A few times the house connection.",
     )
     driver: DriverConfig = Field(default_factory=SimConfig, description="The meter and how to reach it (by type).")
 

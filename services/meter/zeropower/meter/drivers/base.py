@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
-from zeropower.shared.messages import GridReading
+from zeropower.meter.reading import MeterError, MeterValues
 
-Deliver = Callable[[GridReading], Awaitable[None]]
-"""Where a push meter hands each reading (the service publishes it)."""
+Deliver = Callable[[MeterValues | MeterError], Awaitable[None]]
+"""Where a push meter hands each read, or why it has none (the service checks and publishes it)."""
 
 
 @runtime_checkable
@@ -19,10 +19,10 @@ class PolledMeter(Protocol):
     description: str
     """What is read, for logs and errors, e.g. ``Shelly Gen2 http://192.168.1.50 (EM 0)``."""
 
-    async def read(self) -> GridReading:
+    async def read(self) -> MeterValues:
         """Read grid power now: W, positive = import from the grid, negative = export.
 
-        Raises MeterError (the message names what was wrong) when the meter gives no valid value.
+        Raises MeterError (the message names what was wrong) when the meter gives no usable value.
         """
         ...
 
@@ -35,10 +35,19 @@ class PushMeter(Protocol):
     """What is listened to, for logs and the error of a stale reading."""
 
     async def run(self, deliver: Deliver, stop: asyncio.Event) -> None:
-        """Hand every reading to ``deliver`` until ``stop`` is set.
+        """Hand every read to ``deliver`` until ``stop`` is set.
 
-        Power in W, positive = import; invalid data is delivered as a missing reading with its cause.
+        Power in W, positive = import; unusable data is delivered as a MeterError naming the cause.
         """
+        ...
+
+
+@runtime_checkable
+class BackgroundWork(Protocol):
+    """A polled meter that also reads something slow beside the polls (e.g. energy counters)."""
+
+    async def background(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set; never raises on a failing device."""
         ...
 
 

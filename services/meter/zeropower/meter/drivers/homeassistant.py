@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
 from typing import Any, Literal
 
 import httpx
 from pydantic import Field, HttpUrl, SecretStr
 
+from zeropower.meter.device_time import DeviceTime, parse_device_time
 from zeropower.meter.http import JsonHttp, base_url
 from zeropower.meter.key_path import resolve
-from zeropower.meter.reading import MeterError, finite_number, watts
-from zeropower.shared.messages import GridReading
+from zeropower.meter.reading import MeterError, MeterValues, finite_number, watts
 from zeropower.shared.settings import StrictModel
 
 _NOT_A_VALUE = {"unavailable", "unknown"}
@@ -40,8 +38,12 @@ class HomeAssistantMeter:
         self._http = JsonHttp(client, timeout_s, headers=headers)
         self.description = f"Home Assistant {base_url(config.url)} ({config.entity_id})"
 
-    async def read(self) -> GridReading:
-        """Grid power in W, positive = import (after ``invert``), stamped with the entity's last report."""
+    async def read(self) -> MeterValues:
+        """Grid power in W, positive = import (after ``invert``), with the entity's last report time.
+
+        That time (``last_reported``, else ``last_updated``) is watched for change by the service: a sensor
+        whose integration stopped reporting keeps its last state in HA, with an old time.
+        """
         entity = self._config.entity_id
         document = await self._http.get_json(self._url)
         state = resolve(document, "state")
@@ -52,18 +54,11 @@ class HomeAssistantMeter:
         if unit not in {"W", "kW"}:
             raise MeterError(f"{entity} has unit {unit!r}; expected W or kW")
         power = watts(finite_number(state, f"{entity} state"), unit, invert=self._config.invert)
-        return GridReading(timestamp=_reported_at(document), power_w=power)
+        reported = _reported_at(document, entity)
+        return MeterValues(power_w=power, timestamp=reported.unix, device_time=reported)
 
 
-def _reported_at(document: dict[str, Any]) -> float:
-    """When HA last heard from the sensor (``last_reported``, else ``last_updated``), else now."""
-    for key in ("last_reported", "last_updated"):
-        text = document.get(key)
-        if isinstance(text, str):
-            try:
-                moment = datetime.fromisoformat(text)
-            except ValueError:
-                continue
-            if moment.tzinfo is not None:
-                return moment.timestamp()
-    return time.time()
+def _reported_at(document: dict[str, Any], entity: str) -> DeviceTime:
+    """When HA last heard from the sensor: ``last_reported`` (HA 2024.3+), else ``last_updated``."""
+    key = "last_reported" if "last_reported" in document else "last_updated"
+    return parse_device_time(document.get(key), f"{entity} {key}")

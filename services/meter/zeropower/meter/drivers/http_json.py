@@ -9,8 +9,7 @@ from pydantic import Field, HttpUrl, SecretStr, model_validator
 
 from zeropower.meter.http import HttpAuthKind, JsonHttp, make_auth, secret_value
 from zeropower.meter.key_path import KeyPath, resolve
-from zeropower.meter.reading import PowerUnit, finite_number, watts
-from zeropower.shared.messages import GridReading
+from zeropower.meter.reading import MeterValues, PowerUnit, finite_number, watts
 from zeropower.shared.settings import StrictModel
 
 
@@ -50,14 +49,14 @@ class HttpJsonMeter:
         self._http = JsonHttp(client, timeout_s, make_auth(config.auth, config.username, config.password), headers)
         self.description = f"HTTP JSON {self._url} ({config.path})"
 
-    async def read(self) -> GridReading:
+    async def read(self) -> MeterValues:
         """Grid power in W, positive = import (after unit conversion and ``invert``)."""
         config = self._config
         document = await self._http.get_json(self._url)
         power = _value(document, config.path)
         if config.export_path is not None:
             power -= _value(document, config.export_path)
-        return GridReading(power_w=watts(power, config.unit, invert=config.invert))
+        return MeterValues(power_w=watts(power, config.unit, invert=config.invert))
 
 
 def _value(document: Any, path: str) -> float:

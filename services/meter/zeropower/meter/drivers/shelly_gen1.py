@@ -1,8 +1,11 @@
-"""Shelly Gen1 energy meters (3EM, EM): ``GET /status``."""
+"""Shelly Gen1 energy meters (3EM, EM): ``GET /status``.
+
+Gen1's ``unixtime`` is the device clock in whole seconds, not when it measured, so readings carry the time
+their request was sent, and a device answering with a stuck value cannot be told from a steady load.
+"""
 
 from __future__ import annotations
 
-import time
 from typing import Any, Literal
 
 import httpx
@@ -10,8 +13,15 @@ from pydantic import Field, HttpUrl, SecretStr
 
 from zeropower.meter.http import JsonHttp, base_url, secret_value
 from zeropower.meter.key_path import resolve
-from zeropower.meter.reading import MeterError, finite_number, optional_number
-from zeropower.shared.messages import GridReading, PhaseReading
+from zeropower.meter.reading import (
+    MeterError,
+    MeterValues,
+    PhaseValues,
+    RawValue,
+    finite_number,
+    optional_number,
+    summed,
+)
 from zeropower.shared.settings import StrictModel
 
 
@@ -43,7 +53,7 @@ class ShellyGen1Meter:
         which = "total_power" if config.channel is None else f"emeter {config.channel}"
         self.description = f"Shelly Gen1 {base_url(config.url)} ({which})"
 
-    async def read(self) -> GridReading:
+    async def read(self) -> MeterValues:
         """Grid power in W, positive = import (``total_power``, or the configured emeter's ``power``)."""
         status = await self._http.get_json(self._url)
         emeters = resolve(status, "emeters")
@@ -62,12 +72,11 @@ class ShellyGen1Meter:
             power = finite_number(resolve(emeters[channel], "power"), f"emeters/{channel}/power")
         for index, emeter in used:
             _check_valid(index, emeter)
-        return GridReading(
-            timestamp=_device_time(status),
+        return MeterValues(
             power_w=power,
             phases=[_phase(emeter) for _, emeter in used],
-            energy_import_wh=_energy(used, "total"),
-            energy_export_wh=_energy(used, "total_returned"),
+            energy_import=_energy(used, "total"),
+            energy_export=_energy(used, "total_returned"),
         )
 
 
@@ -78,8 +87,8 @@ def _check_valid(index: int, emeter: Any) -> None:
         raise MeterError(f"emeter {index} reports is_valid {emeter.get('is_valid')!r}: the device's own check failed")
 
 
-def _phase(emeter: dict[str, Any]) -> PhaseReading:
-    return PhaseReading(
+def _phase(emeter: dict[str, Any]) -> PhaseValues:
+    return PhaseValues(
         power_w=optional_number(emeter, "power"),
         voltage_v=optional_number(emeter, "voltage"),
         current_a=optional_number(emeter, "current"),
@@ -87,15 +96,6 @@ def _phase(emeter: dict[str, Any]) -> PhaseReading:
     )
 
 
-def _energy(emeters: list[tuple[int, dict[str, Any]]], key: str) -> float | None:
-    """A counter summed over the emeters read (Wh); None unless every one has it."""
-    counters = [optional_number(emeter, key) for _, emeter in emeters]
-    return None if None in counters else sum(c for c in counters if c is not None)
-
-
-def _device_time(status: dict[str, Any]) -> float:
-    """The Shelly's own clock (``unixtime``, 0 until it has synced), else the time of reading."""
-    unixtime = status.get("unixtime")
-    if isinstance(unixtime, int) and not isinstance(unixtime, bool) and unixtime > 0:
-        return float(unixtime)
-    return time.time()
+def _energy(emeters: list[tuple[int, dict[str, Any]]], key: str) -> RawValue:
+    """A counter (Wh) summed over the emeters read."""
+    return summed([RawValue(emeter.get(key), f"emeters/{index}/{key}") for index, emeter in emeters], key)

@@ -1,8 +1,16 @@
-"""Shelly Gen2/Gen3/Pro energy meters over RPC: Pro 3EM and 3EM Gen3 (EM), Pro EM and EM Gen3 (EM1)."""
+"""Shelly Gen2/Gen3/Pro energy meters over RPC: Pro 3EM and 3EM Gen3 (EM), Pro EM and EM Gen3 (EM1).
+
+Each poll is one request for the power; the energy counters are read in the background every
+``energy_interval_s``, so a slow counter request never delays the power. Gen2 answers carry no measurement
+time: readings carry the time their request was sent.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 import httpx
@@ -10,9 +18,9 @@ from pydantic import Field, HttpUrl, SecretStr
 
 from zeropower.meter.http import JsonHttp, base_url, secret_value
 from zeropower.meter.key_path import resolve
-from zeropower.meter.reading import MeterError, finite_number, optional_number
+from zeropower.meter.reading import MeterError, MeterValues, PhaseValues, RawValue, finite_number, optional_number
+from zeropower.meter.timing import unless_stopped, wait_for_stop
 from zeropower.shared.change_log import ChangeLogger
-from zeropower.shared.messages import GridReading, PhaseReading
 from zeropower.shared.settings import StrictModel
 
 log = logging.getLogger(__name__)
@@ -37,26 +45,39 @@ class ShellyGen2Config(StrictModel):
     password: SecretStr | None = Field(
         None, description="Password of user admin when authentication is on (HTTP digest); unset or empty = none."
     )
-    energy: bool = Field(
-        True, description="Also read the energy counters (EMData / EM1Data): one more request per poll."
+    energy: bool = Field(True, description="Also read the energy counters (EMData / EM1Data) in the background.")
+    energy_interval_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Time between reads of the energy counters in s, beside the polls (never delaying the "
+        "power); counters older than twice this are left out of the readings.",
     )
 
 
 class ShellyGen2Meter:
-    """Reads ``EM.GetStatus`` or ``EM1.GetStatus`` and, when enabled, the matching energy data."""
+    """Reads ``EM.GetStatus`` or ``EM1.GetStatus`` per poll and, when enabled, the counters in the background."""
 
-    def __init__(self, config: ShellyGen2Config, client: httpx.AsyncClient, timeout_s: float) -> None:
+    def __init__(
+        self,
+        config: ShellyGen2Config,
+        client: httpx.AsyncClient,
+        timeout_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._config = config
         self._rpc = f"{base_url(config.url)}/rpc"
         password = secret_value(config.password)
         auth = httpx.DigestAuth(SHELLY_USER, password) if password else None
         self._http = JsonHttp(client, timeout_s, auth)
+        self._clock = clock
         component = "EM" if config.profile == "triphase" else "EM1"
         self._component = component
         self.description = f"Shelly Gen2 {base_url(config.url)} ({component} {config.channel})"
         self._energy_problem = ChangeLogger(log, f"{self.description} energy counters")
+        self._counters: tuple[RawValue, RawValue, float] | None = None  # import, export, when read (monotonic)
 
-    async def read(self) -> GridReading:
+    async def read(self) -> MeterValues:
         """Grid power in W, positive = import (``total_act_power`` or the channel's ``act_power``)."""
         status = await self._get(f"{self._component}.GetStatus")
         if not isinstance(status, dict):
@@ -70,14 +91,28 @@ class ShellyGen2Meter:
         else:
             power = finite_number(resolve(status, "act_power"), f"EM1 {self._config.channel} act_power")
             phases = [_phase(status, "")]
-        energy_import, energy_export = await self._energy() if self._config.energy else (None, None)
-        return GridReading(power_w=power, phases=phases, energy_import_wh=energy_import, energy_export_wh=energy_export)
+        energy_import, energy_export = self._fresh_counters()
+        return MeterValues(power_w=power, phases=phases, energy_import=energy_import, energy_export=energy_export)
+
+    async def background(self, stop: asyncio.Event) -> None:
+        """Read the energy counters every ``energy_interval_s`` until ``stop`` (nothing when ``energy`` is off)."""
+        while self._config.energy and not stop.is_set():
+            await unless_stopped(stop, self._read_counters())
+            await wait_for_stop(stop, self._config.energy_interval_s)
+
+    def _fresh_counters(self) -> tuple[RawValue | None, RawValue | None]:
+        if self._counters is None:
+            return None, None
+        energy_import, energy_export, read_at = self._counters
+        if self._clock() - read_at > 2 * self._config.energy_interval_s:
+            return None, None
+        return energy_import, energy_export
 
     async def _get(self, method: str) -> Any:
         return await self._http.get_json(f"{self._rpc}/{method}", {"id": str(self._config.channel)})
 
-    async def _energy(self) -> tuple[float | None, float | None]:
-        """Import and export counters in Wh; a failure here is logged and leaves them out of the reading."""
+    async def _read_counters(self) -> None:
+        """Import and export counters (Wh, checked by the service); a failure is logged and keeps the old ones."""
         if self._component == "EM":
             method, import_key, export_key = "EMData.GetStatus", "total_act", "total_act_ret"
         else:
@@ -86,16 +121,19 @@ class ShellyGen2Meter:
             data = await self._get(method)
             if not isinstance(data, dict):
                 raise MeterError(f"{method} did not answer an object")
-            counters = finite_number(data.get(import_key), import_key), finite_number(data.get(export_key), export_key)
         except MeterError as error:
             self._energy_problem.report(f"{error}; publishing power without energy counters")
-            return None, None
+            return
         self._energy_problem.report(None)
-        return counters
+        self._counters = (
+            RawValue(data.get(import_key), f"{method} {import_key}"),
+            RawValue(data.get(export_key), f"{method} {export_key}"),
+            self._clock(),
+        )
 
 
-def _phase(status: dict[str, Any], prefix: str) -> PhaseReading:
-    return PhaseReading(
+def _phase(status: dict[str, Any], prefix: str) -> PhaseValues:
+    return PhaseValues(
         power_w=optional_number(status, f"{prefix}act_power"),
         voltage_v=optional_number(status, f"{prefix}voltage"),
         current_a=optional_number(status, f"{prefix}current"),

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveFloat
 
-from zeropower.shared.messages import GridReading
+from zeropower.meter.reading import MeterValues, RawValue
 from zeropower.shared.settings import StrictModel
 
 
@@ -44,7 +44,7 @@ class SimMeter:
         self._last_read: float | None = None
         self.description = f"simulated meter (base {config.base_load_w:g} W, PV {config.pv_w:g} W)"
 
-    async def read(self) -> GridReading:
+    async def read(self) -> MeterValues:
         """Simulated grid power in W, positive = import; energy counters integrate it since start."""
         config = self._config
         for index in range(len(self._switched_on)):
@@ -58,8 +58,8 @@ class SimMeter:
             self._energy_import_wh += max(power, 0.0) * hours
             self._energy_export_wh += max(-power, 0.0) * hours
         self._last_read = now
-        return GridReading(
+        return MeterValues(
             power_w=round(power, 1),
-            energy_import_wh=round(self._energy_import_wh, 3),
-            energy_export_wh=round(self._energy_export_wh, 3),
+            energy_import=RawValue(round(self._energy_import_wh, 3), "simulated import"),
+            energy_export=RawValue(round(self._energy_export_wh, 3), "simulated export"),
         )

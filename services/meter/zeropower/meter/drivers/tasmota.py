@@ -10,8 +10,7 @@ from pydantic import Field, HttpUrl, SecretStr, model_validator
 
 from zeropower.meter.http import JsonHttp, base_url, secret_value
 from zeropower.meter.key_path import resolve
-from zeropower.meter.reading import MeterError, finite_number
-from zeropower.shared.messages import GridReading
+from zeropower.meter.reading import MeterError, MeterValues, PowerUnit, finite_number, watts
 from zeropower.shared.settings import StrictModel
 
 
@@ -22,14 +21,16 @@ class TasmotaConfig(StrictModel):
     url: HttpUrl = Field(description="The Tasmota's address, e.g. http://192.168.1.60.")
     prefix: str = Field("SML", min_length=1, description="Sensor name the script reports under (e.g. SML, Meter).")
     power_key: str | None = Field(
-        None, min_length=1, description="Key of the signed grid power in W (e.g. curr_w, Power_curr)."
+        None, min_length=1, description="Key of the signed grid power (e.g. curr_w, Power_curr), in unit."
     )
     import_key: str | None = Field(
-        None, min_length=1, description="Key of the import power in W (OBIS 1.7.0); use with export_key."
+        None, min_length=1, description="Key of the import power (OBIS 1.7.0), in unit; use with export_key."
     )
     export_key: str | None = Field(
-        None, min_length=1, description="Key of the export power in W (OBIS 2.7.0); grid = import - export."
+        None, min_length=1, description="Key of the export power (OBIS 2.7.0), in unit; grid = import - export."
     )
+    unit: PowerUnit = Field("W", description="Unit the script reports power in: W, kW or mW (its line's unit).")
+    invert: bool = Field(False, description="Flip the sign, for a script that counts export as positive.")
     username: str | None = Field(None, description="Web admin user, when a web password is set (usually admin).")
     password: SecretStr | None = Field(None, description="Web password (sent as a query parameter, as Tasmota wants).")
 
@@ -46,7 +47,8 @@ class TasmotaConfig(StrictModel):
 class TasmotaMeter:
     """Reads ``Status 10`` and takes the configured keys under ``StatusSNS.<prefix>``.
 
-    Tasmota's ``Time`` carries no time zone, so readings are stamped with the time of reading.
+    Readings carry the time their request was sent: ``StatusSNS.Time`` is the time of the answer, not of the
+    script's last meter value, so it cannot show a stuck value either.
     """
 
     def __init__(self, config: TasmotaConfig, client: httpx.AsyncClient, timeout_s: float) -> None:
@@ -61,8 +63,8 @@ class TasmotaMeter:
             self._terms = [(str(config.import_key), 1.0), (str(config.export_key), -1.0)]
         self.description = f"Tasmota {base_url(config.url)} ({config.prefix})"
 
-    async def read(self) -> GridReading:
-        """Grid power in W, positive = import (the power key, or import minus export)."""
+    async def read(self) -> MeterValues:
+        """Grid power in W, positive = import (the power key, or import minus export; after unit and invert)."""
         status = await self._http.get_json(self._url)
         if isinstance(status, dict) and "WARNING" in status and "StatusSNS" not in status:
             raise MeterError(f"Tasmota refused the command: {status['WARNING']}")
@@ -70,4 +72,4 @@ class TasmotaMeter:
         for key, sign in self._terms:
             path = f"StatusSNS/{self._config.prefix}/{key}"
             power += sign * finite_number(resolve(status, path), path)
-        return GridReading(power_w=power)
+        return MeterValues(power_w=watts(power, self._config.unit, invert=self._config.invert))

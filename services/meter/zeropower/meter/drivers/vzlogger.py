@@ -7,10 +7,10 @@ from typing import Literal
 import httpx
 from pydantic import Field, HttpUrl
 
+from zeropower.meter.device_time import unix_time
 from zeropower.meter.http import JsonHttp, base_url
 from zeropower.meter.key_path import resolve
-from zeropower.meter.reading import MeterError, finite_number
-from zeropower.shared.messages import GridReading
+from zeropower.meter.reading import MeterError, MeterValues, finite_number
 from zeropower.shared.settings import StrictModel
 
 
@@ -31,8 +31,12 @@ class VzloggerMeter:
         self._http = JsonHttp(client, timeout_s)
         self.description = f"vzlogger {base_url(config.url)} (channel {config.uuid})"
 
-    async def read(self) -> GridReading:
-        """Grid power in W, positive = import, stamped with vzlogger's own time of the value."""
+    async def read(self) -> MeterValues:
+        """Grid power in W, positive = import, with vzlogger's own time of the value (watched for change).
+
+        vzlogger keeps serving its newest tuple when its meter falls silent (``"buffer": -1``), so only a
+        tuple time that changes makes a reading valid (checked by the service).
+        """
         document = await self._http.get_json(self._url)
         channel = resolve(document, "data/0")
         if not isinstance(channel, dict):
@@ -47,4 +51,4 @@ class VzloggerMeter:
             raise MeterError(f"vzlogger's newest tuple {newest!r:.60} is not [timestamp_ms, value]")
         timestamp_ms = finite_number(newest[0], "the newest tuple's timestamp")
         power = finite_number(newest[1], "the newest tuple's value")
-        return GridReading(timestamp=timestamp_ms / 1000, power_w=power)
+        return MeterValues(power_w=power, timestamp=timestamp_ms / 1000, device_time=unix_time(timestamp_ms / 1000))

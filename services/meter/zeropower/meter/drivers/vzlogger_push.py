@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import TYPE_CHECKING, Literal
 
 import line_protocol_parser
 from pydantic import Field
 
+from zeropower.meter.device_time import unix_time
 from zeropower.meter.drivers.base import Deliver
-from zeropower.meter.reading import MeterError, finite_number, missing_reading
+from zeropower.meter.reading import MeterError, MeterValues, finite_number
 from zeropower.shared.change_log import ChangeLogger
-from zeropower.shared.messages import GridReading
 from zeropower.shared.settings import StrictModel
 
 if TYPE_CHECKING:
@@ -91,17 +90,21 @@ class VzloggerPushMeter:
         except (MeterError, UnicodeDecodeError) as error:
             message = f"vzlogger push: {error}"
             if self._deliver is not None:
-                await self._deliver(missing_reading(message))
+                await self._deliver(MeterError(message))
             return web.json_response({"error": message}, status=400)
         if reading is not None and self._deliver is not None:
             await self._deliver(reading)
         return web.Response(status=204)
 
-    def _newest_reading(self, body: str, precision: str) -> GridReading | None:
-        """The newest line for our measurement (and uuid) as a reading; None when no line matches."""
+    def _newest_reading(self, body: str, precision: str) -> MeterValues | None:
+        """The newest line for our measurement (and uuid); None when no line matches.
+
+        A line's time is vzlogger's time of the value, watched for change; a line without one is stamped
+        with the time it arrived.
+        """
         if precision not in _SECONDS_PER_TICK:
             raise MeterError(f"unknown precision {precision!r}")
-        newest: GridReading | None = None
+        newest: MeterValues | None = None
         for number, line in enumerate(body.splitlines(), start=1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
@@ -118,7 +121,18 @@ class VzloggerPushMeter:
                 raise MeterError(f"line {number} has no field 'value' (fields: {fields})")
             power = finite_number(point["fields"]["value"], f"line {number} value")
             tick = point["time"]
-            timestamp = time.time() if tick is None else tick * _SECONDS_PER_TICK[precision]
-            if newest is None or timestamp >= newest.timestamp:
-                newest = GridReading(timestamp=timestamp, power_w=power)
+            if tick is None:
+                values = MeterValues(power_w=power)
+            else:
+                seconds = tick * _SECONDS_PER_TICK[precision]
+                values = MeterValues(power_w=power, timestamp=seconds, device_time=unix_time(seconds))
+            if newest is None or _newer(values, newest):
+                newest = values
         return newest
+
+
+def _newer(candidate: MeterValues, newest: MeterValues) -> bool:
+    """True when ``candidate`` is at least as new (a line without time counts as now)."""
+    if candidate.timestamp is None:
+        return True
+    return newest.timestamp is not None and candidate.timestamp >= newest.timestamp
