@@ -213,7 +213,7 @@ def test_rpi_gpio_pins_must_differ():
 # ---- sim ------------------------------------------------------------------------------------------
 
 
-async def test_sim_publishes_the_duty_as_plain_text_from_zero():
+async def test_sim_publishes_the_duty_as_plain_text_and_opens_as_found():
     published: list[tuple[str, str]] = []
 
     async def publish(topic: str, text: str) -> bool:
@@ -224,4 +224,16 @@ async def test_sim_publishes_the_duty_as_plain_text_from_zero():
     output = await open_output(SimOutputConfig(output_id="boiler"), topics=topics, publish=publish)
     await output.set_duty(0.123456)
     await output.close()
-    assert published == [(topics.sim_pwm_duty("boiler"), text) for text in ("0", "0.1235", "0")]
+    assert output.found_duty is None  # the simulator keeps what a previous process left
+    assert published == [(topics.sim_pwm_duty("boiler"), text) for text in ("0.1235", "0")]
+
+
+async def test_sysfs_keeps_the_duty_a_previous_process_left_running(tmp_path, kernel_rules):
+    # A restarted actuator changes nothing by itself: dropping the load would export what it absorbed.
+    chip = make_chip(tmp_path)
+    channel = make_channel(chip, 0, period=200_000_000, duty_cycle=50_000_000)
+    (channel / "enable").write_text("1\n")
+    output = await sysfs.SysfsOutput.open(SysfsConfig(frequency_hz=5, root=tmp_path))
+    assert output.found_duty == 0.25
+    assert kernel_rules == []  # nothing written
+    await output.close()

@@ -43,9 +43,12 @@ class DutyPolicy:
         """The duty the newest setpoint asks for (also in a dry run)."""
         return self._settings.mapping.duty(self.fraction())
 
-    def duty(self) -> float:
-        """The duty to drive now: the requested one while following, else 0."""
-        return self.requested_duty() if self.mode()[0] == "following" else 0.0
+    def duty(self) -> float | None:
+        """The duty to drive now: the requested one while following, None (as found) before the first setpoint."""
+        mode = self.mode()[0]
+        if mode == "waiting" and self._settings.enabled:
+            return None
+        return self.requested_duty() if mode == "following" else 0.0
 
     def wake_at(self) -> float | None:
         """The clock time at which the mode changes without new input (the setpoint timeout), if any."""
@@ -62,7 +65,7 @@ class DutyPolicy:
             since = "since start" if self._setpoint_at is None else "from the controller"
             return "fail-safe", f"no setpoint {since} for more than {timeout}: output at duty 0"
         if self._setpoint_at is None:
-            return "waiting", f"no setpoint yet; fail-safe after {timeout}"
+            return "waiting", f"no setpoint yet: the output stays as found; fail-safe after {timeout}"
         if self._dry_run:
             return "dry-run", "dry run: the duty is computed but the output stays at 0"
         return "following", "following the controller's setpoints"

@@ -55,7 +55,7 @@ class PwmActuatorService:
         self._state = ActuatorStateReporter(bus, topics, settings.actuator_id, log)
         self._cadence = CadenceMonitor(settings.jitter_warning_percent, settings.setpoint_timeout_s)
         self._wake = asyncio.Event()
-        self._duty = 0.0
+        self._duty = output.found_duty  # None: not known until the first setpoint sets it
         self._last_command_w: float | None = None
         self._last_command_at: float | None = None
         self._state_at = -math.inf
@@ -140,7 +140,7 @@ class PwmActuatorService:
         while True:
             self._wake.clear()
             duty = self._policy.duty()
-            if duty != self._duty:
+            if duty is not None and duty != self._duty:
                 await self._output.set_duty(duty)
                 self._set_duty_in_force(duty)
                 self._state.commands_sent += 1
@@ -161,14 +161,16 @@ class PwmActuatorService:
 
     def _set_duty_in_force(self, duty: float) -> None:
         self._duty = duty
-        self._energy.update(self._clock(), self._power_w())
+        self._energy.update(self._clock(), self._power_w() or 0.0)
 
-    def _power_w(self) -> float:
-        """The estimated power draw at the duty in force, in W."""
+    def _power_w(self) -> float | None:
+        """The estimated power draw at the duty in force, in W; None while that duty is not known."""
+        if self._duty is None:
+            return None
         return round(self._settings.rated_w * self._settings.mapping.fraction(self._duty), 1)
 
     def _save_energy(self) -> None:
-        self._energy.update(self._clock(), self._power_w())
+        self._energy.update(self._clock(), self._power_w() or 0.0)
         try:
             self._energy.save()
         except OSError as error:
@@ -182,7 +184,7 @@ class PwmActuatorService:
 
     async def _publish_device_state(self) -> None:
         """Publish the duty in force, the estimated power and the energy counter (retained)."""
-        self._energy.update(self._clock(), self._power_w())
+        self._energy.update(self._clock(), self._power_w() or 0.0)
         settings = self._settings
         state = DeviceState(
             actuator_id=settings.actuator_id,
@@ -190,7 +192,7 @@ class PwmActuatorService:
             reachable=True,
             producing=False,
             power_w=self._power_w(),
-            duty=round(self._duty, 4),
+            duty=None if self._duty is None else round(self._duty, 4),
             energy_wh=round(self._energy.energy_wh, 3),
             updated_at=time.time(),
             last_command_w=self._last_command_w,

@@ -28,7 +28,7 @@ OutputConfig = Annotated[RpiGpioConfig | SysfsConfig | SimOutputConfig, Field(di
 
 
 async def open_output(config: OutputConfig, *, topics: Topics, publish: Publish) -> PwmOutput:
-    """Open the output for ``config`` at duty 0; the sim output publishes (retained) through ``publish``."""
+    """Open the output for ``config`` as found (``PwmOutput.found_duty``); sim publishes through ``publish``."""
     match config:
         case RpiGpioConfig():
             output: PwmOutput = RpiGpioOutput(config)
@@ -36,5 +36,4 @@ async def open_output(config: OutputConfig, *, topics: Topics, publish: Publish)
             output = await SysfsOutput.open(config)
         case SimOutputConfig():
             output = SimOutput(topics.sim_pwm_duty(config.output_id), publish)
-    await output.set_duty(0.0)
     return output

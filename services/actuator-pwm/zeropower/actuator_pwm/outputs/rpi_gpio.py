@@ -103,6 +103,8 @@ def import_gpio() -> GpioModule:
 class RpiGpioOutput:
     """Drives the PWM pin, and the status pin (if any) high while the duty is above 0."""
 
+    found_duty = 0.0  # software PWM dies with its process: a new one starts at 0
+
     def __init__(self, config: RpiGpioConfig, gpio: GpioModule | None = None) -> None:
         self.description = f"RPi.GPIO software PWM on GPIO{config.pin} at {config.frequency_hz:g} Hz"
         self._gpio = gpio if gpio is not None else import_gpio()

@@ -28,6 +28,8 @@ class SimOutputConfig(StrictModel):
 class SimOutput:
     """Publishes each duty (0-1, plain number text) retained on the simulator's PWM topic."""
 
+    found_duty = None  # the simulator keeps the retained duty of a previous process
+
     def __init__(self, topic: str, publish: Publish) -> None:
         self.description = f"simulated PWM on {topic}"
         self._topic = topic

@@ -68,10 +68,11 @@ class SysfsOutput:
         self._directory = directory
         self._period_ns = period_ns
         self._closed = False
+        self.found_duty: float | None = 0.0
 
     @classmethod
     async def open(cls, config: SysfsConfig) -> SysfsOutput:
-        """Export the channel if needed, then set duty 0, the period and enable it."""
+        """Export the channel if needed; keep a running channel's duty (a restart changes nothing), else start at 0."""
         chip = config.root / f"pwmchip{config.chip}"
         if not chip.is_dir():
             raise OutputError(
@@ -82,12 +83,22 @@ class SysfsOutput:
         if config.channel >= channels:
             raise OutputError(f"{chip} has {channels} channel(s), so channel {config.channel} does not exist")
         directory = chip / f"pwm{config.channel}"
+        output = cls(directory, max(1, round(_NS_PER_S / config.frequency_hz)))
         if not directory.is_dir():
             write_attribute(chip / "export", config.channel)
             await _wait_for(directory / "period", config.export_timeout_s)
-        output = cls(directory, max(1, round(_NS_PER_S / config.frequency_hz)))
+        elif output._running():
+            output.found_duty = min(read_attribute(directory / "duty_cycle") / output._period_ns, 1.0)
+            return output
         output._start()
         return output
+
+    def _running(self) -> bool:
+        """The channel is enabled at our period: a previous process left it driving the load."""
+        return (
+            read_attribute(self._directory / "enable") == 1
+            and read_attribute(self._directory / "period") == self._period_ns
+        )
 
     def _start(self) -> None:
         self._write("duty_cycle", 0)  # first: a period shorter than the old duty cycle would be refused
