@@ -232,9 +232,8 @@ async def test_garbage_is_logged_and_ignored(mqtt_settings, probe, caplog):
     assert payloads(probe, DTU.limit_command(ROOF)) == ["300"]
     assert DeviceState.model_validate_json(state.payload).power_w == 250
     messages = [record.getMessage() for record in caplog.records]
-    assert any("invalid SetpointCommand" in m and "setpoints_w.x" in m for m in messages)
-    assert any("invalid SetpointCommand" in m and "surprise" in m for m in messages)
-    assert any("retained" in m for m in messages)
+    assert any("retained" in m for m in messages)  # the first problem; the garbage after it in the same minute
+    assert sum(m.startswith("setpoints: ") for m in messages) == 1  # is counted, not logged line by line
     assert sum("unknown device '999'" in m for m in messages) == 1
     assert any("0/power: ignored: not a number: 'lots'" in m for m in messages)
     assert any("status/reachable: ignored: expected 0 or 1" in m for m in messages)
@@ -255,7 +254,7 @@ async def test_ahoydtu_layout(mqtt_settings, probe):
             "available": "2",
             "last_success": "1763900001",
             "ch0/P_AC": "300.000",
-            "ch0/PowerLimit": "75.000",
+            "ch0/active_PowerLimit": "75",
             "ch1/P_DC": "150.000",
             "ch2/P_DC": "160.000",
         }.items():

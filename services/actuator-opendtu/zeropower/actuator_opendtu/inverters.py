@@ -6,6 +6,7 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
+from zeropower.shared.messages import MAX_POWER_W
 from zeropower.shared.settings import StrictModel
 
 #: Lowest limit when neither ``min_w`` nor ``min_percent`` is set: below ~5 % some models become unstable.
@@ -36,6 +37,7 @@ class InverterSettings(StrictModel):
     nameplate_w: float | None = Field(
         None,
         gt=0,
+        le=MAX_POWER_W,
         description="Rated AC power in W (e.g. 800 for an HM-800); turns the relative limit read-back into W.",
     )
     min_w: float | None = Field(None, ge=0, description="Lowest limit in W; the inverter is never switched off.")
