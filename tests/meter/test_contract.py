@@ -83,3 +83,11 @@ async def test_description_names_the_address(kind):
     config, _ = config_and_path(kind, "http://192.168.1.50")
     async with httpx.AsyncClient() as http:
         assert "http://192.168.1.50" in make(config, http).description
+
+
+@pytest.mark.parametrize("kind", DRIVERS)
+async def test_json_nested_beyond_the_parser_is_not_json(device, http, kind):
+    config, path = config_and_path(kind, device.url)
+    device.json(path, "[" * 100_000)
+    with pytest.raises(MeterError, match=r"is not JSON: '\[\[\["):
+        await make(config, http).read()

@@ -205,3 +205,14 @@ async def test_implausible_counters_are_left_out_and_logged(device, http, caplog
     reading = checked(await meter.read())
     assert (reading.power_w, reading.energy_import_wh, reading.energy_export_wh) == (558.965, None, None)
     assert [r.getMessage() for r in caplog.records if problem in r.getMessage()]
+
+
+async def test_a_bug_while_reading_counters_does_not_end_the_background(device, http, caplog, monkeypatch):
+    meter = meter_for(device, http, energy_interval_s=0.01)
+
+    async def broken(method):
+        raise KeyError(method)
+
+    monkeypatch.setattr(meter, "_get", broken)
+    async with counting(meter):
+        await wait_until(lambda: any("driver error KeyError" in r.getMessage() for r in caplog.records))

@@ -54,7 +54,7 @@ class JsonHttp:
             )
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser can go
             raise MeterError(f"answer from {shown} is not JSON: {response.text[:60]!r}") from None
 
 

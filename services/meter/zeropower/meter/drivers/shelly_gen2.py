@@ -124,6 +124,10 @@ class ShellyGen2Meter:
         except MeterError as error:
             self._energy_problem.report(f"{error}; publishing power without energy counters")
             return
+        except Exception as error:  # a driver bug costs the counters, never the service
+            log.debug("reading %s failed", method, exc_info=True)
+            self._energy_problem.report(f"driver error {type(error).__name__}: {error}; no energy counters")
+            return
         self._energy_problem.report(None)
         self._counters = (
             RawValue(data.get(import_key), f"{method} {import_key}"),
