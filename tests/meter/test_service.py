@@ -19,8 +19,9 @@ from zeropower.meter.drivers.homeassistant import HomeAssistantConfig
 from zeropower.meter.drivers.shelly_gen2 import ShellyGen2Config
 from zeropower.meter.drivers.vzlogger import VzloggerConfig
 from zeropower.meter.drivers.vzlogger_push import VzloggerPushConfig
+from zeropower.meter.gate import ReadingGate
 from zeropower.meter.reading import MeterError, MeterValues
-from zeropower.meter.service import poll, read_or_explain, run
+from zeropower.meter.service import ReadingPublisher, poll, read_or_explain, run
 from zeropower.meter.settings import MeterServiceSettings, MeterSettings
 from zeropower.shared.topics import Topics
 from zeropower.sim.broker import free_port
@@ -306,3 +307,21 @@ async def test_slow_counters_never_delay_the_power_and_readings_carry_the_reques
     assert max(gaps) < 0.6  # not 0.3 + 1.0 s per reading
     for stamp in stamps:  # the time the request was sent, not the time the answer came
         assert min(abs(stamp - asked) for asked in asked_at) < 0.05
+
+
+class RecordingBus:
+    def __init__(self):
+        self.published = []
+
+    async def publish(self, topic, payload):
+        self.published.append((topic, payload))
+
+
+async def test_a_bug_in_the_checks_costs_a_reading_not_the_service():
+    bus = RecordingBus()
+    gate = ReadingGate("test meter", max_power_w=50_000, stale_after_s=10)
+    publisher = ReadingPublisher(bus, "zp/meter/grid", "test meter", gate)
+    await publisher.publish(MeterValues(power_w=1.0, phases=None), requested_at=1765000000.0)
+    [(topic, reading)] = bus.published
+    assert (topic, reading.power_w, reading.timestamp) == ("zp/meter/grid", None, 1765000000.0)
+    assert reading.error == "meter service error TypeError: object of type 'NoneType' has no len()"
