@@ -29,6 +29,7 @@ class MqttProbe:
             "127.0.0.1", port, identifier=f"probe-{os.getpid()}-{id(self)}", socket_options=NO_DELAY
         )
         self.messages: list[IncomingMessage] = []
+        self.arrivals: list[float] = []  # time.monotonic() when each message arrived
         self._new = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
 
@@ -53,6 +54,7 @@ class MqttProbe:
             payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
             async with self._new:
                 self.messages.append(IncomingMessage(str(message.topic), payload, bool(message.retain)))
+                self.arrivals.append(time.monotonic())
                 self._new.notify_all()
 
     async def publish(self, topic: str, payload: str | bytes, *, retain: bool = False, qos: int = 1) -> None:

@@ -131,10 +131,13 @@ def limit_payload(message: IncomingMessage) -> float:
 
 @contextlib.asynccontextmanager
 async def running_system(
-    workdir: Path, configure: Callable[[dict[str, Any]], None] | None = None, services: Sequence[str] = SERVICES
+    workdir: Path,
+    configure: Callable[[dict[str, Any]], None] | None = None,
+    services: Sequence[str] = SERVICES,
+    broker: Broker | None = None,
 ) -> AsyncIterator[System]:
-    """``services`` running against a private Mosquitto, with ``configure`` applied to the default config."""
-    broker = Broker(workdir=workdir).start()
+    """``services`` running against a private Mosquitto (or ``broker``), with ``configure`` applied to the config."""
+    broker = (broker or Broker(workdir=workdir)).start()
     config = system_config(broker.port, free_port())
     if configure is not None:
         configure(config)

@@ -34,8 +34,11 @@ def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
 class Broker:
     """A broker process on 127.0.0.1 that can be stopped and started again on the same port."""
 
-    def __init__(self, port: int | None = None, workdir: Path | None = None, prefer: str = "mosquitto") -> None:
+    def __init__(
+        self, port: int | None = None, workdir: Path | None = None, prefer: str = "mosquitto", *, persistence: bool = False
+    ) -> None:
         self.port = port or free_port()
+        self.persistence = persistence  # Mosquitto only: retained messages saved as the shipped config does
         self._workdir = workdir or Path(tempfile.mkdtemp(prefix="zeropower-broker-"))
         self._log = self._workdir / "broker.log"
         use_mosquitto = prefer == "mosquitto" and shutil.which("mosquitto") is not None
@@ -72,6 +75,14 @@ class Broker:
             self._process.wait()
         self._process = None
 
+    def kill(self) -> None:
+        """Kill the broker with SIGKILL, as a crash would: nothing is saved on the way out."""
+        if self._process is None:
+            return
+        self._process.kill()
+        self._process.wait()
+        self._process = None
+
     def __enter__(self) -> Broker:
         return self.start()
 
@@ -80,8 +91,13 @@ class Broker:
 
     def _mosquitto_command(self) -> list[str]:
         config = self._workdir / "mosquitto.conf"
+        persistence = (
+            f"persistence true\npersistence_location {self._workdir}/\nautosave_interval 60\n"
+            if self.persistence
+            else "persistence false\n"
+        )
         config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 10000\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}max_queued_messages 10000\n"
             "set_tcp_nodelay true\n"
         )
         return [shutil.which("mosquitto") or "mosquitto", "-c", str(config)]
