@@ -34,7 +34,9 @@ class MemoryBus:
     def on_connect(self, hook: ConnectHook) -> None:
         """Connect hooks never run: this bus is never connected."""
 
-    async def publish(self, topic: str, payload: str | bytes | BaseModel, *, retain: bool = False) -> bool:
+    async def publish(
+        self, topic: str, payload: str | bytes | BaseModel, *, retain: bool = False, acknowledged: bool = False
+    ) -> bool:
         if isinstance(payload, BaseModel):
             payload = payload.model_dump_json()
         self.published.append(Published(topic, payload.encode() if isinstance(payload, str) else payload, retain))

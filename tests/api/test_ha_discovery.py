@@ -330,6 +330,22 @@ async def test_new_actuator_adds_and_removal_clears_its_entities(mqtt_settings, 
     assert all(m.payload for m in probe.on("homeassistant/switch/zeropower/zeropower_zero_export/config"))
 
 
+async def test_an_empty_announcement_of_an_online_actuator_keeps_its_entities(mqtt_settings, probe, caplog):
+    topics = Topics(mqtt_settings.topic_prefix)
+    inverter = f"homeassistant/sensor/zeropower/zeropower_roof_{SERIAL}_power/config"
+    async with publisher(mqtt_settings):
+        await probe.publish(topics.availability("actuator/roof"), "online", retain=True)
+        await probe.publish(topics.actuator_announce("roof"), announcement().model_dump_json(), retain=True)
+        await probe.wait_for(inverter, lambda m: bool(m.payload))
+        for garbage in (b"", b"{not json", b"[1]", b""):
+            await probe.publish(topics.actuator_announce("roof"), garbage)
+        await probe.publish(topics.availability("actuator/roof"), "offline", retain=True)
+        await probe.publish(topics.actuator_announce("roof"), b"", retain=True)  # removed once offline
+        await probe.wait_for(inverter, lambda m: m.payload == b"")
+    assert [m.payload for m in probe.on(inverter)].count(b"") == 1
+    assert caplog.text.count("announcements: ") == 1  # one line a minute, however much garbage
+
+
 async def test_an_actuator_announced_before_start_appears(mqtt_settings, probe):
     topics = Topics(mqtt_settings.topic_prefix)
     await probe.publish(topics.actuator_announce("shed"), announcement("shed", "77").model_dump_json(), retain=True)

@@ -60,7 +60,7 @@ async def test_disable_sets_maximum_and_telemetry_keeps_flowing(system: System):
     await system.controller_mode("regulating")
     await system.settled()
     mark = system.probe.mark()
-    await system.probe.publish(system.topics.set_enabled(), "off", retain=True)
+    await system.probe.publish(system.topics.set_enabled(), "off")
     await system.controller_mode("paused")
     await system.probe.wait_for(system.dtu.limit_command(ROOF), lambda m: limit_payload(m) == 800.0, since=mark)
     await system.probe.wait_for(system.dtu.limit_command(BALCONY), lambda m: limit_payload(m) == 400.0, since=mark)
@@ -68,7 +68,7 @@ async def test_disable_sets_maximum_and_telemetry_keeps_flowing(system: System):
     assert uncontrolled.grid_w < -500
     await system.probe.wait_for_new(system.dtu.inverter(ROOF, "0/power"))
     await system.probe.wait_for_new(system.topics.device_state("opendtu", ROOF))
-    await system.probe.publish(system.topics.set_enabled(), "on", retain=True)
+    await system.probe.publish(system.topics.set_enabled(), "on")
     await system.controller_mode("regulating")
     await system.settled()
 

@@ -130,3 +130,19 @@ async def test_a_cancellation_lost_in_an_acknowledged_call_is_raised():
     with pytest.raises(asyncio.CancelledError):
         await call
     assert await asyncio.create_task(_acked(asyncio.sleep(0))) is None  # no cancellation: nothing raised
+
+
+async def test_a_command_is_acknowledged_at_qos_1_and_never_sent_again(mqtt_settings, broker, probe):
+    # Commands (set/enabled, config/set) go once: a reconnect re-sends only retained state, never a command
+    # someone else may have replaced since.
+    bus = MqttBus(mqtt_settings, "command-test", f"{mqtt_settings.topic_prefix}/t/availability")
+    stop = asyncio.Event()
+    task = asyncio.create_task(bus.run(stop))
+    try:
+        await asyncio.wait_for(bus.connected.wait(), 5)
+        assert await bus.publish(f"{mqtt_settings.topic_prefix}/set/enabled", "off", acknowledged=True)
+        await probe.wait_for(f"{mqtt_settings.topic_prefix}/set/enabled", lambda m: m.text == "off")
+        assert bus._retained == {}  # nothing to re-send after a reconnect
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)

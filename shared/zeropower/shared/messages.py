@@ -18,6 +18,8 @@ MAX_ENERGY_WH = 1e12
 MAX_MAGNITUDE = 1e9
 #: Timestamps lie between 1970 and the year 2286 (Unix seconds).
 MAX_TIMESTAMP = 1e10
+#: A grid reading carries at most this many phases.
+MAX_PHASES = 3
 
 PowerW = Annotated[float, Field(ge=-MAX_POWER_W, le=MAX_POWER_W)]
 EnergyWh = Annotated[float, Field(ge=0, le=MAX_ENERGY_WH)]
@@ -52,7 +54,7 @@ class GridReading(Message):
 
     power_w: PowerW | None = Field(description="Grid power in W: positive = import, negative = export.")
     phases: list[PhaseReading] = Field(
-        default_factory=list, max_length=3, description="Per-phase values, if the meter has them."
+        default_factory=list, max_length=MAX_PHASES, description="Per-phase values, if the meter has them."
     )
     energy_import_wh: EnergyWh | None = Field(None, description="Meter counter of imported energy in Wh.")
     energy_export_wh: EnergyWh | None = Field(None, description="Meter counter of exported energy in Wh.")

@@ -80,10 +80,14 @@ class MqttBus:
         """Run ``hook`` after every (re)connect, once subscriptions and retained state are restored."""
         self._connect_hooks.append(hook)
 
-    async def publish(self, topic: str, payload: str | bytes | BaseModel, *, retain: bool = False) -> bool:
+    async def publish(
+        self, topic: str, payload: str | bytes | BaseModel, *, retain: bool = False, acknowledged: bool = False
+    ) -> bool:
         """Publish; retained payloads are remembered and sent again after a reconnect.
 
-        Returns False when not connected (a non-retained message is then dropped).
+        Retained and ``acknowledged`` messages go at QoS 1 and the call waits for the broker's
+        acknowledgement (a command sent once: it must arrive, but is never sent again); other messages
+        (streams) at QoS 0. Returns False when not connected or not acknowledged in time.
         """
         data = _encode(payload)
         if retain:
@@ -91,8 +95,9 @@ class MqttBus:
         client = self._client
         if client is None:
             return False
+        qos = 1 if retain or acknowledged else 0
         try:
-            await _acked(client.publish(topic, data, qos=1 if retain else 0, retain=retain, timeout=PUBLISH_TIMEOUT_S))
+            await _acked(client.publish(topic, data, qos=qos, retain=retain, timeout=PUBLISH_TIMEOUT_S))
         except aiomqtt.MqttError as error:
             log.debug("publish to %s failed: %s", topic, error)
             return False

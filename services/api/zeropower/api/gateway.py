@@ -116,11 +116,13 @@ class Gateway:
 
     async def set_enabled(self, enabled: bool) -> bool:
         """Publish the on/off command (not retained); False when not connected."""
-        return await self.bus.publish(self.topics.set_enabled(), on_off(enabled))
+        return await self.bus.publish(self.topics.set_enabled(), on_off(enabled), acknowledged=True)
 
     async def change_controller_config(self, update: TunablesUpdateBase) -> bool:
         """Publish the given fields of a tunables change (not retained); False when not connected."""
-        return await self.bus.publish(self.topics.controller_config_set(), update.model_dump_json(exclude_unset=True))
+        return await self.bus.publish(
+            self.topics.controller_config_set(), update.model_dump_json(exclude_unset=True), acknowledged=True
+        )
 
     async def _on_connect(self) -> None:
         """Note the first connect: today's totals are first published ENERGY_PUBLISH_S after it."""

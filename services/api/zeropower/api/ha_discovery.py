@@ -16,6 +16,7 @@ from typing import Any, get_args
 from pydantic import Field
 
 from zeropower.controller.settings import ControllerSettings
+from zeropower.shared.change_log import ChangeLogger
 from zeropower.shared.messages import (
     ActuatorAnnouncement,
     ControllerMode,
@@ -314,7 +315,9 @@ class HaDiscoveryPublisher:
         self._settings = settings
         self._topics = topics
         self._actuators: dict[str, ActuatorAnnouncement] = {}
+        self._online: set[str] = set()  # actuators whose availability says online
         self._published: dict[str, Payload] = {}
+        self._bad_announcement = ChangeLogger(log, "announcements")
 
     def install(self) -> None:
         """Register the subscriptions and the connect hook; call before ``bus.run``. Does nothing when disabled."""
@@ -322,6 +325,7 @@ class HaDiscoveryPublisher:
             log.info("Home Assistant discovery is switched off")
             return
         self._bus.subscribe(self._topics.all_actuator_announcements(), self._on_announcement)
+        self._bus.subscribe(self._topics.availability(actuator_service_id("+")), self._on_actuator_availability)
         self._bus.subscribe(HomeAssistantTopics(self._settings.prefix).status(), self._on_ha_status)
         self._bus.on_connect(self.publish_all)
 
@@ -334,18 +338,31 @@ class HaDiscoveryPublisher:
             log.info("Home Assistant is online: publishing discovery again")
             await self._sync(republish=True)
 
+    async def _on_actuator_availability(self, message: IncomingMessage) -> None:
+        actuator_id = message.topic.split("/")[-2]
+        if message.text == ONLINE:
+            self._online.add(actuator_id)
+        else:
+            self._online.discard(actuator_id)
+
     async def _on_announcement(self, message: IncomingMessage) -> None:
         actuator_id = message.topic.split("/")[-2]
-        if not message.payload:
-            if self._actuators.pop(actuator_id, None) is not None:
+        if not message.payload:  # a removal counts only once the actuator is offline (as in the controller)
+            if actuator_id in self._online:
+                self._bad_announcement.report(f"ignoring an empty announcement of actuator {actuator_id}: it is online")
+            elif self._actuators.pop(actuator_id, None) is not None:
                 log.info("actuator %s removed: clearing its Home Assistant entities", actuator_id)
                 await self._sync(republish=False)
             return
         try:
             announcement = parse_message(ActuatorAnnouncement, message.payload)
         except InvalidMessageError as error:
-            log.warning("ignoring the announcement on %s: %s", message.topic, error)
+            self._bad_announcement.report(f"ignoring {message.topic}: {error}")
             return
+        if announcement.actuator_id != actuator_id:
+            self._bad_announcement.report(f"ignoring {message.topic}: it announces {announcement.actuator_id!r}")
+            return
+        self._bad_announcement.report(None)
         self._actuators[actuator_id] = announcement
         await self._sync(republish=False)
 

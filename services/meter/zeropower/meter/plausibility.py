@@ -6,12 +6,10 @@ import math
 
 from zeropower.meter.reading import MeterError, MeterValues, PhaseValues, RawValue, finite_number, missing_reading
 from zeropower.shared.change_log import ChangeLogger
-from zeropower.shared.messages import MAX_MAGNITUDE, MAX_TIMESTAMP, GridReading, PhaseReading
+from zeropower.shared.messages import MAX_MAGNITUDE, MAX_PHASES, MAX_TIMESTAMP, GridReading, PhaseReading
 
 #: The largest plausible energy counter in Wh (10 GWh: a household meter's register holds at most 1 GWh).
 MAX_COUNTER_WH = 1e10
-#: The most phases a reading carries (the message's bound).
-MAX_PHASES = 3
 
 
 class Plausibility:

@@ -35,7 +35,12 @@ class Broker:
     """A broker process on 127.0.0.1 that can be stopped and started again on the same port."""
 
     def __init__(
-        self, port: int | None = None, workdir: Path | None = None, prefer: str = "mosquitto", *, persistence: bool = False
+        self,
+        port: int | None = None,
+        workdir: Path | None = None,
+        prefer: str = "mosquitto",
+        *,
+        persistence: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.persistence = persistence  # Mosquitto only: retained messages saved as the shipped config does
