@@ -3,7 +3,16 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from zeropower.shared.messages import GridReading, InvalidMessageError, parse_message, parse_on_off
+from zeropower.shared.messages import (
+    MAX_POWER_W,
+    ActuatorAnnouncement,
+    DeviceState,
+    GridReading,
+    InvalidMessageError,
+    SetpointCommand,
+    parse_message,
+    parse_on_off,
+)
 
 
 def test_grid_reading_round_trip():
@@ -45,3 +54,39 @@ def test_parse_message_names_the_field():
         parse_message(GridReading, b'{"power_w": "lots"}')
     with pytest.raises(InvalidMessageError, match="invalid GridReading: payload: Invalid JSON"):
         parse_message(GridReading, b"\xff")
+
+
+@pytest.mark.parametrize(
+    ("model", "payload"),
+    [
+        (GridReading, '{"power_w": 1e308}'),
+        (GridReading, '{"power_w": "5"}'),  # numbers as text are not numbers
+        (GridReading, '{"power_w": true}'),
+        (GridReading, '{"power_w": 5, "energy_import_wh": -1}'),
+        (GridReading, '{"power_w": 5, "timestamp": 1e300}'),
+        (DeviceState, '{"actuator_id": "a", "device_id": "d", "reachable": true, "producing": true, "power_w": 1e308}'),
+        (DeviceState, '{"actuator_id": "a", "device_id": "d", "reachable": 1, "producing": true}'),
+        (
+            ActuatorAnnouncement,
+            '{"actuator_id": "a", "driver": "x", "devices": [{"device_id": "d", "name": "d", "max_w": 1e308}]}',
+        ),
+        (
+            ActuatorAnnouncement,
+            '{"actuator_id": "a", "driver": "x", "devices": [{"device_id": "d", "name": "d", "min_w": 9, "max_w": 5}]}',
+        ),
+        (SetpointCommand, '{"setpoints_w": {"d": -1e308}}'),
+    ],
+)
+def test_absurd_or_mistyped_numbers_are_rejected(model, payload):
+    # Before: device states with power_w 1e308 for two inverters added up to infinity in the controller,
+    # and building its state raised: the controller exited, and again at every restart (retained).
+    with pytest.raises(InvalidMessageError):
+        parse_message(model, payload)
+
+
+def test_bounded_extremes_still_add_up_to_finite_numbers():
+    states = [
+        DeviceState(actuator_id="a", device_id=str(i), reachable=True, producing=True, power_w=MAX_POWER_W)
+        for i in range(10_000)
+    ]
+    assert math.isfinite(sum(state.power_w or 0.0 for state in states))

@@ -91,6 +91,12 @@ class DeviceInfo(BaseModel):
     enabled: bool = Field(True, description="False: the controller leaves this device out.")
     priority: int = Field(0, description="Lower is used first when allocating by priority.")
 
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.min_w > self.max_w:
+            raise ValueError(f"min_w ({self.min_w:g} W) must not exceed max_w ({self.max_w:g} W)")
+        return self
+
 
 class ActuatorAnnouncement(Message):
     """An actuator's retained self-description, so the controller discovers it."""
