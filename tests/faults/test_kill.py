@@ -191,3 +191,27 @@ async def test_broker_and_controller_crash_keep_the_newest_switch(tmp_path):
             await system.steady(lambda s: near_target(s) and s.heater_w > 200, count=5)
             assert all(system.alive().values())
         running.probe = await MqttProbe(broker.port).__aenter__()  # for the fixture's teardown
+
+
+async def test_broker_killed_under_surplus_never_exports(surplus: FaultSystem):
+    # A broker crash cuts every link at once: nothing may move while it is gone, and the reconnects
+    # (subscriptions again, retained state re-published, limits re-sent) must not move anything either.
+    system = surplus
+    await heater_absorbing(system)
+    broker = system.system.broker
+    before = system.samples()[-1].state.exported_wh  # the simulator's own meter counts through the outage
+    await system.probe.__aexit__(None, None, None)
+    broker.kill()
+    await asyncio.sleep(3)  # an outage the services notice, shorter than any fail-safe
+    broker.start()
+    async with MqttProbe(broker.port) as probe:
+        system.system.probe = probe
+        for service in ALL_SERVICES:
+            await system.online(service)
+        await system.steady(lambda s: near_target(s) and s.heater_w > 200, count=10)
+        exported = system.samples()[-1].state.exported_wh - before
+        lowest = min(sample.state.grid_w for sample in system.samples())
+        print(f"broker killed and restarted: exported {exported:.4f} Wh, lowest grid {lowest:.0f} W after it")
+        assert exported <= EXPORT_BOUND_WH
+        assert all(system.alive().values())
+        system.system.probe = await MqttProbe(broker.port).__aenter__()  # for the fixture's teardown
