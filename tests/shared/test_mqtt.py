@@ -2,12 +2,22 @@
 
 import asyncio
 import contextlib
+import logging
+import socket
 import sys
 
 import pytest
 
-from tests.helpers import MqttProbe
-from zeropower.shared.mqtt import IncomingMessage, MqttBus, _acked
+from tests.helpers import MqttProbe, wait_until
+from zeropower.shared.mqtt import (
+    TAKEOVER_COUNT,
+    TAKEOVER_WINDOW_S,
+    IncomingMessage,
+    MqttBus,
+    TakeoverWatch,
+    _acked,
+    default_client_id,
+)
 from zeropower.shared.settings import MqttSettings
 from zeropower.sim.broker import Broker
 
@@ -146,3 +156,86 @@ async def test_a_command_is_acknowledged_at_qos_1_and_never_sent_again(mqtt_sett
     finally:
         stop.set()
         await asyncio.wait_for(task, 5)
+
+
+def test_default_client_id_is_one_per_installation_service_and_host():
+    host = socket.gethostname()
+    default = MqttSettings()
+    assert default_client_id(default, "meter") == f"zeropower-meter-{host}"
+    assert default_client_id(default, "actuator/opendtu") == f"zeropower-actuator-opendtu-{host}"
+    assert default_client_id(default, "actuator/garage") == f"zeropower-actuator-garage-{host}"
+    assert default_client_id(MqttSettings(topic_prefix="home/solar"), "meter") == f"home-solar-meter-{host}"
+    assert default_client_id(default, "meter") == default_client_id(MqttSettings(), "meter")  # after a restart
+    assert MqttBus.for_service(default, "meter")._client_id == f"zeropower-meter-{host}"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def short_connection(watch: TakeoverWatch, clock: FakeClock) -> bool:
+    watch.connected()
+    clock.now += 0.3
+    return watch.lost()
+
+
+def test_takeover_is_connections_lost_at_once_several_times_in_a_row():
+    clock = FakeClock()
+    watch = TakeoverWatch(clock)
+    reported = [short_connection(watch, clock) for _ in range(TAKEOVER_COUNT + 3)]
+    assert reported == [False] * (TAKEOVER_COUNT - 1) + [True, False, False, False]  # reported once
+    assert watch.suspected
+    assert watch.held()  # the connection held: the takeover is over, once
+    assert not watch.suspected
+    assert not watch.held()
+
+
+def test_a_connection_that_lasts_or_a_failed_connect_is_no_takeover():
+    clock = FakeClock()
+    watch = TakeoverWatch(clock)
+    for _ in range(TAKEOVER_COUNT - 1):
+        short_connection(watch, clock)
+    watch.connected()
+    clock.now += TAKEOVER_WINDOW_S  # lost only after the window (a keepalive timeout is later still)
+    assert not watch.lost()
+    for _ in range(TAKEOVER_COUNT - 1):
+        short_connection(watch, clock)
+    assert not watch.lost()  # the broker refused or was unreachable: no connection to take over
+    assert [short_connection(watch, clock) for _ in range(TAKEOVER_COUNT)][-1]
+
+
+async def test_two_buses_with_one_client_id_each_report_the_takeover_once(mqtt_settings, caplog):
+    caplog.set_level(logging.INFO, logger="zeropower.shared.mqtt")
+    first, second = (MqttBus(mqtt_settings, "same-id", f"t/{name}/availability") for name in ("a", "b"))
+    connects = {"first": 0, "second": 0}
+
+    def counting(name: str):
+        async def hook() -> None:
+            connects[name] += 1
+
+        return hook
+
+    first.on_connect(counting("first"))
+    second.on_connect(counting("second"))
+
+    def takeovers() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "closed our connection" in r.getMessage()]
+
+    def backoff_lines() -> int:
+        return sum("reconnecting with backoff" in r.getMessage() for r in caplog.records)
+
+    async with running(first), running(second) as stop_second:
+        await wait_until(lambda: len(takeovers()) == 2, timeout=30)
+        assert all("client id 'same-id'" in message for message in takeovers())
+        assert all("Stop the other instance" in message for message in takeovers())
+        seen, lines = dict(connects), backoff_lines()
+        await wait_until(lambda: all(connects[name] >= seen[name] + 3 for name in connects), timeout=30)
+        assert len(takeovers()) == 2  # still the same two lines while the fight goes on,
+        assert backoff_lines() == lines  # and no line per disconnect
+        stop_second.set()
+        await wait_until(lambda: "the takeover is over" in caplog.text, timeout=TAKEOVER_WINDOW_S + 20)
+    assert caplog.text.count("the takeover is over") == 1

@@ -1,7 +1,8 @@
 """The MQTT client every service uses.
 
-It reconnects with backoff, re-subscribes and re-publishes its retained state after each reconnect, and
-keeps a retained availability topic (last will ``offline``).
+It reconnects with backoff, re-subscribes and re-publishes its retained state after each reconnect, keeps a
+retained availability topic (last will ``offline``), and says so once when another client keeps taking over
+its client id.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -33,6 +35,12 @@ OFFLINE = "offline"
 PUBLISH_TIMEOUT_S = 2.0
 #: Longest wait for a clean disconnect; a stop must finish within 2 s, and the broker sends the last will anyway.
 DISCONNECT_TIMEOUT_S = 0.5
+#: A connection lost this soon after it was established counts towards a takeover: longer than aiomqtt's 5 s
+#: wait for an acknowledgement the broker never sends once it has closed the connection, shorter than the 45 s
+#: after which the default keepalive (30 s) notices a dead link.
+TAKEOVER_WINDOW_S = 10.0
+#: This many short connections in a row mean another client is connecting with our client id.
+TAKEOVER_COUNT = 3
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,8 @@ class MqttBus:
 
     @classmethod
     def for_service(cls, settings: MqttSettings, service_id: str) -> MqttBus:
-        """The bus of one zeropower service: client id from service and host, availability from the catalogue."""
-        client_id = f"zeropower-{service_id.replace('/', '-')}-{socket.gethostname()}"
+        """The bus of one zeropower service: its default client id, availability from the catalogue."""
+        client_id = default_client_id(settings, service_id)
         return cls(settings, client_id, Topics(settings.topic_prefix).availability(service_id))
 
     def subscribe(self, topic_filter: str, handler: Handler) -> None:
@@ -107,13 +115,16 @@ class MqttBus:
         """Stay connected until ``stop`` is set; then publish ``offline`` and disconnect."""
         delay = self._settings.reconnect_min_s
         last_problem: str | None = None
+        takeover = TakeoverWatch()
         while not stop.is_set():
             client = self._make_client()
             try:
                 await client.__aenter__()
+                takeover.connected()
+                held = asyncio.get_running_loop().call_later(TAKEOVER_WINDOW_S, self._held, takeover)
                 try:
                     await self._start_session(client)
-                    if last_problem is not None:
+                    if last_problem is not None and not takeover.suspected:
                         log.info("connected to MQTT broker %s:%s again", self._settings.host, self._settings.port)
                     last_problem = None
                     delay = self._settings.reconnect_min_s
@@ -121,18 +132,21 @@ class MqttBus:
                     if stop.is_set():
                         await client.publish(self._availability_topic, OFFLINE, qos=1, retain=True, timeout=1)
                 finally:
+                    held.cancel()
                     self._client = None  # publishes from now on are not attempted
                     await _disconnect(client)
             except aiomqtt.MqttError as error:
+                if not stop.is_set() and takeover.lost():
+                    self._log_takeover()
                 problem = str(error)
-                if problem != last_problem:
+                if problem != last_problem and not takeover.suspected:
                     log.warning(
                         "MQTT broker %s:%s: %s; reconnecting with backoff",
                         self._settings.host,
                         self._settings.port,
                         problem,
                     )
-                    last_problem = problem
+                last_problem = problem
             finally:
                 self._client = None
                 self.connected.clear()
@@ -141,6 +155,29 @@ class MqttBus:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, self._settings.reconnect_max_s)
+
+    def _held(self, takeover: TakeoverWatch) -> None:
+        if takeover.held():
+            log.info(
+                "MQTT client id %r kept its connection for %.0f s: the takeover is over",
+                self._client_id,
+                TAKEOVER_WINDOW_S,
+            )
+
+    def _log_takeover(self) -> None:
+        settings = self._settings
+        log.warning(
+            "MQTT broker %s:%s closed our connection (client id %r, user %r) %d times in a row within %.0f s of "
+            "connecting: another client connects with the same client id, e.g. a second instance of this service "
+            "(zeropower's Mosquitto takes the user name as client id). Stop the other instance, or give it its own "
+            "MQTT user (docs/deployment.md, 'A second actuator instance'). Not repeated while it goes on.",
+            settings.host,
+            settings.port,
+            self._client_id,
+            settings.username,
+            TAKEOVER_COUNT,
+            TAKEOVER_WINDOW_S,
+        )
 
     def _make_client(self) -> aiomqtt.Client:
         settings = self._settings
@@ -203,6 +240,53 @@ class MqttBus:
                         problems.report(f"failed on a message on {incoming.topic}: {type(error).__name__}: {error}")
                     else:
                         problems.report(None)
+
+
+def default_client_id(settings: MqttSettings, service_id: str) -> str:
+    """The client id ``<prefix>-<service>-<host>``, e.g. ``zeropower-actuator-opendtu-<host>``.
+
+    One per installation (topic prefix), service (an actuator: per actuator id) and host; the same after a restart.
+    """
+    return f"{settings.topic_prefix}-{service_id}-{socket.gethostname()}".replace("/", "-")
+
+
+class TakeoverWatch:
+    """Tells another client connecting with our client id from other disconnects.
+
+    Mosquitto closes the older of two connections with one client id, over MQTT 3.1.1 without a reason, so
+    two clients with one id knock each other off as fast as they reconnect: each connection is lost within
+    moments of being established, although every connect succeeds. TAKEOVER_COUNT such connections in a row
+    (each lost within TAKEOVER_WINDOW_S) are a takeover; a connection that holds for TAKEOVER_WINDOW_S, or a
+    connect that fails (the broker is down), ends it.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._since: float | None = None  # when the current connection was established
+        self._short = 0  # short connections in a row
+
+    @property
+    def suspected(self) -> bool:
+        """Whether the recent connections look like a takeover (until a connection lasts or a connect fails)."""
+        return self._short >= TAKEOVER_COUNT
+
+    def connected(self) -> None:
+        """A connection is established."""
+        self._since = self._clock()
+
+    def held(self) -> bool:
+        """The connection has lasted TAKEOVER_WINDOW_S; True when that ends a takeover."""
+        suspected, self._short = self.suspected, 0
+        return suspected
+
+    def lost(self) -> bool:
+        """The connection (or the attempt) is gone; True exactly when this makes it a takeover."""
+        since, self._since = self._since, None
+        if since is None or self._clock() - since >= TAKEOVER_WINDOW_S:
+            self._short = 0
+            return False
+        self._short += 1
+        return self._short == TAKEOVER_COUNT
 
 
 async def _acked(call: Awaitable[object]) -> None:
