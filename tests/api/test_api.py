@@ -139,6 +139,12 @@ async def test_config_validation_names_the_field(api_client):
             ({"dry_run": "perhaps"}, "dry_run"),
             ({"target_w": None}, "target_w"),
             ({"tick_interval_s": 1}, "tick_interval_s"),
+            # the controller's bounds, and JSON types exactly (schemathesis: "5" and 1 were taken for 5.0 and true)
+            ({"stale_after_s": 301}, "stale_after_s"),
+            ({"dead_time_s": 121}, "dead_time_s"),
+            ({"target_w": "5"}, "target_w"),
+            ({"dry_run": 1}, "dry_run"),
+            ({"dry_run": "true"}, "dry_run"),
         ]:
             response = await client.put("/api/config/controller", json=body)
             assert response.status_code == 422, body

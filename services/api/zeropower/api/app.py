@@ -1,110 +1,115 @@
 """The HTTP API: FastAPI endpoints over the gateway's MQTT state and commands."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, and toggle's refers to a local.
 
-import secrets
 import time
 from dataclasses import asdict
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import FastAPI, HTTPException, Query, Response, Security
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import WithJsonSchema
 
-from zeropower.api.events import install_web
+from zeropower.api.auth import DOCUMENTED_SCHEMES, TokenGuard
+from zeropower.api.errors import error_responses, method_not_allowed
+from zeropower.api.events import EVENTS_PATH, install_web
 from zeropower.api.gateway import Gateway
+from zeropower.api.limits import BodyLimit, StreamLimit
 from zeropower.api.metrics import registry_for
+from zeropower.api.models import ControllerConfigChange, EnabledBody, HealthBody
+from zeropower.api.redirects import redirect_pattern, redirect_target
 from zeropower.api.settings import ApiSettings
-from zeropower.controller.settings import ControllerTunablesUpdate
-from zeropower.shared.messages import OnOff, on_off
+from zeropower.controller.settings import ControllerTunables
+from zeropower.shared.messages import on_off
 
-
-class EnabledBody(BaseModel):
-    """Zero-export control on or off."""
-
-    enabled: OnOff = Field(description="`on` or `off`.")
-
-
-def redirect_target(url: str, allowed_origins: list[str]) -> str:
-    """Return ``url`` if it is a relative path (``/...``) or on an allowed origin; raise 400 otherwise."""
-    if any(ord(char) < 0x20 or char == "\\" for char in url):
-        raise HTTPException(400, "redirect: control characters and backslashes are not allowed")
-    parts = urlsplit(url)
-    if not parts.scheme and not parts.netloc and url.startswith("/") and not url.startswith("//"):
-        return url
-    origin = f"{parts.scheme}://{parts.netloc}".lower()
-    allowed = {item.rstrip("/").lower() for item in allowed_origins}
-    if parts.scheme in {"http", "https"} and parts.netloc and origin in allowed:
-        return url
-    raise HTTPException(
-        400, f"redirect: only a relative path (/...) or an origin in api.redirect_allow_origins is allowed, not {url!r}"
-    )
+REDIRECTED = {
+    303: {
+        "description": "Switched; the browser is sent to `redirect`.",
+        "headers": {"Location": {"description": "The `redirect` given.", "schema": {"type": "string"}}},
+    }
+}
 
 
 def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR0915 (endpoints are closures)
-    """The FastAPI application serving ``gateway``'s state and commands."""
+    """The FastAPI application serving ``gateway``'s state and commands.
+
+    In front of it, outermost first: CORS (when configured), the token check (when a token is set), the body size
+    limit and the limit of live-event streams; none of them reads a body before deciding.
+    """
     app = FastAPI(title="zeropower API", description="Zero-export control over MQTT.", version="0.1.0")
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "PUT"],
-            allow_headers=["Authorization", "Content-Type"],
-        )
+    app.add_exception_handler(405, method_not_allowed)
     registry = registry_for(gateway)
-
-    def require_token(request: Request) -> None:
-        """Reject the request with 401 unless the configured token is given (Bearer header or ?token=)."""
-        if settings.token is None:
-            return
-        given = request.query_params.get("token") or None  # an empty ?token= counts as none given
-        header = request.headers.get("authorization", "")
-        if header[:7].lower() == "bearer ":
-            given = header[7:].strip() or given
-        expected = settings.token.get_secret_value()
-        if given is None or not secrets.compare_digest(given.encode(), expected.encode()):
-            raise HTTPException(401, "a valid token is required: Authorization: Bearer <token> or ?token=<token>")
-
-    authorized = [Depends(require_token)]
+    guarded = settings.token is not None
+    security = [Security(scheme) for scheme in DOCUMENTED_SCHEMES] if guarded else []
+    unauthorized = error_responses(401) if guarded else {}
+    allowed_redirects = redirect_pattern(settings.redirect_allow_origins)
 
     def require_controller() -> None:
         """Refuse with 503 unless the controller is online: a command is sent once, a controller down never gets it."""
         if not gateway.controller_online:
             raise HTTPException(503, "the controller is not online: the command would be lost; nothing was changed")
 
-    async def publish_enabled(enabled: bool) -> dict[str, OnOff]:
+    async def publish_enabled(enabled: bool) -> EnabledBody:
         require_controller()
         if not await gateway.set_enabled(enabled):
             raise HTTPException(503, "not connected to the MQTT broker; nothing was changed")
-        return {"enabled": on_off(enabled)}
+        return EnabledBody(enabled=on_off(enabled))
 
-    @app.get("/api/toggle", dependencies=authorized, response_model=None)
+    @app.get(
+        "/api/toggle",
+        dependencies=security,
+        response_model=EnabledBody,
+        responses={**REDIRECTED, **unauthorized, **error_responses(400, 503)},
+    )
     async def toggle(
-        redirect: Annotated[str | None, Query(description="Where to send the browser afterwards (303).")] = None,
-    ) -> dict[str, OnOff] | RedirectResponse:
+        redirect: Annotated[
+            Annotated[str, WithJsonSchema({"type": "string", "pattern": allowed_redirects})] | None,
+            Query(description="Where to send the browser afterwards (303): a path, or a URL on an allowed origin."),
+        ] = None,
+    ) -> EnabledBody | RedirectResponse:
         """Switch zero-export control to the other state (as the controller reports it) and answer the new state."""
-        target = redirect_target(redirect, settings.redirect_allow_origins) if redirect is not None else None
+        target = redirect_target(redirect, allowed_redirects) if redirect is not None else None
         current = gateway.enabled
         if current is None:
             raise HTTPException(503, "the current state is unknown: no controller state received")
         answer = await publish_enabled(not current)
         return RedirectResponse(target, status_code=303) if target is not None else answer
 
-    @app.put("/api/enabled", dependencies=authorized)
-    async def put_enabled(body: EnabledBody) -> dict[str, OnOff]:
+    @app.put("/api/enabled", dependencies=security, responses={**unauthorized, **error_responses(400, 413, 503)})
+    async def put_enabled(body: EnabledBody) -> EnabledBody:
         """Switch zero-export control on or off."""
         return await publish_enabled(body.enabled == "on")
 
-    @app.get("/api/status")
-    async def status() -> dict[str, OnOff]:
+    @app.put(
+        "/api/config/controller",
+        dependencies=security,
+        response_model=ControllerTunables,
+        responses={**unauthorized, **error_responses(400, 413, 503)},
+    )
+    async def put_controller_config(body: ControllerConfigChange) -> dict[str, Any]:
+        """Change some of the controller's tunables: only the fields given are sent, the others keep their value.
+
+        Answers the config as it will be once the controller has applied the change.
+        """
+        current = gateway.snapshot.controller_config
+        if current is None:
+            raise HTTPException(503, "the controller's config is unknown (is the controller running?)")
+        changes = body.changes()
+        if changes:
+            require_controller()
+            if not await gateway.change_controller_config(body):
+                raise HTTPException(503, "not connected to the MQTT broker; nothing was changed")
+        return {**current, **changes}
+
+    @app.get("/api/status", responses=error_responses(503))
+    async def status() -> EnabledBody:
         """Whether zero-export control is on, from the controller's retained state."""
         controller = gateway.snapshot.controller
         if controller is None:
             raise HTTPException(503, "the controller's state is unknown (no retained controller state received)")
-        return {"enabled": on_off(controller.enabled)}
+        return EnabledBody(enabled=on_off(controller.enabled))
 
     @app.get("/api/state")
     async def state() -> dict[str, Any]:
@@ -138,7 +143,7 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
             "availability": dict(sorted(snapshot.availability.items())),
         }
 
-    @app.get("/api/config/controller")
+    @app.get("/api/config/controller", response_model=ControllerTunables, responses=error_responses(503))
     async def get_controller_config() -> dict[str, Any]:
         """The controller's effective tunables (as it last published them)."""
         config = gateway.snapshot.controller_config
@@ -146,35 +151,36 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
             raise HTTPException(503, "the controller's config is unknown (no retained controller config received)")
         return config
 
-    @app.put("/api/config/controller", dependencies=authorized)
-    async def put_controller_config(body: ControllerTunablesUpdate) -> dict[str, Any]:  # type: ignore[valid-type]
-        """Change some of the controller's tunables: only the fields given are sent, the others keep their value.
-
-        Answers the config as it will be once the controller has applied the change.
-        """
-        current = gateway.snapshot.controller_config
-        if current is None:
-            raise HTTPException(503, "the controller's config is unknown (is the controller running?)")
-        changes = body.changes()
-        if changes:
-            require_controller()
-            if not await gateway.change_controller_config(body):
-                raise HTTPException(503, "not connected to the MQTT broker; nothing was changed")
-        return {**current, **changes}
-
-    @app.get("/healthz")
-    async def healthz() -> Response:
+    @app.get("/healthz", responses={503: {"model": HealthBody, "description": "Not connected to the MQTT broker."}})
+    async def healthz() -> JSONResponse:
         """200 while connected to the MQTT broker, 503 otherwise."""
         if gateway.connected:
-            return Response('{"status": "ok"}', media_type="application/json")
-        return Response(
-            '{"status": "not connected to the MQTT broker"}', status_code=503, media_type="application/json"
-        )
+            return JSONResponse(HealthBody(status="ok").model_dump())
+        return JSONResponse(HealthBody(status="not connected to the MQTT broker").model_dump(), status_code=503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         """Prometheus metrics in the text exposition format."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     install_web(app, gateway, state)
+    # add_middleware puts each in front of those added before it
+    app.add_middleware(
+        StreamLimit,
+        path=EVENTS_PATH,
+        per_client=settings.max_event_streams_per_client,
+        total=settings.max_event_streams,
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.token is not None:
+        commands = {toggle, put_enabled, put_controller_config}
+        routes = [route for route in app.routes if getattr(route, "endpoint", None) in commands]
+        app.add_middleware(TokenGuard, token=settings.token, routes=routes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "PUT"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     return app

@@ -14,11 +14,47 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
+from zeropower.api.errors import error_responses
 from zeropower.api.gateway import Gateway
 
+EVENTS_PATH = "/api/events"
 WEB_DIR = Path(__file__).parent / "web"
 MIN_INTERVAL_S = 0.5  # at most two state events per second, however often MQTT messages arrive
 IDLE_S = 15.0  # the state is sent at least this often, so proxies keep an idle stream open
+
+
+def _event_schema(name: str, data: str) -> dict[str, Any]:
+    """One event as OpenAPI 3.1 documents server-sent events: its name and its JSON ``data``."""
+    return {
+        "properties": {
+            "event": {"const": name},
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": {"type": "object"}},
+        },
+        "required": ["event", "data"],
+        "description": data,
+    }
+
+
+EVENTS = {
+    "description": "The stream of events, each `state` or `config`.",
+    "content": {
+        "text/event-stream": {
+            "schema": {
+                "type": "object",  # replaces the "string" FastAPI documents for a streaming answer
+                "oneOf": [
+                    _event_schema("state", "The JSON of `GET /api/state`."),
+                    _event_schema("config", "The JSON of `GET /api/config/controller`."),
+                ],
+            }
+        }
+    },
+}
+
+
+class EventStreamResponse(StreamingResponse):
+    """Server-sent events (``text/event-stream``)."""
+
+    media_type = "text/event-stream"
 
 
 def _event(name: str, data: Any) -> str:
@@ -47,13 +83,11 @@ def install_web(app: FastAPI, gateway: Gateway, state: Callable[[], Awaitable[di
     async def index() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html")
 
-    @app.get("/api/events", response_class=StreamingResponse)
-    async def events() -> StreamingResponse:
+    @app.get(EVENTS_PATH, response_class=EventStreamResponse, responses={200: EVENTS, **error_responses(429)})
+    async def events() -> EventStreamResponse:
         """Server-sent events: `state` (as `GET /api/state`) on every change, at most every 0.5 s; `config`."""
-        return StreamingResponse(
-            state_events(gateway, state),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        return EventStreamResponse(
+            state_events(gateway, state), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
 
     app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
 
 from zeropower.api.ha_discovery import HaDiscoverySettings
 from zeropower.shared.settings import ServiceSettings, StrictModel
@@ -29,6 +31,35 @@ class ApiSettings(StrictModel):
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser (CORS); none by default."
     )
+    max_body_bytes: int = Field(
+        65536,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest request body accepted, in bytes (64 KiB; a tuning change is < 1 KiB); larger ones get 413 "
+        "before they are read, chunked ones as soon as they pass it.",
+    )
+    max_event_streams_per_client: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        description="Live-event streams (GET /api/events) open at once from one client address; 429 beyond. "
+        "A browser holds one per open page.",
+    )
+    max_event_streams: int = Field(
+        32, ge=1, le=10000, description="Live-event streams open at once from all clients together; 429 beyond."
+    )
+
+    @field_validator("redirect_allow_origins")
+    @classmethod
+    def _origins_only(cls, origins: list[str]) -> list[str]:
+        """Each entry is an http(s) origin: scheme://host[:port], nothing after it but an optional /."""
+        for origin in origins:
+            parts = urlsplit(origin)
+            bare = f"{parts.scheme}://{parts.netloc}"
+            bare_origin = parts.netloc and "@" not in parts.netloc and origin.rstrip("/").lower() == bare.lower()
+            if parts.scheme not in {"http", "https"} or not bare_origin:
+                raise ValueError(f"{origin!r} is not an origin: http(s)://host[:port]")
+        return [origin.rstrip("/") for origin in origins]
 
 
 class ApiServiceSettings(ServiceSettings):
