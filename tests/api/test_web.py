@@ -7,6 +7,7 @@ import json
 import socket
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import uvicorn
 from playwright.async_api import Dialog, Page, expect
@@ -228,3 +229,12 @@ async def test_assets_are_served_locally(base_url: str, page: Page):
     await expect(page.locator("#connection")).to_have_text("live", timeout=TIMEOUT_MS)
     assert requests
     assert all(url.startswith(base_url) for url in requests)
+
+
+@pytest.mark.parametrize("api_settings", [ApiSettings(max_event_streams_per_client=1)])
+async def test_a_page_beyond_the_stream_limit_says_so(base_url: str, page: Page):
+    """EventSource gives up after a 429 (no retry): the page says so instead of "reconnecting…" for ever."""
+    async with httpx.AsyncClient() as client, client.stream("GET", f"{base_url}/api/events") as held:
+        assert held.status_code == 200
+        await page.goto("/")
+        await expect(page.locator("#connection")).to_have_text("disconnected: reload", timeout=TIMEOUT_MS)

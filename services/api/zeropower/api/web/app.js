@@ -174,7 +174,10 @@ function connect() {
   source.addEventListener("state", (event) => render(JSON.parse(event.data)));
   source.addEventListener("config", (event) => showConfig(JSON.parse(event.data)));
   source.onopen = () => { $("connection").textContent = "live"; };
-  source.onerror = () => { $("connection").textContent = "reconnecting…"; };  // EventSource retries itself
+  // EventSource retries by itself, except after an answer other than a stream (e.g. 429: too many open pages)
+  source.onerror = () => {
+    $("connection").textContent = source.readyState === EventSource.CLOSED ? "disconnected: reload" : "reconnecting…";
+  };
 }
 
 $("switch").addEventListener("click", switchOver);
