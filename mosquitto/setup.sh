@@ -1,14 +1,16 @@
 #!/bin/sh
-# Writes Mosquitto's password file (one user per zeropower service, passwords from .env) and installs the ACL
-# next to it, both readable by the broker only.
+# Writes Mosquitto's password files (one user per zeropower connection, passwords from .env) and installs the
+# ACL next to them, all readable by the broker only.
 #
 #   mosquitto/setup.sh [--env-file FILE] OUTPUT_DIR
 #
-# Passwords come from the environment (MQTT_<USER>_PASSWORD), else from FILE (a docker compose .env file).
-# Users whose password is empty are left out: meter, controller, actuator-opendtu, recorder and healthcheck
-# are required; sim, actuator-pwm, api, opendtu and admin are optional. Needs mosquitto_passwd (apt-get install mosquitto,
-# or the eclipse-mosquitto image: compose runs this script as the one-shot service mosquitto-setup).
-# POSIX sh on purpose: the eclipse-mosquitto image has busybox sh, no bash.
+# The users are those the ACL names (each "user NAME" line). NAME's password is MQTT_<NAME>_PASSWORD (upper case,
+# - as _), from the environment, else from FILE (a docker compose .env file); NAME-health and NAME-firehose, a
+# second connection of NAME, get NAME's password. Users without a password are left out: meter, controller,
+# actuator-opendtu, recorder, api and healthcheck are required. admin and sim go into operator-passwords
+# (listener 1884, own client ids), every other user into passwords (listener 1883, client id = user name).
+# Needs mosquitto_passwd (apt-get install mosquitto, or the eclipse-mosquitto image: compose runs this script as
+# the one-shot service mosquitto-setup). POSIX sh on purpose: the eclipse-mosquitto image has busybox sh, no bash.
 set -eu
 
 usage() {
@@ -59,29 +61,47 @@ command -v mosquitto_passwd >/dev/null 2>&1 || {
 	exit 1
 }
 
+required=" meter controller actuator-opendtu recorder api healthcheck "
+operator_users=" admin sim "
+
+# The user names of the ACL, in order.
+acl_users() {
+	sed -n 's/^user[[:space:]]\{1,\}\([^[:space:]]\{1,\}\)[[:space:]]*$/\1/p' "$here/acl"
+}
+
+# The variable holding the password of a user: MQTT_<NAME>_PASSWORD, where NAME-health and NAME-firehose are NAME.
+variable_of() {
+	case "$1" in
+	*-health | *-firehose) owner="${1%-*}" ;;
+	*) owner="$1" ;;
+	esac
+	printf 'MQTT_%s_PASSWORD' "$(printf '%s' "$owner" | sed 'y/abcdefghijklmnopqrstuvwxyz-/ABCDEFGHIJKLMNOPQRSTUVWXYZ_/')"
+}
+
 mkdir -p "$output_dir"
 umask 077
 plain="$(mktemp "$output_dir/.passwords.XXXXXX")"
-trap 'rm -f "$plain"' EXIT
+operator_plain="$(mktemp "$output_dir/.operator-passwords.XXXXXX")"
+trap 'rm -f "$plain" "$operator_plain"' EXIT
 missing=""
 users=""
-for entry in meter:MQTT_METER_PASSWORD:required \
-	controller:MQTT_CONTROLLER_PASSWORD:required \
-	actuator-opendtu:MQTT_ACTUATOR_OPENDTU_PASSWORD:required \
-	recorder:MQTT_RECORDER_PASSWORD:required \
-	healthcheck:MQTT_HEALTHCHECK_PASSWORD:required \
-	sim:MQTT_SIM_PASSWORD:optional \
-	actuator-pwm:MQTT_ACTUATOR_PWM_PASSWORD:optional \
-	api:MQTT_API_PASSWORD:required \
-	opendtu:MQTT_OPENDTU_PASSWORD:optional \
-	admin:MQTT_ADMIN_PASSWORD:optional; do
-	user="${entry%%:*}"
-	rest="${entry#*:}"
-	variable="${rest%%:*}"
-	need="${rest#*:}"
+operators=""
+for user in $(acl_users); do
+	case "$user" in
+	*[!a-z0-9-]* | -*)
+		echo "$0: user $user in $here/acl: use only a-z, 0-9 and -" >&2
+		exit 1
+		;;
+	esac
+	case " $users $operators " in
+	*" $user "*) continue ;; # a second block for the same user
+	esac
+	variable="$(variable_of "$user")"
 	password="$(password_of "$variable")"
 	if [ -z "$password" ]; then
-		[ "$need" = required ] && missing="$missing $variable"
+		case "$required" in
+		*" $user "*) missing="$missing $variable" ;;
+		esac
 		continue
 	fi
 	case "$password" in
@@ -91,23 +111,36 @@ for entry in meter:MQTT_METER_PASSWORD:required \
 		exit 1
 		;;
 	esac
-	printf '%s:%s\n' "$user" "$password" >>"$plain"
-	users="$users $user"
+	case "$operator_users" in
+	*" $user "*)
+		printf '%s:%s\n' "$user" "$password" >>"$operator_plain"
+		operators="$operators $user"
+		;;
+	*)
+		printf '%s:%s\n' "$user" "$password" >>"$plain"
+		users="$users $user"
+		;;
+	esac
 done
 if [ -n "$missing" ]; then
 	echo "$0: set$missing (e.g. in .env)" >&2
 	exit 1
 fi
 
-# Hash in place (no password on a command line), then replace the old files atomically.
+# Hash in place (no password on a command line; mosquitto_passwd refuses an empty file), then replace the old
+# files atomically.
 mosquitto_passwd -U "$plain"
+if [ -s "$operator_plain" ]; then
+	mosquitto_passwd -U "$operator_plain"
+fi
 mv -f "$plain" "$output_dir/passwords"
+mv -f "$operator_plain" "$output_dir/operator-passwords"
 trap - EXIT
 cp "$here/acl" "$output_dir/.acl.tmp"
 mv -f "$output_dir/.acl.tmp" "$output_dir/acl"
-chmod 0600 "$output_dir/passwords" "$output_dir/acl"
-# The broker runs as user mosquitto (in the image and in the Debian package) and must read both files.
+chmod 0600 "$output_dir/passwords" "$output_dir/operator-passwords" "$output_dir/acl"
+# The broker runs as user mosquitto (in the image and in the Debian package) and must read them.
 if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
-	chown mosquitto:mosquitto "$output_dir/passwords" "$output_dir/acl"
+	chown mosquitto:mosquitto "$output_dir/passwords" "$output_dir/operator-passwords" "$output_dir/acl"
 fi
-echo "wrote $output_dir/passwords (users:$users) and $output_dir/acl"
+echo "wrote $output_dir/passwords (users:$users), $output_dir/operator-passwords (users:${operators:- none}) and $output_dir/acl"

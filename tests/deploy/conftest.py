@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,13 +11,20 @@ import pytest
 from tests.deploy.broker import SecuredBroker
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[SecuredBroker]:
-    """A Mosquitto configured like the compose one: login, per-service users and the ACL."""
-    running = SecuredBroker(tmp_path)
+@contextlib.contextmanager
+def secured_broker(workdir: Path, extra_config: tuple[str, ...] = ()) -> Iterator[SecuredBroker]:
+    """A Mosquitto configured like the compose one (login, per-connection users, the ACL) while the block runs."""
+    running = SecuredBroker(workdir, extra_config)
     running.prepare()
     running.start()
     try:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[SecuredBroker]:
+    """A Mosquitto configured like the compose one: login, per-connection users and the ACL."""
+    with secured_broker(tmp_path) as running:
+        yield running

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from tests.deploy.broker import OPERATOR_LISTENER, OPERATOR_USERS, PASSWORD_VARIABLES, SERVICES_LISTENER, USERS
 from tests.deploy.deployment import (
     COMPOSE_FILE,
     CONFIG_IN_CONTAINER,
@@ -36,7 +37,9 @@ EXPECTED_ZEROPOWER = {"meter", "controller", "actuator-opendtu", "actuator-pwm",
 #: Services that run only with a compose profile.
 PROFILES = {"sim": ["sim"], "actuator-pwm": ["pwm"]}
 #: Secrets that may stay empty: the users they create are optional (see mosquitto/setup.sh).
-OPTIONAL_SECRETS = {"MQTT_OPENDTU_PASSWORD", "MQTT_ADMIN_PASSWORD"}
+OPTIONAL_SECRETS = {"MQTT_OPENDTU_PASSWORD", "MQTT_ADMIN_PASSWORD", "MQTT_HOMEASSISTANT_PASSWORD", "MQTT_SIM_PASSWORD"}
+#: The health check's command after the user it logs in as: ``python -m zeropower.shared.health <service id>``.
+HEALTH_COMMAND = ["python", "-m", "zeropower.shared.health"]
 
 
 @pytest.fixture(scope="module")
@@ -119,11 +122,25 @@ def test_every_service_restarts_and_has_a_health_check(compose):
             assert condition == {"condition": wanted}, f"{name} -> {dependency}"
 
 
+def health_check(service: ZeropowerService) -> tuple[str, str]:
+    """The user a service's health check logs in as, and the service id it checks."""
+    test = service.definition["healthcheck"]["test"]
+    if test[:2] == ["CMD", "env"]:
+        variable, _, user = test[2].partition("=")
+        assert variable == "ZEROPOWER_MQTT__USERNAME", service.name
+        command = test[3:]
+    else:
+        user, command = service.environment["ZEROPOWER_MQTT__USERNAME"], test[1:]
+    assert test[0] == "CMD", service.name
+    assert command[:3] == HEALTH_COMMAND, service.name
+    assert len(command) == 4, service.name
+    return user, command[3]
+
+
 def test_zeropower_services_wait_for_the_broker_and_check_their_availability(services):
     for service in services.values():
         assert service.definition["depends_on"]["mosquitto"] == {"condition": "service_healthy"}
-        test = service.definition["healthcheck"]["test"]
-        assert test[:4] == ["CMD", "python", "-m", "zeropower.shared.health"], service.name
+        health_check(service)
     assert services["recorder"].definition["depends_on"]["influxdb"] == {"condition": "service_healthy"}
 
 
@@ -133,7 +150,30 @@ def test_health_checks_name_each_services_availability(services, monkeypatch, tm
         section = getattr(settings, service.module)
         actuator = service.module.startswith("actuator_")
         expected = f"actuator/{section.actuator_id}" if actuator else service.module
-        assert service.definition["healthcheck"]["test"][4] == expected
+        assert health_check(service)[1] == expected
+
+
+def test_health_checks_log_in_beside_the_service_not_instead_of_it(services):
+    """The broker takes the user name as client id on 1883: a health check as the service would replace it."""
+    for service in services.values():
+        user = service.environment["ZEROPOWER_MQTT__USERNAME"]
+        expected = user if user in OPERATOR_USERS else f"{user}-health"  # 1884: own client ids
+        assert health_check(service)[0] == expected, service.name
+        assert expected in USERS, f"{expected} is not a user of mosquitto/acl"
+
+
+def test_each_user_logs_in_on_its_listener(services, compose):
+    published = {int(port["target"]) for port in compose["services"]["mosquitto"]["ports"]}
+    assert published == {SERVICES_LISTENER, OPERATOR_LISTENER}
+    for service in services.values():
+        user = service.environment["ZEROPOWER_MQTT__USERNAME"]
+        expected = OPERATOR_LISTENER if user in OPERATOR_USERS else SERVICES_LISTENER
+        assert service.environment["ZEROPOWER_MQTT__PORT"] == str(expected), service.name
+
+
+def test_setup_gets_every_users_password(compose):
+    environment = compose["services"]["mosquitto-setup"]["environment"]
+    assert set(environment) == set(PASSWORD_VARIABLES.values())
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_ZEROPOWER))

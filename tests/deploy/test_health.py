@@ -1,4 +1,8 @@
-"""python -m zeropower.shared.health, the zeropower containers' health check, against the secured broker."""
+"""python -m zeropower.shared.health, the zeropower containers' health check, against the secured broker.
+
+The containers run it as ``<service>-health``: a connection of its own (client id = user name), so a health
+check never replaces the service's connection.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.deploy.broker import SecuredBroker, password_of
+from tests.deploy.test_mosquitto import TAKEOVER_LINE
 from zeropower.shared.health import read_availability
 from zeropower.shared.mqtt import MqttBus
 from zeropower.shared.settings import MqttSettings
@@ -51,11 +56,13 @@ async def test_online_service_is_healthy_and_stopped_one_is_not(broker):
     stop = asyncio.Event()
     task = asyncio.create_task(bus.run(stop))
     await asyncio.wait_for(bus.connected.wait(), 10)
-    status, output = await health(broker, "meter", "meter")
+    status, output = await health(broker, "meter", "meter-health")
     assert (status, output.strip()) == (0, "zeropower/meter/availability is online")
+    assert bus.connected.is_set()
+    assert TAKEOVER_LINE not in broker.log()  # the service kept its connection
     stop.set()
     await asyncio.wait_for(task, 5)
-    status, output = await health(broker, "meter", "meter")
+    status, output = await health(broker, "meter", "meter-health")
     assert status == 1
     assert "'offline'" in output
 
@@ -65,25 +72,27 @@ async def test_actuator_checks_its_own_availability(broker):
     stop = asyncio.Event()
     task = asyncio.create_task(bus.run(stop))
     await asyncio.wait_for(bus.connected.wait(), 10)
-    assert await read_availability(settings(broker, "actuator-opendtu"), "actuator/opendtu", 5) == "online"
+    assert await read_availability(settings(broker, "actuator-opendtu-health"), "actuator/opendtu", 5) == "online"
+    assert await read_availability(settings(broker, "meter-health"), "actuator/opendtu", 1) is None  # not its own
     stop.set()
     await asyncio.wait_for(task, 5)
+    assert TAKEOVER_LINE not in broker.log()
 
 
 async def test_never_started_service_is_unhealthy(broker):
-    status, output = await health(broker, "controller", "controller")
+    status, output = await health(broker, "controller", "controller-health")
     assert status == 1
     assert "nothing on zeropower/controller/availability" in output
 
 
 async def test_wrong_password_is_unhealthy(broker):
-    status, output = await health(broker, "meter", "meter", password="wrong")
+    status, output = await health(broker, "meter", "meter-health", password="wrong")
     assert status == 1
     assert "not authori" in output.lower()
 
 
 async def test_unreachable_broker_is_unhealthy(broker):
     broker.stop()
-    status, output = await health(broker, "meter", "meter")
+    status, output = await health(broker, "meter", "meter-health")
     assert status == 1
     assert f"127.0.0.1:{broker.port}" in output

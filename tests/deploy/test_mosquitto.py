@@ -1,8 +1,9 @@
-"""The Mosquitto deployment: login required, the ACL lets each service publish its own topics (per docs/mqtt.md)
-and no one else's, retained messages survive a restart, and the compose health check works.
+"""The Mosquitto deployment: login required, each user writes only its own topics (the ACL matrix: every user
+tries every topic class), client ids bound to users, retained messages survive a restart, the setup script.
 
-Against a real Mosquitto started with the repository's mosquitto.conf (paths and port moved), ACL, and a password
-file written by mosquitto/setup.sh.
+Against a real Mosquitto started with the repository's mosquitto.conf (paths and ports moved), ACL, and the
+password files written by mosquitto/setup.sh. A denied publish is dropped silently (MQTT 3.1.1), so what got
+through is what an admin subscribed to ``#`` receives.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 import hashlib
 import os
 import re
+import shutil
 import stat
 import subprocess
 from collections.abc import AsyncIterator
@@ -21,30 +23,42 @@ import aiomqtt
 import pytest
 import yaml
 
-from tests.deploy.broker import USERS, Observer, SecuredBroker, client, password_of, run_setup
+from tests.deploy.broker import (
+    OPERATOR_USERS,
+    PASSWORD_VARIABLES,
+    SECOND_CONNECTIONS,
+    SETUP_SCRIPT,
+    USERS,
+    Observer,
+    SecuredBroker,
+    password_of,
+    run_setup,
+)
+from tests.deploy.conftest import secured_broker
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.integration
 
-PREFIX, DTU, AHOY = "zeropower", "solar", "inverter"  # the prefixes the ACL assumes
-#: Placeholders of docs/mqtt.md filled with example values.
+PREFIX, DTU, AHOY, HA = "zeropower", "solar", "inverter", "homeassistant"  # the prefixes the ACL assumes
+SERIAL = "114182912345"
+#: Actuator instances: the user of each default one, and an instance nobody has set up (its topics: no one's).
+ACTUATORS = {"opendtu": "actuator-opendtu", "heater": "actuator-pwm", "garage": None}
+DEVICES = {"opendtu": SERIAL, "heater": "heater", "garage": "x"}
+#: Placeholders of docs/mqtt.md (other than <id> and <device>) filled with example values.
 PLACEHOLDERS = {
     "<p>": PREFIX,
     "<dtu>": DTU,
     "<ahoy>": AHOY,
-    "<id>": "opendtu",
-    "<device>": "114182912345",
-    "<serial>": "114182912345",
+    "<serial>": SERIAL,
     "<name>": "roof",
     "<index>": "0",
     "<n>": "1",
     "<output>": "heater",
 }
-#: Who publishes, as docs/mqtt.md names them, and the broker users that play that part.
+#: Who publishes, as docs/mqtt.md names them, and the users that play that part ("actuator": per instance).
 PUBLISHERS = {
     "meter": {"meter"},
     "controller": {"controller"},
-    "actuator": {"actuator-opendtu", "actuator-pwm"},
     "OpenDTU actuator": {"actuator-opendtu"},
     "PWM actuator": {"actuator-pwm"},
     "simulator": {"sim"},
@@ -52,168 +66,274 @@ PUBLISHERS = {
     "API": {"api"},
     "user": {"admin"},
     "tests": {"admin"},
-    "Home Assistant": {"admin"},
+    "Home Assistant": {"homeassistant"},
     "OpenDTU": {"opendtu", "sim"},  # the simulator emulates an OpenDTU
-    "AhoyDTU": set(),  # no user for it: add one like opendtu (prefix inverter) when you use AhoyDTU
+    "AhoyDTU": set(),  # no user for it: docs/deployment.md says how to add one
 }
-#: Users that may write a whole device namespace: the DTU (real or simulated) owns its topics.
-NAMESPACE_OWNERS = {f"{DTU}/": {"opendtu", "sim"}}
-#: Each service's availability topic (``<p>/<service>/availability``), written by that service only. An
-#: actuator's id is configurable, so both actuator users may write every ``<p>/actuator/<id>/`` topic.
-ACTUATORS = {"actuator-opendtu", "actuator-pwm"}
+DTUS = {"opendtu", "sim"}
+#: Each service's availability (``<p>/<service>/availability``): written by that service only.
 AVAILABILITY = {
     f"{PREFIX}/meter/availability": {"meter"},
     f"{PREFIX}/controller/availability": {"controller"},
-    f"{PREFIX}/actuator/opendtu/availability": ACTUATORS,
-    f"{PREFIX}/actuator/heater/availability": ACTUATORS,
     f"{PREFIX}/recorder/availability": {"recorder"},
     f"{PREFIX}/sim/availability": {"sim"},
     f"{PREFIX}/api/availability": {"api"},
+    **{f"{PREFIX}/actuator/{key}/availability": {user} - {None} for key, user in ACTUATORS.items()},
 }
-SERVICE_USERS = sorted(set(USERS) - {"admin"})
+#: Writes the catalogue does not list, and who may make them (mostly no one).
+UNLISTED = {
+    # The DTUs' other commands: persistent limits wear the inverter's flash; power and restart are not zeropower's.
+    **{
+        topic: set()
+        for topic in [
+            f"{DTU}/{SERIAL}/cmd/{command}"
+            for command in (
+                "limit_persistent_absolute",
+                "limit_persistent_relative",
+                "limit_nonpersistent_relative",
+                "power",
+                "restart",
+                "reset_rf_stats",
+            )
+        ]
+        + [f"{AHOY}/ctrl/{command}" for command in ("restart/0", "power/0", "restart_ahoy")]
+        + [f"{AHOY}/setup/set_time"]
+    },
+    # OpenDTU's other telemetry (firmware b6f0353): the DTU, real or simulated, and no one else.
+    **dict.fromkeys(
+        [
+            f"{DTU}/dtu/status",
+            f"{DTU}/dtu/heap/free",
+            f"{DTU}/ac/yieldtotal",
+            f"{DTU}/dc/irradiation",
+            f"{DTU}/{SERIAL}/name",
+            f"{DTU}/{SERIAL}/device/fwbuildversion",
+            f"{DTU}/{SERIAL}/radio/rssi",
+            f"{DTU}/{SERIAL}/6/power",
+        ],
+        DTUS,
+    ),
+    f"{PREFIX}/sim/pwm/other/duty": set(),  # another simulated output than actuator-pwm's
+    f"{HA}/status": {"homeassistant"},
+    f"{HA}/sensor/other/power/config": set(),  # not zeropower's discovery
+    f"{PREFIX}/test/undocumented": set(),
+}
 
 
-def documented_publications() -> list[tuple[str, set[str]]]:
-    """(example topic, users that publish it) for every row of docs/mqtt.md's tables, plus availability."""
-    text = (REPO / "docs/mqtt.md").read_text()
-    rows = []
-    for line in text.splitlines():
+def documented_publications() -> dict[str, set[str]]:
+    """{example topic: users that publish it} for every row of docs/mqtt.md's tables; ``<id>`` for each
+    instance of ACTUATORS."""
+    rows: dict[str, set[str]] = {}
+    for line in (REPO / "docs/mqtt.md").read_text().splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if len(cells) < 3 or not cells[0].startswith("`") or "→" not in cells[1]:
             continue
         publishers = {name.strip() for name in cells[1].split("→")[0].split(",")}
         if publishers == {"each service"}:
-            continue  # availability: checked per service below
-        unknown = publishers - set(PUBLISHERS)
-        assert not unknown, f"docs/mqtt.md names publishers this test does not know: {unknown}"
-        users = set().union(*(PUBLISHERS[name] for name in publishers))
+            continue  # availability: AVAILABILITY
         patterns = re.findall(r"`([^`]+)`", cells[0])
         device_base = "/".join(patterns[0].split("/")[:2])  # `<dtu>/<serial>/a`, `b`: b is below the device
         for written in patterns:
-            pattern = written if written.startswith("<") else f"{device_base}/{written}"
-            topic = pattern
-            for placeholder, value in PLACEHOLDERS.items():
-                topic = topic.replace(placeholder, value)
-            assert "<" not in topic, f"unknown placeholder in {pattern}"
-            for topic_variant in _expand_alternatives(topic):
-                rows.append((topic_variant, users))
-    rows += list(AVAILABILITY.items())
+            pattern = (written if written.startswith(("<", HA)) else f"{device_base}/{written}").rstrip(".")
+            for key, actuator in ACTUATORS.items() if "<id>" in pattern else [("", None)]:
+                topic = pattern.replace("<id>", key).replace("<device>", DEVICES.get(key, ""))
+                for placeholder, value in PLACEHOLDERS.items():
+                    topic = topic.replace(placeholder, value)
+                assert "<" not in topic, f"unknown placeholder in {pattern}"
+                rows[topic] = _users(publishers, actuator)
     return rows
 
 
-def _expand_alternatives(topic: str) -> list[str]:
-    """``solar/1/status/reachable``; a trailing ``...`` example (``1/power...``) as written."""
-    return [topic.rstrip(".")] if topic.endswith("...") else [topic]
+def _users(publishers: set[str], actuator: str | None) -> set[str]:
+    unknown = publishers - set(PUBLISHERS) - {"actuator"}
+    assert not unknown, f"docs/mqtt.md names publishers this test does not know: {unknown}"
+    users = set().union(*(PUBLISHERS.get(name, set()) for name in publishers))
+    return users | ({actuator} if "actuator" in publishers and actuator else set())
 
 
-def may_publish(user: str, topic: str, publishers: set[str]) -> bool:
-    """Whether the ACL should let ``user`` publish ``topic``."""
-    if user == "admin" or user in publishers:
-        return True
-    return any(topic.startswith(namespace) and user in owners for namespace, owners in NAMESPACE_OWNERS.items())
+def matrix() -> dict[str, set[str]]:
+    """Every topic class (an example topic) and the users that may write it; every other user may not."""
+    return {**documented_publications(), **AVAILABILITY, **UNLISTED}
 
 
 @pytest.fixture
 async def observer(broker: SecuredBroker) -> AsyncIterator[Observer]:
-    async with Observer(broker.port).running() as watching:
+    async with Observer(broker).running() as watching:
         yield watching
 
 
 def test_docs_table_is_parsed():
-    rows = dict(documented_publications())
+    rows = documented_publications()
     assert rows[f"{PREFIX}/meter/grid"] == {"meter"}
     assert rows[f"{PREFIX}/actuator/opendtu/set"] == {"controller"}
-    assert rows[f"{DTU}/114182912345/cmd/limit_nonpersistent_absolute"] == {"actuator-opendtu"}
-    assert rows[f"{PREFIX}/set/enabled"] == {"admin", "api"}
-    assert len(rows) >= 20
+    assert rows[f"{PREFIX}/actuator/heater/announce"] == {"actuator-pwm"}
+    assert rows[f"{PREFIX}/actuator/garage/device/x/state"] == set()
+    assert rows[f"{DTU}/{SERIAL}/cmd/limit_nonpersistent_absolute"] == {"actuator-opendtu"}
+    assert rows[f"{DTU}/{SERIAL}/1/power"] == DTUS
+    assert rows[f"{PREFIX}/set/enabled"] == {"admin", "api", "homeassistant"}
+    assert rows[f"{HA}/sensor/zeropower/grid_power/config"] == {"api"}
+    assert len(rows) >= 30
 
 
-@pytest.mark.parametrize("user", [*SERVICE_USERS, "admin"])
-async def test_each_user_publishes_exactly_its_own_topics(broker, observer, user):
-    allowed, denied = [], []
-    for topic, publishers in documented_publications():
-        (allowed if may_publish(user, topic, publishers) else denied).append(topic)
-    outside = f"{PREFIX}/test/undocumented/{user}"  # only admin may write outside the documented topics
-    async with client(broker.port, user) as publisher:
-        for topic in [*denied, *allowed, outside]:
-            await publisher.publish(topic, b"x", qos=1)  # QoS 1: returns once the broker has routed it
-    await _fence(broker, observer)
-    assert sorted(set(allowed) - set(observer.topics)) == []
-    assert sorted(set(denied) & set(observer.topics)) == []
-    assert (outside in observer.topics) is (user == "admin")
+async def test_acl_matrix_each_user_writes_exactly_its_own_topics(broker, observer):
+    """Every user publishes on every topic class; exactly the allowed ones get through."""
+    topics = matrix()
+    for user in USERS:
+        async with broker.client(user) as publisher:
+            for topic in topics:
+                await publisher.publish(topic, user.encode(), qos=1)  # returns once the broker has routed it
+    await observer.fence()
+    arrived = set(observer.messages)
+    attempts = {(topic, user.encode()) for topic in topics for user in USERS}
+    allowed = {(topic, user.encode()) for topic, writers in topics.items() for user in writers}
+    forbidden = attempts - allowed
+    print(
+        f"ACL matrix: {len(USERS)} users x {len(topics)} topic classes: {len(forbidden)} forbidden writes tried, "
+        f"{len(forbidden & arrived)} got through; {len(allowed)} allowed, {len(allowed - arrived)} dropped"
+    )
+    assert sorted(forbidden & arrived) == [], "forbidden writes that got through"
+    assert sorted(allowed - arrived) == [], "allowed writes that were dropped"
+    assert len(forbidden) > 10 * len(allowed)
 
 
-async def _fence(broker: SecuredBroker, observer: Observer) -> None:
-    """Wait until everything published before has reached the observer (a later admin message arrives)."""
-    fence = f"{PREFIX}/test/fence/{len(observer.topics)}"
-    async with client(broker.port, "admin") as admin:
-        await admin.publish(fence, b"fence", qos=1)
-    await observer.wait_for(fence)
+def test_every_user_can_write_something_or_is_a_reader():
+    writers = set().union(*matrix().values())
+    readers = {"healthcheck", *SECOND_CONNECTIONS}
+    assert writers | readers == set(USERS)
+    assert not writers & readers
 
 
 async def test_meter_may_publish_grid_power_but_not_switch_control(broker, observer):
-    async with client(broker.port, "meter") as meter:
+    async with broker.client("meter") as meter:
         await meter.publish(f"{PREFIX}/set/enabled", b"off", qos=1)
         await meter.publish(f"{PREFIX}/meter/grid", b"{}", qos=1)
-    await _fence(broker, observer)
+    await observer.fence()
     assert f"{PREFIX}/meter/grid" in observer.topics
     assert f"{PREFIX}/set/enabled" not in observer.topics
 
 
-async def test_services_read_what_they_need(broker):
-    consumes = {
-        "controller": f"{PREFIX}/meter/grid",
-        "actuator-opendtu": f"{DTU}/114182912345/0/power",
-        "recorder": f"{PREFIX}/controller/state",
-        "sim": f"{DTU}/114182912345/cmd/limit_nonpersistent_absolute",
-        "opendtu": f"{DTU}/114182912345/cmd/limit_nonpersistent_absolute",
-        "meter": f"{PREFIX}/meter/availability",
-    }
-    fence = f"{DTU}/test/fence"  # every one of them may read the DTU's topics
-    for user, topic in consumes.items():
-        received = []
-        async with client(broker.port, user) as reader, client(broker.port, "admin") as admin:
-            await reader.subscribe(topic, qos=1)
-            await reader.subscribe(fence, qos=1)
-            await admin.publish(topic, b"data", qos=1)
-            await admin.publish(fence, b"fence", qos=1)
-            async with asyncio.timeout(10):
-                async for message in reader.messages:
-                    received.append(str(message.topic))
-                    if str(message.topic) == fence:
-                        break
-        assert topic in received, f"{user} cannot read {topic}"
+#: What the users that may not read everything receive (the others read every topic but $SYS).
+READS = {
+    **{
+        user: {f"{PREFIX}/{service}/availability"}
+        for user, service in (
+            ("meter-health", "meter"),
+            ("controller-health", "controller"),
+            ("recorder-health", "recorder"),
+            ("api-health", "api"),
+            ("actuator-opendtu-health", "actuator/opendtu"),
+            ("actuator-pwm-health", "actuator/heater"),
+        )
+    },
+    "opendtu": {f"{DTU}/{SERIAL}/cmd/limit_nonpersistent_absolute"},
+}
+#: Messages to read and who may write them.
+PROBES = {
+    **{topic: sorted(writers)[0] for topic, writers in AVAILABILITY.items() if writers},
+    f"{PREFIX}/meter/grid": "meter",
+    f"{PREFIX}/controller/state": "controller",
+    f"{DTU}/{SERIAL}/cmd/limit_nonpersistent_absolute": "actuator-opendtu",
+    f"{DTU}/{SERIAL}/0/power": "opendtu",
+}
 
 
-async def test_health_check_user_reads_only_broker_status(broker):
-    async with client(broker.port, "healthcheck") as reader, client(broker.port, "admin") as admin:
-        await reader.subscribe(f"{PREFIX}/#", qos=1)
-        await reader.subscribe("$SYS/broker/version", qos=1)
-        await admin.publish(f"{PREFIX}/meter/grid", b"data", qos=1)
+@pytest.mark.parametrize("reader", sorted(set(USERS) - {"healthcheck"}))
+async def test_each_user_reads_what_it_needs_and_health_checks_and_dtu_little_else(broker, reader):
+    expected = READS.get(reader, set(PROBES))
+    fence = sorted(expected)[-1]  # a probe it reads, sent again last
+    received: list[str] = []
+    async with broker.client(reader) as subscriber:
+        await subscriber.subscribe("#", qos=1)
+        for topic, writer in [*PROBES.items(), (fence, PROBES[fence])]:
+            if writer == reader:  # a second connection of the same user would replace the subscriber's
+                await subscriber.publish(topic, b"probe", qos=1)
+                continue
+            async with broker.client(writer) as publisher:
+                await publisher.publish(topic, b"probe", qos=1)
         async with asyncio.timeout(10):
-            message = await anext(aiter(reader.messages))
-    assert str(message.topic) == "$SYS/broker/version"  # retained, so it comes at once; the grid never
+            async for message in subscriber.messages:
+                received.append(str(message.topic))
+                if received.count(fence) == 2:
+                    break
+    assert set(received) == expected
+
+
+async def test_health_check_user_reads_only_broker_status(tmp_path):
+    with secured_broker(tmp_path, extra_config=("sys_interval 1",)) as broker:
+        await _reads_only_broker_status(broker)
+
+
+async def _reads_only_broker_status(broker: SecuredBroker) -> None:
+    async with broker.client("healthcheck") as reader, broker.client("meter") as meter:
+        await reader.subscribe("#", qos=1)
+        await reader.subscribe("$SYS/broker/uptime", qos=1)
+        async with asyncio.timeout(10):
+            uptime = await anext(aiter(reader.messages))  # retained: at once
+            await meter.publish(f"{PREFIX}/meter/grid", b"data", qos=1)
+            later = await anext(aiter(reader.messages))  # the next $SYS update, after the grid reading
+    assert (str(uptime.topic), str(later.topic)) == ("$SYS/broker/uptime", "$SYS/broker/uptime")
 
 
 async def test_anonymous_and_wrong_passwords_are_refused(broker):
+    for port in {broker.port, broker.operator_port}:
+        with pytest.raises(aiomqtt.MqttCodeError):
+            async with aiomqtt.Client("127.0.0.1", port):
+                pass
     with pytest.raises(aiomqtt.MqttCodeError):
-        async with client(broker.port, None):
+        async with broker.client("meter", "wrong"):
             pass
     with pytest.raises(aiomqtt.MqttCodeError):
-        async with client(broker.port, "meter", "wrong"):
+        async with broker.client("nobody", "x"):
             pass
-    with pytest.raises(aiomqtt.MqttCodeError):
-        async with client(broker.port, "nobody", "x"):
+
+
+async def test_each_user_logs_in_on_its_own_listener_only(broker):
+    for user in USERS:
+        wrong = broker.port if user in OPERATOR_USERS else broker.operator_port
+        async with broker.client(user):
             pass
+        with pytest.raises(aiomqtt.MqttCodeError):
+            async with aiomqtt.Client("127.0.0.1", wrong, username=user, password=password_of(user)):
+                pass
+
+
+TAKEOVER_LINE = "already connected, closing old connection"
+
+
+async def test_no_service_user_can_disconnect_another_users_connection(broker):
+    """On 1883 the client id is the user name: asking for another's client id gets one's own."""
+    services = sorted(set(USERS) - OPERATOR_USERS)
+    for victim in services:
+        sent_id = f"zeropower-{victim}-host"
+        async with broker.client(victim, identifier=sent_id):
+            for attacker in services:
+                if attacker != victim:
+                    for identifier in (victim, sent_id):
+                        async with broker.client(attacker, identifier=identifier):
+                            pass
+    assert TAKEOVER_LINE not in broker.log()
+    async with broker.client("meter", identifier="one"), broker.client("meter", identifier="two"):
+        pass  # the same user twice: the second connection replaces the first
+    assert f"Client meter {TAKEOVER_LINE}" in broker.log()
+
+
+async def test_operator_users_choose_their_client_ids(broker):
+    """admin and sim, on 1884, may have several connections at once, and could take over a service's client id."""
+    async with broker.client("admin", identifier="explorer"), broker.client("admin", identifier="terminal") as admin:
+        await admin.publish(f"{PREFIX}/set/enabled", b"on", qos=1)
+    assert TAKEOVER_LINE not in broker.log()
+    async with broker.client("controller"), broker.client("admin", identifier="controller"):
+        pass
+    assert f"Client controller {TAKEOVER_LINE}" in broker.log()
 
 
 async def test_retained_messages_survive_a_broker_restart(broker):
     topic = f"{PREFIX}/controller/state"
-    async with client(broker.port, "controller") as controller:
+    async with broker.client("controller") as controller:
         await controller.publish(topic, b'{"mode": "regulating"}', qos=1, retain=True)
     broker.stop()
     broker.start()
-    async with client(broker.port, "recorder") as reader:
+    async with broker.client("recorder") as reader:
         await reader.subscribe(topic, qos=1)
         async with asyncio.timeout(10):
             message = await anext(aiter(reader.messages))
@@ -238,18 +358,39 @@ def test_compose_health_check_command(broker, password, healthy):
     assert (result.returncode == 0) is healthy, result.stderr
 
 
+# --- mosquitto/setup.sh ---------------------------------------------------------------------------------------
+
+REQUIRED = ["meter", "controller", "actuator-opendtu", "recorder", "api", "healthcheck"]
+
+
+def _users_in(passwords: Path) -> list[str]:
+    return sorted(line.split(":")[0] for line in passwords.read_text().splitlines())
+
+
 def test_setup_writes_private_files_and_skips_optional_users(tmp_path):
-    required = ["meter", "controller", "actuator-opendtu", "recorder", "api", "healthcheck"]
-    env = {USERS[user]: password_of(user) for user in required}
+    env = {PASSWORD_VARIABLES[user]: password_of(user) for user in REQUIRED}
     result = run_setup(tmp_path / "auth", env=env)
     assert result.returncode == 0, result.stderr
+    second = [user for user, owner in SECOND_CONNECTIONS.items() if owner in REQUIRED]
+    assert _users_in(tmp_path / "auth/passwords") == sorted(REQUIRED + second)
+    assert (tmp_path / "auth/operator-passwords").read_text() == ""  # no admin, no sim: no one logs in on 1884
     passwords = (tmp_path / "auth/passwords").read_text()
-    assert sorted(line.split(":")[0] for line in passwords.splitlines()) == sorted(required)
-    assert all(password_of(user) not in passwords for user in required), "passwords must be hashed"
+    assert all(password_of(user) not in passwords for user in REQUIRED), "passwords must be hashed"
     assert (tmp_path / "auth/acl").read_text() == (REPO / "mosquitto/acl").read_text()
-    for name in ("passwords", "acl"):
+    for name in ("passwords", "operator-passwords", "acl"):
         assert stat.S_IMODE((tmp_path / "auth" / name).stat().st_mode) == 0o600
-    assert sorted(path.name for path in (tmp_path / "auth").iterdir()) == ["acl", "passwords"]
+    assert sorted(path.name for path in (tmp_path / "auth").iterdir()) == ["acl", "operator-passwords", "passwords"]
+
+
+def test_setup_puts_admin_and_sim_on_the_operator_listener(tmp_path):
+    env = {variable: password_of(user) for user, variable in PASSWORD_VARIABLES.items()}
+    result = run_setup(tmp_path / "auth", env=env)
+    assert result.returncode == 0, result.stderr
+    assert _users_in(tmp_path / "auth/operator-passwords") == sorted(OPERATOR_USERS)
+    assert _users_in(tmp_path / "auth/passwords") == sorted(set(USERS) - OPERATOR_USERS)
+    for user in USERS:  # a second connection has its owner's password
+        listener = "operator-passwords" if user in OPERATOR_USERS else "passwords"
+        assert password_matches(tmp_path / "auth" / listener, user, password_of(user)), user
 
 
 def password_matches(passwords: Path, user: str, password: str) -> bool:
@@ -268,16 +409,17 @@ def test_setup_environment_wins_over_env_file_and_quotes_are_removed(tmp_path):
     env_file = tmp_path / ".env"
     env_file.write_text(
         "# comment\n"
-        + "".join(f"{variable}='from-file-{user}'\n" for user, variable in USERS.items())
+        + "".join(f"{variable}='from-file-{user}'\n" for user, variable in PASSWORD_VARIABLES.items())
         + 'export MQTT_SIM_PASSWORD="quoted sim"\n'
     )
     result = run_setup(tmp_path / "auth", env_file=env_file, env={"MQTT_METER_PASSWORD": "from-env"})
     assert result.returncode == 0, result.stderr
-    passwords = tmp_path / "auth/passwords"
+    passwords, operators = tmp_path / "auth/passwords", tmp_path / "auth/operator-passwords"
     assert password_matches(passwords, "meter", "from-env")
+    assert password_matches(passwords, "meter-health", "from-env")
     assert password_matches(passwords, "controller", "from-file-controller")
-    assert password_matches(passwords, "sim", "quoted sim")
-    assert not password_matches(passwords, "sim", "from-file-sim")
+    assert password_matches(operators, "sim", "quoted sim")
+    assert not password_matches(operators, "sim", "from-file-sim")
 
 
 def test_setup_names_missing_required_passwords(tmp_path):
@@ -290,7 +432,27 @@ def test_setup_names_missing_required_passwords(tmp_path):
 
 
 def test_setup_rejects_a_colon_in_a_password(tmp_path):
-    env = dict.fromkeys(USERS.values(), "ok") | {"MQTT_ADMIN_PASSWORD": "a:b"}
+    env = dict.fromkeys(PASSWORD_VARIABLES.values(), "ok") | {"MQTT_ADMIN_PASSWORD": "a:b"}
     result = run_setup(tmp_path / "auth", env=env)
     assert result.returncode == 1
     assert "MQTT_ADMIN_PASSWORD must not contain ':'" in result.stderr
+
+
+BUSYBOX_TOOLS = ("cat", "chmod", "chown", "cp", "dirname", "id", "mkdir", "mktemp", "mv", "rm", "sed", "tail", "tr")
+
+
+@pytest.mark.skipif(shutil.which("busybox") is None, reason="busybox is not installed")
+def test_setup_runs_on_busybox_as_in_the_eclipse_mosquitto_image(tmp_path):
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in BUSYBOX_TOOLS:
+        (tools / tool).symlink_to(shutil.which("busybox"))
+    (tools / "mosquitto_passwd").symlink_to(shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd")
+    env = {"PATH": str(tools)} | {variable: password_of(user) for user, variable in PASSWORD_VARIABLES.items()}
+    result = subprocess.run(
+        [shutil.which("busybox"), "sh", str(SETUP_SCRIPT), str(tmp_path / "auth")],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert _users_in(tmp_path / "auth/passwords") == sorted(set(USERS) - OPERATOR_USERS)
+    assert password_matches(tmp_path / "auth/passwords", "actuator-opendtu-health", password_of("actuator-opendtu"))
