@@ -57,13 +57,13 @@ def password_of(user: str) -> str:
 
 
 def run_setup(
-    output_dir: Path, env_file: Path | None = None, env: dict[str, str] | None = None
+    output_dir: Path, env_file: Path | None = None, env: dict[str, str] | None = None, script: Path = SETUP_SCRIPT
 ) -> subprocess.CompletedProcess[str]:
-    """Run mosquitto/setup.sh with a clean environment plus ``env``."""
+    """Run mosquitto/setup.sh (or ``script``) with a clean environment plus ``env``."""
     base = {key: value for key, value in os.environ.items() if not key.startswith("MQTT_")}
     arguments = ["--env-file", str(env_file)] if env_file else []
     return subprocess.run(
-        ["sh", str(SETUP_SCRIPT), *arguments, str(output_dir)],
+        ["sh", str(script), *arguments, str(output_dir)],
         env={**base, **(env or {})},
         capture_output=True,
         text=True,
@@ -71,10 +71,12 @@ def run_setup(
     )
 
 
-def broker_config(ports: dict[int, int], workdir: Path, extra: tuple[str, ...] = ()) -> str:
+def broker_config(
+    ports: dict[int, int], workdir: Path, extra: tuple[str, ...] = (), mosquitto_dir: Path = MOSQUITTO_DIR
+) -> str:
     """mosquitto.conf with each listener moved to 127.0.0.1 (``ports``: container port to host port), the
     container's paths below ``workdir`` (auth/, data/, the log in mosquitto.log), and ``extra`` lines appended."""
-    lines = [_moved(line, ports, workdir) for line in (MOSQUITTO_DIR / "mosquitto.conf").read_text().splitlines()]
+    lines = [_moved(line, ports, workdir) for line in (mosquitto_dir / "mosquitto.conf").read_text().splitlines()]
     if os.geteuid() == 0:
         lines.insert(0, "user root")  # else Mosquitto drops to its own user, who cannot read pytest's tmp_path
     return "\n".join([*lines, *extra]) + "\n"
@@ -94,9 +96,9 @@ def _moved(line: str, ports: dict[int, int], workdir: Path) -> str:
     return line
 
 
-def listeners() -> set[int]:
+def listeners(mosquitto_dir: Path = MOSQUITTO_DIR) -> set[int]:
     """The container ports mosquitto.conf listens on."""
-    text = (MOSQUITTO_DIR / "mosquitto.conf").read_text()
+    text = (mosquitto_dir / "mosquitto.conf").read_text()
     return {int(line.split()[1]) for line in text.splitlines() if line.startswith("listener ")}
 
 
@@ -107,8 +109,15 @@ class SecuredBroker:
     workdir: Path
     #: Extra lines for mosquitto.conf, e.g. ``log_type all`` to see denied publishes in the log.
     extra_config: tuple[str, ...] = ()
-    ports: dict[int, int] = field(default_factory=lambda: {listener: free_port() for listener in listeners()})
+    #: Where mosquitto.conf, the ACL and setup.sh are: the repository's, or an edited copy.
+    mosquitto_dir: Path = MOSQUITTO_DIR
+    #: Passwords beyond PASSWORD_VARIABLES' (variable: password), for users an edited ACL adds.
+    extra_passwords: dict[str, str] = field(default_factory=dict)
+    ports: dict[int, int] = field(init=False)
     process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.ports = {listener: free_port() for listener in listeners(self.mosquitto_dir)}
 
     @property
     def port(self) -> int:
@@ -131,14 +140,14 @@ class SecuredBroker:
 
     def prepare(self) -> None:
         """Write the password files (every user) with setup.sh, and the config."""
+        passwords = {variable: password_of(user) for user, variable in PASSWORD_VARIABLES.items()}
         env_file = self.workdir / ".env"
-        env_file.write_text(
-            "".join(f"{variable}={password_of(user)}\n" for user, variable in PASSWORD_VARIABLES.items())
-        )
-        result = run_setup(self.auth_dir, env_file=env_file)
+        env_file.write_text("".join(f"{name}={value}\n" for name, value in (passwords | self.extra_passwords).items()))
+        result = run_setup(self.auth_dir, env_file=env_file, script=self.mosquitto_dir / "setup.sh")
         assert result.returncode == 0, result.stderr
         (self.workdir / "data").mkdir(exist_ok=True)
-        (self.workdir / "mosquitto.conf").write_text(broker_config(self.ports, self.workdir, self.extra_config))
+        config = broker_config(self.ports, self.workdir, self.extra_config, self.mosquitto_dir)
+        (self.workdir / "mosquitto.conf").write_text(config)
 
     def start(self) -> None:
         """Start Mosquitto and wait until it accepts connections."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,9 +13,10 @@ from tests.deploy.broker import SecuredBroker
 
 
 @contextlib.contextmanager
-def secured_broker(workdir: Path, extra_config: tuple[str, ...] = ()) -> Iterator[SecuredBroker]:
-    """A Mosquitto configured like the compose one (login, per-connection users, the ACL) while the block runs."""
-    running = SecuredBroker(workdir, extra_config)
+def secured_broker(workdir: Path, extra_config: tuple[str, ...] = (), **options: Any) -> Iterator[SecuredBroker]:
+    """A Mosquitto configured like the compose one (login, per-connection users, the ACL) while the block runs;
+    ``options``: SecuredBroker's."""
+    running = SecuredBroker(workdir, extra_config, **options)
     running.prepare()
     running.start()
     try:
