@@ -382,3 +382,11 @@ def test_tunables_are_bounded(field, value):
     # Before: stale_after_s accepted 1e308, which disabled the fail-safe.
     with pytest.raises(InvalidMessageError):
         parse_message(ControllerTunablesUpdate, json.dumps({field: value}))
+
+
+@pytest.mark.parametrize(
+    "payload", ['{"target_w": "5"}', '{"dry_run": 1}', '{"dry_run": "true"}', '{"target_w": null}']
+)
+def test_tunable_commands_take_json_types_only(payload):
+    with pytest.raises(InvalidMessageError):
+        parse_message(ControllerTunablesUpdate, payload)

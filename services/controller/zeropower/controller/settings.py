@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, create_model, field_validator
 from pydantic.fields import FieldInfo
 
-from zeropower.shared.messages import MAX_POWER_W
+from zeropower.shared.messages import MAX_POWER_W, WIRE
 from zeropower.shared.settings import ServiceSettings, StrictModel
 
 Allocation = Literal["proportional", "priority"]
@@ -101,7 +101,12 @@ TUNABLE_FIELDS = (
 
 
 class TunablesUpdateBase(StrictModel):
-    """Base of ControllerTunablesUpdate: only the fields given are changed; ``null`` is not allowed."""
+    """Base of ControllerTunablesUpdate: only the fields given are changed; ``null`` is not allowed.
+
+    A command on the wire: JSON types only (``"5"`` is not 5, ``1`` is not true), as every message.
+    """
+
+    model_config = WIRE
 
     @field_validator("*", mode="before")
     @classmethod
