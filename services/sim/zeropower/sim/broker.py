@@ -41,9 +41,17 @@ class Broker:
         prefer: str = "mosquitto",
         *,
         persistence: bool = False,
+        max_queued_messages: int = 10_000,
+        max_queued_bytes: int = 0,
+        queue_qos0_messages: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.persistence = persistence  # Mosquitto only: retained messages saved as the shipped config does
+        # Mosquitto only: what it queues per client beyond the messages in flight (0 bytes: no byte limit), and
+        # whether a persistent session's queue also takes QoS 0 messages while its client is away
+        self.max_queued_messages = max_queued_messages
+        self.max_queued_bytes = max_queued_bytes
+        self.queue_qos0_messages = queue_qos0_messages
         self._workdir = workdir or Path(tempfile.mkdtemp(prefix="zeropower-broker-"))
         self._log = self._workdir / "broker.log"
         use_mosquitto = prefer == "mosquitto" and shutil.which("mosquitto") is not None
@@ -101,9 +109,12 @@ class Broker:
             if self.persistence
             else "persistence false\n"
         )
+        queue = (
+            f"max_queued_messages {self.max_queued_messages}\nmax_queued_bytes {self.max_queued_bytes}\n"
+            f"queue_qos0_messages {str(self.queue_qos0_messages).lower()}\n"
+        )
         config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}max_queued_messages 10000\n"
-            "set_tcp_nodelay true\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}{queue}set_tcp_nodelay true\n"
         )
         return [shutil.which("mosquitto") or "mosquitto", "-c", str(config)]
 
