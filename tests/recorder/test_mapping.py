@@ -87,6 +87,10 @@ CASES = [
     ("home/nan", "nan", []),
     ("home/list", "[1, 2]", []),
     ("home/broken", "{not json", []),
+    ("home/far", '{"v": 1, "timestamp": 1e308}', ["mqtt,topic=home/far v=1.0 1000"]),  # beyond the bounds: arrival
+    ("home/huge", '{"v": 1, "timestamp": 1180591620717411303424}', ["mqtt,topic=home/huge v=1.0 1000"]),
+    ("home/deep", '{"v": ' * 5000 + "1" + "}" * 5000, []),  # nested beyond the parser: text, skipped
+    ("home/nested", '{"a": ' * 20 + "1" + "}" * 20, []),  # leaves deeper than MAX_DEPTH are left out
 ]
 
 

@@ -10,8 +10,12 @@ from typing import Any
 
 from zeropower.recorder.line_protocol import FieldValue, format_line
 from zeropower.recorder.rules import Rule, compile_pattern
+from zeropower.shared.messages import MAX_TIMESTAMP
 
 Payload = dict[str, Any] | float | str
+
+#: Deepest JSON nesting whose leaves become fields; deeper leaves are left out.
+MAX_DEPTH = 16
 
 
 @dataclass(frozen=True)
@@ -43,12 +47,12 @@ class Mapper:
 
 
 def decode_payload(payload: bytes) -> Payload:
-    """A JSON object as dict, a plain number as float, anything else as stripped text."""
+    """A JSON object as dict, a plain number as float, anything else (also JSON nested too deep) as stripped text."""
     text = payload.decode(errors="replace").strip()
     if text.startswith("{"):
         try:
             document = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return text
         return document if isinstance(document, dict) else text
     try:
@@ -101,7 +105,8 @@ def _object_lines(
 
 
 def _payload_time_ns(value: Any) -> int | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+    """A payload's Unix time in s as ns; None unless it is a number within the messages' bounds."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= MAX_TIMESTAMP:
         return int(value * 1_000_000_000)
     return None
 
@@ -130,12 +135,14 @@ def _lookup(document: Any, path: str) -> Any:
     return document
 
 
-def _leaves(value: Any, name: str) -> list[tuple[str, Any]]:
-    """Every scalar below a JSON value, named by its path joined with '_'."""
+def _leaves(value: Any, name: str, depth: int = 0) -> list[tuple[str, Any]]:
+    """Every scalar below a JSON value up to MAX_DEPTH levels, named by its path joined with '_'."""
     if isinstance(value, dict):
         items: list[tuple[str, Any]] = list(value.items())
     elif isinstance(value, list):
         items = [(str(index), item) for index, item in enumerate(value)]
     else:
         return [(name, value)]
-    return [leaf for key, item in items for leaf in _leaves(item, f"{name}_{key}" if name else str(key))]
+    if depth == MAX_DEPTH:
+        return []
+    return [leaf for key, item in items for leaf in _leaves(item, f"{name}_{key}" if name else str(key), depth + 1)]
