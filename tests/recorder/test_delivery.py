@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import logging
+import time
 
 import pytest
 
@@ -90,3 +92,45 @@ async def test_bad_points_are_counted_and_not_retried(
     assert state["spooled"] == 0
     rows = influx.rows("SELECT value FROM mqtt WHERE \"name\" = 'mode'", DATABASE)
     assert [row["value"] for row in rows] == [1.5, 2.5]
+
+
+async def test_the_spool_drains_as_soon_as_influxdb_answers_again(
+    probe: MqttProbe, influx: InfluxServer, influx1_config, recorder_settings
+):
+    # Before: tries 0.2, 0.6, 1.4, 3.0, 6.2 and 12.6 s after the first failure: back after 6.5 s, it waited 6 s more.
+    settings = recorder_settings(influx1_config, retry_min_s=0.2, retry_max_s=30)
+    topics = Topics(settings.mqtt.topic_prefix)
+    topic = f"{settings.mqtt.topic_prefix}/drain/seq"
+    async with service_running(run, settings):
+        await wait_for_state(probe, topics, lambda s: True)
+        influx.stop()
+        outage = time.monotonic()
+        for seq in range(2000):
+            await probe.publish(topic, json.dumps({"seq": seq}), qos=0)
+        await wait_for_state(probe, topics, lambda s: s["spooled"] >= 2000)
+        await asyncio.sleep(max(0.0, outage + 6.5 - time.monotonic()))  # the outage's length, not synchronisation
+        await asyncio.to_thread(influx.start)
+        answered = time.monotonic()
+        await wait_for_state(probe, topics, lambda s: s["spooled"] == 0)
+        drained_s = time.monotonic() - answered
+    print(f"2000 spooled points drained {drained_s:.2f} s after InfluxDB answered again")
+    assert drained_s < 2  # a try every 0.2 s, a write, the next state (every 0.5 s)
+    assert sequence_counts(influx, topic) == dict.fromkeys(range(2000), 1)
+
+
+@pytest.mark.parametrize("log_level", ["INFO", "DEBUG"])
+async def test_http_requests_are_logged_only_at_debug(
+    probe: MqttProbe, influx1_config, recorder_settings, caplog, log_level
+):
+    settings = recorder_settings(influx1_config).model_copy(update={"log_level": log_level})
+    topics = Topics(settings.mqtt.topic_prefix)
+    caplog.set_level(logging.DEBUG)
+    try:
+        async with service_running(run, settings):
+            await wait_for_state(probe, topics, lambda s: True)
+            await probe.publish(f"{settings.mqtt.topic_prefix}/logs/value", "1")
+            await wait_for_state(probe, topics, lambda s: s["written"] >= 1)
+    finally:
+        logging.getLogger("httpx").setLevel(logging.NOTSET)
+    requests = [record for record in caplog.records if record.name == "httpx"]
+    assert bool(requests) == (log_level == "DEBUG")

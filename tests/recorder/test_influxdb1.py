@@ -49,8 +49,9 @@ async def test_writes_with_user_and_password_into_the_retention_policy(secured_i
 async def test_a_wrong_password_is_kept_for_retry_and_bad_points_are_rejected(secured_influx: InfluxServer):
     wrong = InfluxDb1Config(type="influxdb1", url=secured_influx.url, username=ADMIN[0], password="wrong")
     async with InfluxDb1Writer(wrong) as writer:
-        with pytest.raises(TransientWriteError, match="HTTP 401"):
+        with pytest.raises(TransientWriteError, match="HTTP 401") as error:
             await writer.write(line(1.0))
+    assert not error.value.unreachable  # it answered: retries back off
     right = InfluxDb1Config(type="influxdb1", url=secured_influx.url, username=ADMIN[0], password=ADMIN[1])
     async with InfluxDb1Writer(right) as writer:
         with pytest.raises(RejectedWriteError, match="HTTP 400") as rejected:
@@ -58,8 +59,9 @@ async def test_a_wrong_password_is_kept_for_retry_and_bad_points_are_rejected(se
     assert "unable to parse" in str(rejected.value)
 
 
-async def test_an_unreachable_server_is_a_transient_error():
+async def test_an_unreachable_server_is_a_transient_error_without_an_answer():
     config = InfluxDb1Config(type="influxdb1", url=f"http://127.0.0.1:{free_port()}", timeout_s=2)
     async with InfluxDb1Writer(config) as writer:
-        with pytest.raises(TransientWriteError, match="ConnectError"):
+        with pytest.raises(TransientWriteError, match="ConnectError") as error:
             await writer.write(line(1.0))
+    assert error.value.unreachable

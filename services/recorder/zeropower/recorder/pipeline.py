@@ -3,6 +3,13 @@
 Every point takes exactly one of these ways: written, rejected by InfluxDB (counted), or dropped from a full
 spool (counted). While the spool holds anything, new batches join its end, so InfluxDB receives batches in
 their original order; a batch leaves the spool only after InfluxDB has confirmed it.
+
+The pipeline counts the messages it is given (with or without lines) and tells their ``Source``, in order, when
+they are sealed into batches (about to be written) and when they are safe (in InfluxDB or the spool).
+
+While InfluxDB does not answer at all (connection refused, no route), the oldest batch is tried again every
+``retry_min_s``: such a try costs InfluxDB nothing, and the spool drains as soon as InfluxDB is back. While it
+answers with errors (5xx, a timeout, authentication), the retries back off, doubling up to ``retry_max_s``.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 from zeropower.recorder.spool import Batch, Spool
 from zeropower.recorder.writers import RejectedWriteError, TransientWriteError, Writer
@@ -41,22 +49,50 @@ class Backoff:
     max_s: float
 
 
+class Source(Protocol):
+    """Where the messages come from; told how many of them (counted from the first, in order) are how far."""
+
+    def sealed(self, messages: int) -> None:
+        """The first ``messages`` messages are in batches, about to be written."""
+
+    def safe(self, messages: int) -> None:
+        """The first ``messages`` messages are in InfluxDB or the spool (or had no points)."""
+
+
+@dataclass(frozen=True)
+class _Sealed:
+    """A batch to deliver; once it is safe, so are the first ``messages`` messages."""
+
+    batch: Batch
+    messages: int
+
+
 class Pipeline:
     """Collects lines into batches and gets each batch into InfluxDB or the spool."""
 
     def __init__(
-        self, writer: Writer, spool: Spool, batch_size: int, flush_interval_s: float, backoff: Backoff
+        self,
+        writer: Writer,
+        spool: Spool,
+        batch_size: int,
+        flush_interval_s: float,
+        backoff: Backoff,
+        *,
+        source: Source,
     ) -> None:
         self._writer = writer
         self._spool = spool
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
         self._backoff = backoff
+        self._source = source
         self.counters = Counters()
         self._lines: list[str] = []
+        self._messages = 0  # messages given so far
+        self._sealed = 0  # of them in batches
         self._first_arrival = 0.0
         self._flush_at = 0.0
-        self._ready: deque[Batch] = deque()
+        self._ready: deque[_Sealed] = deque()
         self._in_flight: Batch | None = None
         self._wake = asyncio.Event()
         self._retry_at = 0.0
@@ -69,12 +105,14 @@ class Pipeline:
         return self._spool.points
 
     def add(self, lines: list[str], arrival: float) -> None:
-        """Queue the lines of one message (``arrival``: Unix time in s)."""
+        """Queue one message and its lines, maybe none (``arrival``: Unix time in s)."""
+        if self._messages == self._sealed:
+            self._flush_at = time.monotonic() + self._flush_interval_s
+        self._messages += 1
         if not lines:
             return
         if not self._lines:
             self._first_arrival = arrival
-            self._flush_at = time.monotonic() + self._flush_interval_s
         self._lines += lines
         if len(self._lines) >= self._batch_size:
             self._seal()
@@ -82,7 +120,8 @@ class Pipeline:
 
     def lag_s(self, now: float) -> float:
         """Age of the oldest point not yet confirmed by InfluxDB in s (0 when there is none)."""
-        candidates = [batch.first_arrival for batch in (self._in_flight, *self._ready) if batch is not None]
+        batches = (self._in_flight, *(sealed.batch for sealed in self._ready))
+        candidates = [batch.first_arrival for batch in batches if batch is not None and batch.points]
         if self._lines:
             candidates.append(self._first_arrival)
         if (spooled := self._spool.oldest_arrival()) is not None:
@@ -93,7 +132,7 @@ class Pipeline:
         """Write batches until ``stop`` is set; then write (or spool) what is left."""
         while not stop.is_set():
             await self._wait(stop)
-            if self._lines and time.monotonic() >= self._flush_at:
+            if self._messages > self._sealed and time.monotonic() >= self._flush_at:
                 self._seal()
             while self._ready:
                 await self._deliver(self._ready[0])
@@ -104,7 +143,7 @@ class Pipeline:
 
     async def _wait(self, stop: asyncio.Event) -> None:
         now = time.monotonic()
-        deadline = self._flush_at if self._lines else now + self._flush_interval_s
+        deadline = self._flush_at if self._messages > self._sealed else now + self._flush_interval_s
         if self._spool.points:
             deadline = min(deadline, self._retry_at)
         if deadline <= now or self._wake.is_set():
@@ -120,19 +159,25 @@ class Pipeline:
         self._wake.clear()
 
     def _seal(self) -> None:
-        """Turn the collected lines into batches of at most ``batch_size`` points."""
-        lines, self._lines = self._lines, []
-        for start in range(0, len(lines), self._batch_size):
-            chunk = lines[start : start + self._batch_size]
-            self._ready.append(Batch("\n".join(chunk).encode(), len(chunk), self._first_arrival))
+        """Turn the collected messages into batches of at most ``batch_size`` points (one without points if none).
 
-    async def _deliver(self, batch: Batch) -> None:
+        A message's lines may span two batches: its messages are safe with the last batch.
+        """
+        lines, self._lines = self._lines, []
+        size = self._batch_size
+        chunks = [lines[start : start + size] for start in range(0, len(lines), size)] or [[]]
+        for index, chunk in enumerate(chunks):
+            messages = self._messages if index == len(chunks) - 1 else self._sealed
+            self._ready.append(_Sealed(Batch("\n".join(chunk).encode(), len(chunk), self._first_arrival), messages))
+        self._sealed = self._messages
+        self._source.sealed(self._sealed)
+
+    async def _deliver(self, sealed: _Sealed) -> None:
         """Write a new batch, or queue it behind the spool; into the spool if InfluxDB cannot take it."""
-        if self._spool.points:
+        batch = sealed.batch
+        if batch.points and (self._spool.points or not await self._write(batch)):
             self._push(batch)
-            return
-        if not await self._write(batch):
-            self._push(batch)
+        self._source.safe(sealed.messages)
 
     async def _replay_oldest(self) -> None:
         spooled = self._spool.peek()
@@ -148,8 +193,11 @@ class Pipeline:
             await self._writer.write(batch.body)
         except TransientWriteError as error:
             self._health.report(f"{error}; spooling ({self._spool.points + batch.points} points waiting)")
-            self._retry_at = time.monotonic() + self._retry_delay_s
-            self._retry_delay_s = min(self._retry_delay_s * 2, self._backoff.max_s)
+            if error.unreachable:
+                self._retry_at = time.monotonic() + self._backoff.min_s
+            else:
+                self._retry_at = time.monotonic() + self._retry_delay_s
+                self._retry_delay_s = min(self._retry_delay_s * 2, self._backoff.max_s)
             return False
         except RejectedWriteError as error:
             rejected = batch.points if error.dropped is None else error.dropped
@@ -169,13 +217,18 @@ class Pipeline:
 
     async def _finish(self) -> None:
         """On stop: one short try to write what is left, else it waits in the spool for the next start."""
-        if self._lines:
+        if self._messages > self._sealed:
             self._seal()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(STOP_WRITE_TIMEOUT_S):
                 while self._ready and not self._spool.points:
-                    if not await self._write(self._ready[0]):
+                    sealed = self._ready[0]
+                    if sealed.batch.points and not await self._write(sealed.batch):
                         break
                     self._ready.popleft()
+                    self._source.safe(sealed.messages)
         while self._ready:
-            self._push(self._ready.popleft())
+            sealed = self._ready.popleft()
+            if sealed.batch.points:
+                self._push(sealed.batch)
+            self._source.safe(sealed.messages)

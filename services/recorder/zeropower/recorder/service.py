@@ -1,7 +1,8 @@
 """The recorder service: every subscribed MQTT message through the mapping rules into InfluxDB.
 
 Messages arrive through the firehose receiver (paho-mqtt's thread, see receiver.py); availability and the
-recorder's state go through ``MqttBus`` like every service's.
+recorder's state go through ``MqttBus`` like every service's. A stop takes no more messages, writes or spools
+what it has, acknowledges it, and only then disconnects the firehose (the broker keeps its session).
 """
 
 from __future__ import annotations
@@ -14,17 +15,21 @@ import time
 from zeropower.recorder.mapping import Mapper
 from zeropower.recorder.pipeline import Backoff, Pipeline
 from zeropower.recorder.receiver import FirehoseReceiver
+from zeropower.recorder.session import SessionStore
 from zeropower.recorder.settings import RecorderServiceSettings
 from zeropower.recorder.spool import Spool
 from zeropower.recorder.writers import make_writer
 from zeropower.shared.messages import RecorderState
 from zeropower.shared.mqtt import MqttBus
 from zeropower.shared.service import run_service
+from zeropower.shared.settings import LogLevel
 from zeropower.shared.topics import Topics
 
 log = logging.getLogger("zeropower.recorder")
 
 SERVICE_ID = "recorder"
+#: Loggers of the HTTP clients that write to InfluxDB: httpx logs every request at INFO.
+HTTP_LOGGERS = ("httpx", "httpcore", "urllib3", "influxdb_client")
 
 
 class RecorderService:
@@ -71,29 +76,42 @@ class RecorderService:
 async def run(settings: RecorderServiceSettings, stop: asyncio.Event) -> None:
     """Run the recorder until ``stop`` is set; what InfluxDB has not confirmed by then stays in the spool."""
     config = settings.recorder
+    quiet_http_logs(settings.log_level)
     topics = Topics(settings.mqtt.topic_prefix)
     mapper = Mapper([*config.extra_rules, *config.rules], settings.mqtt.topic_prefix, config.dtu_prefixes)
     spool = Spool(config.spool.directory, config.spool.max_points, config.spool.max_bytes)
+    # a redelivered message is one of the last receive_maximum sent: keep twice as many arrival records
+    store = SessionStore(config.spool.directory, keep=2 * config.session.receive_maximum)
     bus = MqttBus.for_service(settings.mqtt, SERVICE_ID)
     try:
         async with make_writer(config.influxdb) as writer:
             log.info("recording %s into %s", ", ".join(config.topics), writer.description)
+            receiver = FirehoseReceiver(settings.mqtt, config.session, config.topics, mapper, store)
             backoff = Backoff(config.retry_min_s, config.retry_max_s)
-            pipeline = Pipeline(writer, spool, config.batch_size, config.flush_interval_s, backoff)
+            pipeline = Pipeline(writer, spool, config.batch_size, config.flush_interval_s, backoff, source=receiver)
             service = RecorderService(pipeline, bus, topics)
-            receiver = FirehoseReceiver(settings.mqtt, config.topics, mapper, service.record)
             pipeline_stop = asyncio.Event()
-            async with asyncio.TaskGroup() as group:
-                pipeline_task = group.create_task(pipeline.run(pipeline_stop))
-                receiving = group.create_task(receiver.run(stop))
-                await _first(receiver.subscribed, stop)  # "online" and the first state: recording has begun
-                group.create_task(service.run(stop, config.state_interval_s))
-                await bus.run(stop)
-                await receiving  # no more messages after this: the pipeline can finish
-                pipeline_stop.set()
-                await pipeline_task
+            receiver.start(service.record)
+            try:
+                async with asyncio.TaskGroup() as group:
+                    pipeline_task = group.create_task(pipeline.run(pipeline_stop))
+                    await _first(receiver.subscribed, stop)  # "online" and the first state: recording has begun
+                    group.create_task(service.run(stop, config.state_interval_s))
+                    await bus.run(stop)
+                    receiver.close_intake()  # no more messages: the pipeline can finish and acknowledge them
+                    pipeline_stop.set()
+                    await pipeline_task
+            finally:
+                await receiver.stop()
     finally:
+        store.close()
         spool.close()
+
+
+def quiet_http_logs(level: LogLevel) -> None:
+    """HTTP clients log each request only at DEBUG; otherwise their warnings and errors only."""
+    for name in HTTP_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if level == "DEBUG" else logging.WARNING)
 
 
 async def _first(*events: asyncio.Event) -> None:

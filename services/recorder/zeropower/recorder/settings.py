@@ -19,6 +19,38 @@ class SpoolSettings(StrictModel):
     max_bytes: int = Field(500_000_000, gt=0, description="Most bytes of line protocol held; beyond, oldest dropped.")
 
 
+class SessionSettings(StrictModel):
+    """The recording connection's MQTT v5 session: the broker keeps it and queues for it while the recorder is away."""
+
+    client_id: str | None = Field(
+        None,
+        min_length=1,
+        description="Client id of the recording connection; unset: 'zeropower-recorder-<host>-<random>', made at the "
+        "first start and kept in the spool directory, so that a restart resumes the session.",
+    )
+    username: str | None = Field(
+        None,
+        min_length=1,
+        description="User of the recording connection (with mqtt.password); unset: '<mqtt.username>-firehose' when "
+        "mqtt.username is set (a broker that takes the user name as client id needs a user per connection).",
+    )
+    expiry_s: int = Field(
+        86_400,
+        ge=0,
+        le=31_536_000,
+        description="How long the broker keeps the session and queues messages for it while the recorder is away, "
+        "in s (its persistent_client_expiration may cut it shorter); 0: no session, what arrives while the "
+        "recorder is away is lost.",
+    )
+    receive_maximum: int = Field(
+        20_000,
+        ge=1,
+        le=65_535,
+        description="Most QoS 1 messages the broker sends before the recorder acknowledges them (a message is "
+        "acknowledged once its points are in InfluxDB or the spool).",
+    )
+
+
 class RecorderSettings(StrictModel):
     """What is recorded, how it maps to points, and where it goes."""
 
@@ -35,6 +67,9 @@ class RecorderSettings(StrictModel):
     retry_max_s: float = Field(30.0, gt=0, description="Longest wait between retries (doubling backoff), in s.")
     state_interval_s: float = Field(5.0, gt=0, le=3600, description="How often the recorder's state is published.")
     spool: SpoolSettings = Field(default_factory=SpoolSettings, description="The on-disk spool.")
+    session: SessionSettings = Field(
+        default_factory=SessionSettings, description="The recording connection's persistent MQTT session."
+    )
 
 
 class RecorderServiceSettings(ServiceSettings):

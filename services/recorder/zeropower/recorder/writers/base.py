@@ -13,7 +13,14 @@ PERMANENT_STATUSES = frozenset({400, 413, 422})
 
 
 class TransientWriteError(Exception):
-    """InfluxDB could not take the batch now (unreachable, timeout, 5xx, auth): keep it and retry later."""
+    """InfluxDB could not take the batch now (unreachable, timeout, 5xx, auth): keep it and retry later.
+
+    ``unreachable``: no answer at all (connection refused, no route), so a retry costs InfluxDB nothing.
+    """
+
+    def __init__(self, reason: str, *, unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.unreachable = unreachable
 
 
 class RejectedWriteError(Exception):

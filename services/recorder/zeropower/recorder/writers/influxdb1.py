@@ -41,7 +41,9 @@ class InfluxDb1Writer:
             raise RuntimeError("InfluxDb1Writer used outside 'async with'")
         try:
             response = await self._client.post("/write", params=self._params, content=body)
-        except (httpx.HTTPError, OSError) as error:
+        except (httpx.ConnectError, httpx.ConnectTimeout, OSError) as error:
+            raise TransientWriteError(f"{type(error).__name__}: {error}", unreachable=True) from None
+        except httpx.HTTPError as error:
             raise TransientWriteError(f"{type(error).__name__}: {error}") from None
         if response.status_code != 204:
             raise classify_http_error(response.status_code, response.text)

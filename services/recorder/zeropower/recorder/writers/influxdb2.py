@@ -56,7 +56,7 @@ class InfluxDb2Writer:
     def _write(self, body: bytes) -> None:
         from influxdb_client import WritePrecision  # noqa: PLC0415  (loaded by __init__)
         from influxdb_client.rest import ApiException  # noqa: PLC0415
-        from urllib3.exceptions import HTTPError  # noqa: PLC0415  (influxdb-client's transport)
+        from urllib3.exceptions import ConnectTimeoutError, HTTPError  # noqa: PLC0415  (influxdb-client's transport)
 
         try:
             self._api.write(self._config.bucket, self._config.org, body, write_precision=WritePrecision.NS)
@@ -65,7 +65,9 @@ class InfluxDb2Writer:
                 raise TransientWriteError(str(error.reason)) from None
             text = error.body.decode(errors="replace") if isinstance(error.body, bytes) else str(error.body or "")
             raise classify_http_error(error.status, text) from None
-        except (HTTPError, OSError) as error:
+        except (ConnectTimeoutError, OSError) as error:  # urllib3's NewConnectionError is a ConnectTimeoutError
+            raise TransientWriteError(f"{type(error).__name__}: {error}", unreachable=True) from None
+        except HTTPError as error:
             raise TransientWriteError(f"{type(error).__name__}: {error}") from None
 
     async def __aenter__(self) -> Self:
