@@ -115,3 +115,21 @@ async def test_messages_it_cannot_map_are_logged_once_per_cause_without_tracebac
     ]
     assert all(record.exc_info is None for record in caplog.records)
     assert sum(1 for lines, _ in received if lines) == 1  # the messages it could not map cost only themselves
+
+
+@pytest.mark.parametrize(
+    ("username", "session_username", "expected"),
+    [("recorder", None, "recorder-firehose"), ("recorder", "rec", "rec"), (None, None, None)],
+)
+def test_it_logs_in_as_a_user_of_its_own(tmp_path: Path, username, session_username, expected):
+    # a broker that takes the user name as client id would otherwise close the recorder's other connection
+    store = SessionStore(tmp_path, keep=1)
+    receiver = FirehoseReceiver(
+        MqttSettings(username=username, password="pw"),
+        SessionSettings(username=session_username),
+        ["#"],
+        Mapper([], "zp", []),
+        store,
+    )
+    assert receiver.username == expected
+    store.close()

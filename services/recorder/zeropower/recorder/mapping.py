@@ -16,6 +16,11 @@ Payload = dict[str, Any] | float | str
 
 #: Deepest JSON nesting whose leaves become fields; deeper leaves are left out.
 MAX_DEPTH = 16
+#: Topics whose matching rules are remembered (a broker's topics repeat); beyond, the memory starts afresh.
+MAX_CACHED_TOPICS = 10_000
+
+#: The rules a topic matches, in order, with their captures.
+_Matches = tuple[tuple[Rule, dict[str, str]], ...]
 
 
 @dataclass(frozen=True)
@@ -29,21 +34,35 @@ class Mapper:
 
     def __init__(self, rules: list[Rule], prefix: str, dtu_prefixes: list[str]) -> None:
         self._rules = [_CompiledRule(rule, compile_pattern(rule.topic, prefix, dtu_prefixes)) for rule in rules]
+        self._matches: dict[str, _Matches] = {}
 
     def lines(self, topic: str, payload: bytes, arrival_ns: int) -> list[str]:
         """The points of one message; empty when no rule records it or it carries no usable value."""
+        matches = self._matches.get(topic)
+        if matches is None:
+            matches = self._match(topic)
+        if not matches:
+            return []
+        decoded = decode_payload(payload)
         lines: list[str] = []
-        decoded: Payload | None = None
+        for rule, captures in matches:
+            lines += _apply(rule, captures, decoded, arrival_ns)
+        return lines
+
+    def _match(self, topic: str) -> _Matches:
+        """The rules that apply to ``topic``: up to the first that does not continue matching."""
+        matches: list[tuple[Rule, dict[str, str]]] = []
         for compiled in self._rules:
             match = compiled.regex.fullmatch(topic)
             if match is None:
                 continue
-            if decoded is None:
-                decoded = decode_payload(payload)
-            lines += _apply(compiled.rule, match.groupdict(), decoded, arrival_ns)
+            matches.append((compiled.rule, match.groupdict()))
             if not compiled.rule.continue_matching:
                 break
-        return lines
+        if len(self._matches) >= MAX_CACHED_TOPICS:
+            self._matches.clear()
+        self._matches[topic] = result = tuple(matches)
+        return result
 
 
 def decode_payload(payload: bytes) -> Payload:

@@ -54,7 +54,7 @@ STOP_TIMEOUT_S = 1.0
 MAX_PROBLEM_KINDS = 16
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Received:
     """A mapped message: its lines, time of arrival (Unix ns) and ledger key."""
 
@@ -63,7 +63,7 @@ class _Received:
     key: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Redelivered:
     """A message the broker sent again (duplicate flag): mapped on the event loop with its first arrival time."""
 
@@ -99,6 +99,7 @@ class FirehoseReceiver:
         self._stale_filters = sorted(set(store.filters()) - set(filters))
         store.save_filters([*filters, *self._stale_filters])  # what the broker's session may hold from now on
         self.client_id, self._session_expected = store.client_id(session.client_id)
+        self.username = session.username or (f"{settings.username}-firehose" if settings.username else None)
         self.ledger = Ledger(store, self._ack)
         self._sink: Sink | None = None
         self._queue: deque[_Received | _Redelivered | _Connected] = deque()
@@ -107,7 +108,8 @@ class FirehoseReceiver:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._intake_open = True
         self._stopping = False
-        self._health = ChangeLogger(log, f"MQTT broker {settings.host}:{settings.port} (recording)")
+        recording = f"recording as {self.username}" if self.username else "recording"
+        self._health = ChangeLogger(log, f"MQTT broker {settings.host}:{settings.port} ({recording})")
         self._problems: dict[str, ChangeLogger] = {}
         self.subscribed = asyncio.Event()
         self._client = self._make_client()
@@ -117,10 +119,9 @@ class FirehoseReceiver:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True
         )
-        username = self._session.username or (f"{settings.username}-firehose" if settings.username else None)
-        if username is not None:
+        if self.username is not None:
             password = settings.password.get_secret_value() if settings.password else None
-            client.username_pw_set(username, password)
+            client.username_pw_set(self.username, password)
         if settings.tls:
             client.tls_set_context(tls_context(settings))
             client.tls_insecure_set(settings.tls_insecure)
