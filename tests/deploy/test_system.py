@@ -1,6 +1,6 @@
-"""The whole system on the shipped broker, each service as its own user: it regulates, no service's publish is
-denied by the ACL, the health checks log in beside the services, and no connection is taken over. Two instances
-with one user are told apart in their logs.
+"""The whole system on the shipped broker, each service as its own user (the recorder with its second connection):
+it regulates, no service's publish is denied by the ACL, the health checks log in beside the services, and no
+connection is taken over. Two instances with one user are told apart in their logs.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ SYSTEM = {
     "actuator_opendtu": ("actuator-opendtu", "actuator/opendtu"),
     "actuator_pwm": ("actuator-pwm", "actuator/heater"),
     "api": ("api", "api"),
+    "recorder": ("recorder", "recorder"),  # and its firehose as recorder-firehose
 }
 #: Mosquitto logs each publish it drops for the ACL (log_type debug) with this.
 DENIED = "Denied PUBLISH"
@@ -85,6 +86,14 @@ async def test_the_system_regulates_with_each_service_as_its_own_user(tmp_path):
         config = system_config(broker.port, free_port())
         with_heater(config, tmp_path)
         config["api"] = {"host": "127.0.0.1", "port": free_port()}
+        influxdb = {
+            "type": "influxdb2",
+            "url": f"http://127.0.0.1:{free_port()}",
+            "org": "o",
+            "bucket": "b",
+            "token": "t",
+        }
+        config["recorder"] = {"influxdb": influxdb, "spool": {"directory": str(tmp_path / "spool")}}  # spools
         async with Observer(broker).running() as observer:
             with services(broker, config, tmp_path, {module: user for module, (user, _) in SYSTEM.items()}):
                 await settled(observer)
@@ -94,6 +103,7 @@ async def test_the_system_regulates_with_each_service_as_its_own_user(tmp_path):
                 await settled(observer)  # still regulating after the health checks
         log = broker.log()
     assert log.count("New client connected") >= len(SYSTEM) + 1  # the debug log is on
+    assert "as recorder-firehose (" in log  # the recorder's second connection, beside its first
     assert [line for line in log.splitlines() if DENIED in line] == []
     assert TAKEOVER_LINE not in log
     for module in SYSTEM:
