@@ -163,3 +163,10 @@ def test_invalid_rules_name_the_problem(options, problem):
 def test_line_protocol_escaping():
     line = format_line("m x,y", {"t=1": "a b,c", "empty": ""}, {"f g": 'say "hi"\\\n', "n": 1}, 5)
     assert line == 'm\\ x\\,y,t\\=1=a\\ b\\,c f\\ g="say \\"hi\\"\\\\ ",n=1i 5'
+
+
+def test_topics_beyond_the_remembered_ones_map_the_same(monkeypatch):
+    monkeypatch.setattr("zeropower.recorder.mapping.MAX_CACHED_TOPICS", 2)
+    mapper = Mapper(default_rules(), "zp", ["solar"])
+    topics = ["home/a", "home/b", "home/c", "home/a"]  # the third starts the memory afresh
+    assert [mapper.lines(topic, b"1", T) for topic in topics] == [[f"mqtt,topic={t} value=1.0 1000"] for t in topics]
