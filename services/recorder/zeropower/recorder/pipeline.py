@@ -161,7 +161,7 @@ class Pipeline:
     def _seal(self) -> None:
         """Turn the collected messages into batches of at most ``batch_size`` points (one without points if none).
 
-        A message's lines may span two batches: its messages are safe with the last batch.
+        A message's lines may span two batches: the message is safe with the last of them.
         """
         lines, self._lines = self._lines, []
         size = self._batch_size
