@@ -43,6 +43,7 @@ class FaultSystem:
 
     def __init__(self, system: System) -> None:
         self.system = system
+        self._started_at: dict[str, int] = {}  # probe position when a service was last (re)started here
 
     @property
     def probe(self):
@@ -60,8 +61,14 @@ class FaultSystem:
         return time.monotonic()
 
     def start(self, service: str) -> None:
-        """Start a service (again)."""
+        """Start a service (again); ``online`` then waits for this run's availability, not an earlier one's."""
+        self._started_at[service] = self.probe.mark()
         self.system.start(service)
+
+    def restart(self, service: str) -> None:
+        """Stop a service cleanly (SIGTERM) and start it again."""
+        self.system.stop(service)
+        self.start(service)
 
     def alive(self) -> dict[str, bool]:
         """Which processes are running."""
@@ -84,7 +91,8 @@ class FaultSystem:
     async def online(self, service: str, timeout: float = 30.0) -> None:
         """Wait until a service says it is online (its retained availability)."""
         topic = self.topics.availability(service_id(service))
-        await self.probe.wait_for(topic, lambda m: m.text == "online", timeout=timeout)
+        since = self._started_at.get(service, 0)
+        await self.probe.wait_for(topic, lambda m: m.text == "online", timeout=timeout, since=since)
 
     def last_seen_at(self, topic: str, before: int) -> float:
         """When (monotonic) the last message on ``topic`` before probe position ``before`` arrived."""

@@ -179,15 +179,17 @@ async def test_garbage_on_every_topic_never_stops_a_service(tmp_path: Path):
         print(f"{sent} garbage messages on {len(targets)} topics in {FLOOD_S:g} s, {len(retained)} left retained")
 
         # Retained junk stays on the broker: a restarted controller meets all of it at once.
-        running.stop("controller")
-        running.start("controller")
+        system.restart("controller")
         await system.online("controller")
         for topic in retained:  # clear it, as a user would once the source is found
             await system.probe.publish(topic, b"", retain=True)
+        # Garbage that happens to be a valid command is a command ("off", a target): undo it, as a user would.
+        await system.probe.publish(running.topics.set_enabled(), "on")
+        restore = {"target_w": TARGET_W, "stale_after_s": 5.0}  # the fields the garbage names (integration config)
+        await system.probe.publish(running.topics.controller_config_set(), json.dumps(restore))
         # the real services re-assert what the junk overwrote: restarting them re-publishes their retained state
         for service in ("actuator_opendtu", "actuator_pwm"):
-            running.stop(service)
-            running.start(service)
+            system.restart(service)
             await system.online(service)
         await system.steady(near, count=5, timeout=120)
         assert all(system.alive().values()), f"a process exited: {system.alive()} (seed {seed})"
