@@ -90,3 +90,19 @@ def test_bounded_extremes_still_add_up_to_finite_numbers():
         for i in range(10_000)
     ]
     assert math.isfinite(sum(state.power_w or 0.0 for state in states))
+
+
+def announcement(*devices: str) -> str:
+    """An announcement of devices given as their extra JSON members (empty: none)."""
+    members = ('{"device_id": "d", "name": "d", "min_w": 40, "max_w": 800' + extra + "}" for extra in devices)
+    return f'{{"actuator_id": "a", "driver": "x", "devices": [{", ".join(members)}]}}'
+
+
+def test_a_device_may_announce_its_command_budget_within_bounds():
+    parsed = parse_message(ActuatorAnnouncement, announcement(', "commands_per_hour": 120', ""))
+    assert [device.commands_per_hour for device in parsed.devices] == [120, None]
+    top = parse_message(ActuatorAnnouncement, announcement(', "commands_per_hour": 3600'))
+    assert top.devices[0].commands_per_hour == 3600
+    for bad in ("0", "3601", "120.5", '"120"', "true"):
+        with pytest.raises(InvalidMessageError, match="commands_per_hour"):
+            parse_message(ActuatorAnnouncement, announcement(f', "commands_per_hour": {bad}'))

@@ -20,6 +20,8 @@ MAX_MAGNITUDE = 1e9
 MAX_TIMESTAMP = 1e10
 #: A grid reading carries at most this many phases.
 MAX_PHASES = 3
+#: A device's command budget is at most one command a second.
+MAX_COMMANDS_PER_HOUR = 3600
 
 PowerW = Annotated[float, Field(ge=-MAX_POWER_W, le=MAX_POWER_W)]
 EnergyWh = Annotated[float, Field(ge=0, le=MAX_ENERGY_WH)]
@@ -90,6 +92,12 @@ class DeviceInfo(BaseModel):
     max_w: float = Field(gt=0, le=MAX_POWER_W, description="Highest setpoint in W.")
     enabled: bool = Field(True, description="False: the controller leaves this device out.")
     priority: int = Field(0, description="Lower is used first when allocating by priority.")
+    commands_per_hour: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_COMMANDS_PER_HOUR,
+        description="Most commands the actuator sends the device in any hour; None: no budget announced.",
+    )
 
     @model_validator(mode="after")
     def _range(self) -> Self:
