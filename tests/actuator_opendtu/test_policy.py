@@ -1,4 +1,6 @@
-"""The command policy in simulated time: clamping, threshold, intervals, refresh, fail-safe, dry run."""
+"""The command policy in simulated time: clamping, threshold, intervals, refresh, fail-safe, dry run, budget."""
+
+from bisect import bisect_left
 
 import pytest
 
@@ -213,3 +215,90 @@ def test_wake_at_is_the_setpoint_timeout_while_waiting():
     clock = FakeClock()
     policy = make(clock)
     assert policy.wake_at() == pytest.approx(1030)
+
+
+def budgeted(clock: FakeClock, commands_per_hour: int, **overrides) -> CommandPolicy:
+    """A policy for ROOF alone with a command budget and a setpoint timeout of 1000 s."""
+    inverter = {"serial": ROOF, "max_w": 800, "min_w": 40, "commands_per_hour": commands_per_hour}
+    return make(clock, **{"inverters": [inverter], "setpoint_timeout_s": 1000, **overrides})
+
+
+def send(clock: FakeClock, policy: CommandPolicy, at: float, setpoint_w: float) -> list[Command]:
+    """Set the clock to ``at``, hand over one setpoint for ROOF and return the commands due."""
+    clock.now = at
+    policy.on_setpoints({ROOF: setpoint_w}, dry_run=False)
+    return policy.next_commands()
+
+
+def test_raises_leave_the_reserve_to_reductions_and_nothing_is_lost():
+    clock = FakeClock()
+    policy = budgeted(clock, 42)  # a burst of 6, refilled at 42 - 6 = 36 an hour: a token per 100 s
+    assert send(clock, policy, 1000, 300) == [Command(ROOF, 300)]  # 6 -> 5 tokens
+    for at, setpoint_w in ((1005, 400), (1010, 500), (1015, 600)):  # raises: 5.05 -> 4.05 -> 3.10 -> 2.15
+        assert send(clock, policy, at, setpoint_w) == [Command(ROOF, setpoint_w)]
+    assert send(clock, policy, 1020, 700) == []  # a raise must leave 2 tokens
+    assert policy.wake_at() == pytest.approx(1100)
+    assert send(clock, policy, 1022, 200) == [Command(ROOF, 200)]  # a reduction may: 2.22 -> 1.22
+    assert send(clock, policy, 1024, 100) == [Command(ROOF, 100)]  # and the last token: 1.24 -> 0.24
+    assert send(clock, policy, 1026, 50) == []  # only 0.26 tokens
+    assert policy.wake_at() == pytest.approx(1100)
+    assert send(clock, policy, 1050, 700) == []
+    assert send(clock, policy, 1100, 650) == []  # a raise again: waits for 3 tokens
+    assert policy.wake_at() == pytest.approx(1300)
+    clock.now = 1299.5
+    assert policy.next_commands() == []
+    clock.now = policy.wake_at()
+    assert policy.next_commands() == [Command(ROOF, 650)]  # the newest setpoint
+
+
+def test_no_hour_holds_more_commands_than_the_budget():
+    for commands_per_hour in (240, 120, 30):
+        clock = FakeClock(0)
+        policy = budgeted(clock, commands_per_hour, min_interval_s=3, min_interval_reduce_s=2)
+        sent = [t for t in range(3 * 3600) if send(clock, policy, t, 100 if t % 20 < 10 else 700)]
+        busiest = max(bisect_left(sent, t + 3600) - i for i, t in enumerate(sent))
+        assert commands_per_hour - 8 <= busiest <= commands_per_hour
+
+
+def test_the_default_budget_is_240_an_hour():
+    clock = FakeClock(0)
+    policy = make(clock, setpoint_timeout_s=1000, min_interval_s=3)
+    sent = [t for t in range(2 * 3600) if send(clock, policy, t, 100 if t % 20 < 10 else 700)]
+    assert 232 <= len([t for t in sent if t >= 3600]) <= 240
+
+
+def test_a_refresh_waits_for_a_full_bucket():
+    clock = FakeClock()
+    policy = budgeted(clock, 42)
+    send(clock, policy, 1000, 300)
+    send(clock, policy, 1005, 400)  # 4.05 tokens left: full (6) again at 1200
+    assert policy.wake_at() == pytest.approx(1200)
+    clock.now = 1199
+    assert policy.next_commands() == []
+    clock.now = 1200
+    assert policy.next_commands() == [Command(ROOF, 400)]
+
+
+def drained(clock: FakeClock) -> CommandPolicy:
+    """A policy for ROOF whose bucket is empty at 1019, its newest setpoint 300 W from 1021."""
+    policy = budgeted(clock, 12, setpoint_timeout_s=30)  # refilled at 6 an hour: a token per 600 s
+    for at, setpoint_w in ((1000, 300), (1005, 400), (1010, 500), (1015, 600), (1017, 500), (1019, 400)):
+        assert send(clock, policy, at, setpoint_w) == [Command(ROOF, setpoint_w)]
+    assert send(clock, policy, 1021, 300) == []
+    return policy
+
+
+def test_the_fail_safe_limit_is_not_held_back_by_the_budget():
+    clock = FakeClock()
+    policy = drained(clock)
+    clock.now = 1051  # 30 s after the last setpoint
+    assert policy.mode()[0] == "fail-safe"
+    assert policy.next_commands() == [Command(ROOF, 40)]
+    assert policy.wake_at() > 1051 + 60  # its refresh waits for the budget
+
+
+def test_a_forced_resend_is_not_held_back_by_the_budget():
+    clock = FakeClock()
+    policy = drained(clock)
+    policy.resend(ROOF)
+    assert policy.next_commands() == [Command(ROOF, 300)]

@@ -25,6 +25,7 @@ def test_defaults():
     assert list(actuator.inverters_by_id) == ["114182912345"]
     inverter = actuator.inverters[0]
     assert (inverter.min_limit_w, inverter.failsafe_w, inverter.label) == (40, 40, "114182912345")
+    assert inverter.commands_per_hour == 240
 
 
 def test_every_field_is_described():
@@ -99,6 +100,8 @@ def test_invalid_actuator_settings_name_the_problem(values, message):
         ({"max_w": 800, "failsafe_limit_w": 900}, "failsafe_limit_w"),
         ({"max_w": 800, "failsafe_limit_w": 10}, "failsafe_limit_w"),
         ({"max_w": 800, "serial": "11/4"}, "serial"),
+        ({"max_w": 800, "commands_per_hour": 11}, "commands_per_hour"),
+        ({"max_w": 800, "commands_per_hour": 3601}, "commands_per_hour"),
     ],
 )
 def test_invalid_inverters_name_the_problem(values, message):

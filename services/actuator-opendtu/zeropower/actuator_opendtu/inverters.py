@@ -6,13 +6,17 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from zeropower.shared.messages import MAX_POWER_W
+from zeropower.shared.messages import MAX_COMMANDS_PER_HOUR, MAX_POWER_W
 from zeropower.shared.settings import StrictModel
 
 #: Lowest limit when neither ``min_w`` nor ``min_percent`` is set: below ~5 % some models become unstable.
 DEFAULT_MIN_PERCENT = 5.0
 #: Hoymiles' protocol floor for a limit, in % of the nameplate (3rd-generation models).
 PROTOCOL_FLOOR_PERCENT = 2.0
+#: Limit commands per hour and inverter: the default (one per 15 s on average) and the lowest accepted, twice
+#: the command policy's burst (its bucket refills at the budget less the burst).
+DEFAULT_COMMANDS_PER_HOUR = 240
+MIN_COMMANDS_PER_HOUR = 12
 
 
 class InverterSettings(StrictModel):
@@ -52,6 +56,13 @@ class InverterSettings(StrictModel):
     priority: int = Field(0, description="Order for the controller's priority allocation (lower is used first).")
     failsafe_limit_w: float | None = Field(
         None, ge=0, description="Limit in W applied when setpoints stop arriving; default: the minimum limit."
+    )
+    commands_per_hour: int = Field(
+        DEFAULT_COMMANDS_PER_HOUR,
+        ge=MIN_COMMANDS_PER_HOUR,
+        le=MAX_COMMANDS_PER_HOUR,
+        description="Most limit commands to this inverter in any hour (a hard budget; reductions keep a reserve); "
+        "about 120 for HMS-xxxW models with built-in WiFi, which accept ~2 a minute.",
     )
 
     @field_validator("serial", "name", mode="before")
