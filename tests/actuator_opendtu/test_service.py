@@ -67,7 +67,7 @@ async def test_announcement_and_state_are_retained(broker, mqtt_settings, probe)
     settings = make_settings(
         mqtt_settings,
         inverters=[
-            {"serial": ROOF, "name": "roof", "max_w": 800, "min_w": 40, "priority": 1},
+            {"serial": ROOF, "name": "roof", "max_w": 800, "min_w": 40, "priority": 1, "commands_per_hour": 120},
             {"serial": GARAGE, "max_w": 600, "nameplate_w": 800, "enabled": False},
         ],
     )
@@ -77,10 +77,11 @@ async def test_announcement_and_state_are_retained(broker, mqtt_settings, probe)
     announcement = ActuatorAnnouncement.model_validate_json(stored[topics.actuator_announce("opendtu")].payload)
     assert announcement.actuator_id == "opendtu"
     assert announcement.driver == "opendtu"
-    assert [d.model_dump(exclude={"kind"}) for d in announcement.devices] == [
+    assert [d.model_dump(exclude={"kind", "commands_per_hour"}) for d in announcement.devices] == [
         {"device_id": ROOF, "name": "roof", "min_w": 40, "max_w": 800, "enabled": True, "priority": 1},
         {"device_id": GARAGE, "name": GARAGE, "min_w": 40, "max_w": 600, "enabled": False, "priority": 0},
     ]
+    assert [d.commands_per_hour for d in announcement.devices] == [120, 240]  # the budgets, default 240
     state = ActuatorState.model_validate_json(stored[topics.actuator_state("opendtu")].payload)
     assert (state.mode, state.commands_sent) == ("waiting", 0)
 

@@ -75,6 +75,7 @@ class ActuatorService:
                     max_w=inverter.max_w,
                     enabled=inverter.enabled,
                     priority=inverter.priority,
+                    commands_per_hour=inverter.commands_per_hour,
                 )
                 for device_id, inverter in self._inverters.items()
             ],
