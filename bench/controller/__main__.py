@@ -38,6 +38,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="seed of the scenarios and the meter noise")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmark.md and docs/img/")
+    parser.add_argument(
+        "--commands-per-hour", type=int, help="zeropower's inverter command budget (default: the product's, 240)"
+    )
     return parser.parse_args()
 
 
@@ -59,21 +62,29 @@ def _scenarios(args: argparse.Namespace) -> list[Scenario]:
     return [s.head(round(args.hours * 3600)) if args.hours else s for s in found]
 
 
-def _run(task: tuple[str, Scenario, str, int, bool]) -> Result:
-    controller, scenario, preset, seed, keep_trace = task
-    return simulate(controller, scenario, preset, seed=seed, keep_trace=keep_trace)
+def _run(task: tuple[str, Scenario, str, int, bool, int | None]) -> Result:
+    controller, scenario, preset, seed, keep_trace, commands_per_hour = task
+    return simulate(controller, scenario, preset, seed=seed, keep_trace=keep_trace, commands_per_hour=commands_per_hour)
 
 
 def main() -> None:
     """Run the chosen controllers, scenarios and presets; print (and write) the table and the check."""
     args = _arguments()
-    full = not any((args.controllers, args.presets, args.scenarios, args.scenario, args.hours)) and not args.no_docs
+    chosen = (args.controllers, args.presets, args.scenarios, args.scenario, args.hours, args.commands_per_hour)
+    full = not any(chosen) and not args.no_docs
     controllers = _split(args.controllers, list(INVERTER | DIVERTER))
     presets = _split(args.presets, list(PRESETS))
     scenarios = _scenarios(args)
     plotted = {name for name, _, _, _ in PLOTS} if full else set()
     tasks = [
-        (name, scenario, preset, args.seed, scenario.name in plotted and preset == "typical" and name in PLOTTED)
+        (
+            name,
+            scenario,
+            preset,
+            args.seed,
+            scenario.name in plotted and preset == "typical" and name in PLOTTED,
+            args.commands_per_hour,
+        )
         for preset in presets
         for scenario in scenarios
         for name in controllers
@@ -88,7 +99,8 @@ def main() -> None:
     text = f"{names}\n\n{table(results)}\n\nTarget check (sums over {', '.join(inverter_scenarios)}):\n\n"
     text += check_lines(checks(results, inverter_scenarios))
     print(text)
-    print(f"\n{len(tasks)} runs in {elapsed:.0f} s with {args.workers} workers")
+    budget = "" if args.commands_per_hour is None else f", zeropower at {args.commands_per_hour} commands an hour"
+    print(f"\n{len(tasks)} runs in {elapsed:.0f} s with {args.workers} workers{budget}")
     if full:
         _write_docs(text, results)
 

@@ -42,10 +42,19 @@ class Zeropower:
             heater = DeviceInfo(device_id=HEATER_ID, name="heater", kind="consumer", min_w=0, max_w=HEATER_RATED_W)
             self._logic.set_actuator(PWM, [heater])
         else:
-            inverter = InverterSettings(serial=INVERTER_ID, name="roof", max_w=NAMEPLATE_W, nameplate_w=NAMEPLATE_W)
+            budget = {} if setup.commands_per_hour is None else {"commands_per_hour": setup.commands_per_hour}
+            inverter = InverterSettings(
+                serial=INVERTER_ID, name="roof", max_w=NAMEPLATE_W, nameplate_w=NAMEPLATE_W, **budget
+            )
             settings = ActuatorOpenDtuSettings(actuator_id=OPENDTU, inverters=[inverter])
             self._policy = CommandPolicy(settings, self._clock)
-            info = DeviceInfo(device_id=INVERTER_ID, name=inverter.label, min_w=inverter.min_limit_w, max_w=NAMEPLATE_W)
+            info = DeviceInfo(
+                device_id=INVERTER_ID,
+                name=inverter.label,
+                min_w=inverter.min_limit_w,
+                max_w=NAMEPLATE_W,
+                commands_per_hour=inverter.commands_per_hour,
+            )
             self._logic.set_actuator(OPENDTU, [info])
 
     def _clock(self) -> float:

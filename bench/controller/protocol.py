@@ -18,7 +18,8 @@ class Setup:
 
     ``load_w`` and ``pv_avail_w`` are the scenario's ground truth at 1 s: only the oracle and the
     physical-limit controller may look at them. With ``heater`` the inverter is not controlled (it runs at
-    its maximum) and the controller drives the heater instead.
+    its maximum) and the controller drives the heater instead. ``commands_per_hour`` is zeropower's command
+    budget per inverter (None: the product's default).
     """
 
     preset: Preset
@@ -27,6 +28,7 @@ class Setup:
     heater: bool
     min_limit_w: float = MIN_LIMIT_W
     max_limit_w: float = NAMEPLATE_W
+    commands_per_hour: int | None = None
 
 
 class Controller(Protocol):

@@ -35,10 +35,18 @@ class Result:
     trace: Trace | None
 
 
-def simulate(controller_name: str, scenario: Scenario, preset_name: str, *, seed: int, keep_trace: bool) -> Result:
-    """Run one controller through a scenario on one plant preset."""
+def simulate(
+    controller_name: str,
+    scenario: Scenario,
+    preset_name: str,
+    *,
+    seed: int,
+    keep_trace: bool,
+    commands_per_hour: int | None = None,
+) -> Result:
+    """Run one controller through a scenario on one plant preset (at an inverter command budget, if given)."""
     preset = PRESETS[preset_name]
-    setup = Setup(preset, scenario.load_w, scenario.pv_avail_w, scenario.heater)
+    setup = Setup(preset, scenario.load_w, scenario.pv_avail_w, scenario.heater, commands_per_hour=commands_per_hour)
     controller = available(heater=scenario.heater)[controller_name](setup)
     plant = Plant(preset, heater=scenario.heater, seed=seed, instant=controller.perfect_actuator)
     plant.settle(scenario.pv_avail_w[0])
