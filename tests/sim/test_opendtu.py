@@ -1,4 +1,5 @@
-"""The OpenDTU emulator against a real Mosquitto: the topic tree, limits after the dead time, ignored commands."""
+"""The OpenDTU emulator against a real Mosquitto: the topic tree, limits after the dead time, one radio for all
+inverters, ignored commands."""
 
 import asyncio
 import contextlib
@@ -26,7 +27,10 @@ from zeropower.sim.settings import (
 )
 
 SERIAL = "114182912345"
+BALCONY = "112182954321"
 DEAD_TIME_S = 0.5
+#: The radio's time per command: short, to keep the tests quick.
+COMMAND_S = 0.3
 INTERVAL_S = 0.1
 #: Publishing rounds that surely end after the dead time (each round takes at least INTERVAL_S).
 ROUNDS_AFTER_DEAD_TIME = round(DEAD_TIME_S / INTERVAL_S) + 3
@@ -37,25 +41,30 @@ def dtu_topics(topic_prefix: str) -> OpenDtuTopics:
     return OpenDtuTopics(f"{topic_prefix}-solar")
 
 
-@pytest.fixture
-def plant() -> Plant:
+def make_plant(*extra: InverterSettings, command_s: float = COMMAND_S) -> Plant:
+    roof = InverterSettings(
+        serial=SERIAL, name="roof", max_w=800, dead_time_s=DEAD_TIME_S, ramp_w_per_s=100_000, dc_channels=2
+    )
     return Plant(
         SimSettings(
             load=LoadSettings(base_w=300, noise_w=0, appliances=[]),
             pv=ConstantPv(power_w=2000, clouds=CloudSettings(per_hour=0)),
-            inverters=[
-                InverterSettings(
-                    serial=SERIAL, name="roof", max_w=800, dead_time_s=DEAD_TIME_S, ramp_w_per_s=100_000, dc_channels=2
-                )
-            ],
+            inverters=[roof, *extra],
+            opendtu=OpenDtuSettings(command_s=command_s),
         )
     )
+
+
+@pytest.fixture
+def plant() -> Plant:
+    return make_plant()
 
 
 @contextlib.asynccontextmanager
 async def running_dtu(plant: Plant, mqtt_settings: MqttSettings, topics: OpenDtuTopics) -> AsyncIterator[None]:
     bus = MqttBus(mqtt_settings, "test-opendtu", topics.dtu_status())
-    emulator = OpenDtuEmulator(plant, bus, OpenDtuSettings(prefix=topics.prefix, publish_interval_s=INTERVAL_S))
+    settings = OpenDtuSettings(prefix=topics.prefix, publish_interval_s=INTERVAL_S, command_s=COMMAND_S)
+    emulator = OpenDtuEmulator(plant, bus, settings)
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(run_plant(plant, 0.05, stop)),
@@ -176,3 +185,23 @@ async def test_an_unreachable_inverter_reports_so_and_loses_commands(plant, mqtt
         await probe.publish(dtu_topics.limit_command(SERIAL), "200")
         await wait_until(lambda: len(limit_readbacks(probe, dtu_topics)) >= seen + ROUNDS_AFTER_DEAD_TIME)
         assert plant.inverters[SERIAL].limit_w == 800
+
+
+async def test_one_radio_serves_the_inverters_one_after_another(mqtt_settings, dtu_topics, probe):
+    command_s = 1.0
+    balcony = InverterSettings(serial=BALCONY, name="balcony", max_w=400, dead_time_s=0, ramp_w_per_s=100_000)
+    plant = make_plant(balcony, command_s=command_s)
+    readbacks = {serial: dtu_topics.inverter(serial, "status/limit_absolute") for serial in (SERIAL, BALCONY)}
+    async with running_dtu(plant, mqtt_settings, dtu_topics):
+        await probe.wait_for(readbacks[BALCONY], lambda m: m.text == "400.00")
+        sent = time.monotonic()
+        await probe.publish(dtu_topics.limit_command(SERIAL), "300")
+        await probe.publish(dtu_topics.limit_command(BALCONY), "100")
+        await probe.publish(dtu_topics.limit_command(BALCONY), "200")  # replaces the queued 100 W
+        await probe.wait_for_new(readbacks[SERIAL], lambda m: m.text == "300.00")
+        roof_s = time.monotonic() - sent
+        await probe.wait_for_new(readbacks[BALCONY], lambda m: m.text == "200.00")
+        balcony_s = time.monotonic() - sent
+    assert command_s <= roof_s < balcony_s
+    assert balcony_s >= 2 * command_s  # served after the roof's command was acknowledged
+    assert "100.00" not in [m.text for m in probe.on(readbacks[BALCONY])]

@@ -3,18 +3,26 @@
 import pytest
 
 from zeropower.sim.plant import Plant
-from zeropower.sim.settings import CloudSettings, ConstantPv, InverterSettings, LoadSettings, SimSettings
+from zeropower.sim.settings import (
+    CloudSettings,
+    ConstantPv,
+    InverterSettings,
+    LoadSettings,
+    OpenDtuSettings,
+    SimSettings,
+)
 
 ROOF = InverterSettings(serial="114182912345", name="roof", max_w=800, dead_time_s=0, ramp_w_per_s=10_000, phase="a")
 BALCONY = InverterSettings(serial="112182954321", name="balcony", max_w=400, dead_time_s=0, ramp_w_per_s=10_000)
 
 
-def make(load_w: float = 300, pv_w: float = 1000, inverters=(ROOF, BALCONY)) -> Plant:
+def make(load_w: float = 300, pv_w: float = 1000, inverters=(ROOF, BALCONY), command_s: float = 0.0) -> Plant:
     return Plant(
         SimSettings(
             load=LoadSettings(base_w=load_w, noise_w=0, appliances=[]),
             pv=ConstantPv(power_w=pv_w, clouds=CloudSettings(per_hour=0)),
             inverters=list(inverters),
+            opendtu=OpenDtuSettings(command_s=command_s),
         )
     )
 
@@ -49,12 +57,53 @@ def test_pv_is_shared_by_nameplate_power():
 def test_limits_reach_the_inverter_and_the_grid():
     plant = make()
     run(plant, 10)
-    assert plant.command_limit("114182912345", 100) == 100
-    assert plant.command_limit("112182954321", 0) == 8
+    plant.command_limit("114182912345", 100)
+    plant.command_limit("112182954321", 0)
     run(plant, 1)
+    assert plant.readback_w == {"114182912345": 100, "112182954321": 8}  # clamped to the 2 % floor
     assert plant.output_w == pytest.approx(108)
     assert plant.limit_w == 108
     assert plant.grid_w == pytest.approx(192)
+
+
+def test_one_radio_serves_the_inverters_one_after_another():
+    plant = make(command_s=2.0)
+    run(plant, 10)
+    plant.command_limit("114182912345", 100)
+    plant.command_limit("112182954321", 50)
+    run(plant, 1.9)
+    assert plant.limit_w == 100 + 400  # dead time 0: the roof's limit is in force, the balcony's still queued
+    assert plant.readback_w == {"114182912345": 800, "112182954321": 400}  # not yet acknowledged
+    run(plant, 0.3)
+    assert plant.limit_w == 150
+    assert plant.readback_w == {"114182912345": 100, "112182954321": 400}
+    run(plant, 2.0)
+    assert plant.readback_w == {"114182912345": 100, "112182954321": 50}
+
+
+def test_a_newer_command_replaces_a_queued_one():
+    plant = make(command_s=2.0)
+    run(plant, 10)
+    plant.command_limit("114182912345", 100)  # on the air at once
+    plant.command_limit("112182954321", 50)  # queued ...
+    plant.command_limit("114182912345", 200)  # queued behind it
+    plant.command_limit("112182954321", 60)  # ... replaced: goes to the back, behind the roof's 200 W
+    assert plant.radio.queued == [("114182912345", 200), ("112182954321", 60)]
+    run(plant, 4.1)
+    assert plant.readback_w == {"114182912345": 200, "112182954321": 400}
+    assert plant.inverters["114182912345"].limit_w == 200
+    run(plant, 2.0)
+    assert plant.readback_w == {"114182912345": 200, "112182954321": 60}
+
+
+def test_a_command_to_an_inverter_gone_dark_is_lost():
+    plant = make(command_s=2.0)
+    run(plant, 10)
+    plant.command_limit("114182912345", 100)
+    plant.command_limit("112182954321", 50)  # queued ...
+    plant.inverters["112182954321"].link_ok = False  # ... and unreachable when its turn comes
+    run(plant, 4.1)
+    assert plant.readback_w == {"114182912345": 100, "112182954321": 400}
 
 
 def test_overrides_replace_the_profiles_until_auto():

@@ -38,7 +38,7 @@ def parse_limit(payload: str) -> float:
 
 
 class OpenDtuEmulator:
-    """Publishes each inverter's data every ``publish_interval_s`` and forwards limit commands to the plant.
+    """Publishes each inverter's data every ``publish_interval_s`` and queues limit commands at the plant's radio.
 
     Like OpenDTU it ignores commands delivered as retained (a stale limit stored on the broker must never
     be applied at start-up) and commands whose payload is not a number. It runs the bus it is given: the
@@ -92,8 +92,8 @@ class OpenDtuEmulator:
             "status/reachable": "1" if inverter.reachable else "0",
             "status/producing": "1" if inverter.producing else "0",
             "status/last_update": str(self._last_update.get(serial, 0)),
-            "status/limit_relative": number(inverter.limit_share * 100, 2),
-            "status/limit_absolute": number(inverter.limit_w, 2),
+            "status/limit_relative": number(self._plant.readback_w[serial] / inverter.settings.max_w * 100, 2),
+            "status/limit_absolute": number(self._plant.readback_w[serial], 2),
         }
         if inverter.reachable:
             values |= _ac_values(inverter) | _dc_values(inverter)
@@ -124,11 +124,8 @@ class OpenDtuEmulator:
             log.warning("ignoring %s: payload %r is not a limit", message.topic, message.text[:40])
             return
         limit_w = value if command == ABSOLUTE_COMMAND else value / 100 * inverter.settings.max_w
-        applied_w = self._plant.command_limit(serial, limit_w)
-        if applied_w is None:
-            log.info("limit %.0f W for %s lost: inverter unreachable", limit_w, serial)
-        else:
-            log.debug("limit %.0f W for %s, in force in %.1f s", applied_w, serial, inverter.settings.dead_time_s)
+        self._plant.command_limit(serial, limit_w)
+        log.debug("limit %.0f W for %s queued; %d command(s) waiting", limit_w, serial, len(self._plant.radio.queued))
 
 
 def _ac_values(inverter: InverterModel) -> dict[str, str]:

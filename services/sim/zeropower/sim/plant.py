@@ -7,11 +7,15 @@ import random
 from zeropower.sim.heater import HeaterModel
 from zeropower.sim.inverter import InverterModel
 from zeropower.sim.profiles import PHASES, LoadModel, PhaseValues, PvModel, split_over_phases
+from zeropower.sim.radio import Radio, Transfer
 from zeropower.sim.settings import SimSettings
 
 
 class Plant:
     """Household load, an optional PWM-driven heater and PV feeding Hoymiles inverters; the grid takes the difference.
+
+    Limit commands go through the DTU's one radio (``Radio``): the inverter takes a limit when the radio
+    sends it (its dead time runs from then) and the DTU reads it back (``readback_w``) when acknowledged.
 
     Time is seconds since the start (``now_s``), advanced only by ``step``. Sign convention of the grid:
     positive = import, negative = export. Energy counters integrate the grid power per phase (as a
@@ -23,6 +27,9 @@ class Plant:
         self._load = LoadModel(settings.load, rng)
         self._pv = PvModel(settings.pv, rng)
         self.inverters = {inverter.serial: InverterModel(inverter) for inverter in settings.inverters}
+        self.radio = Radio(settings.opendtu.command_s)
+        self.readback_w = {inverter.serial: inverter.max_w for inverter in settings.inverters}
+        self._taken: dict[Transfer, float | None] = {}  # the clamped limit an inverter took from a transfer
         self.heater = HeaterModel(settings.heater) if settings.heater is not None else None
         self._total_max_w = sum(inverter.max_w for inverter in settings.inverters)
         self._load_override_w: float | None = None
@@ -49,9 +56,20 @@ class Plant:
         if pv_w is not None:
             self.pv_available_w = pv_w
 
-    def command_limit(self, serial: str, limit_w: float) -> float | None:
-        """Send a limit to one inverter; the clamped limit, or None when it is unreachable (lost)."""
-        return self.inverters[serial].command_limit(limit_w, self.now_s)
+    def command_limit(self, serial: str, limit_w: float) -> None:
+        """Queue a limit for one inverter at the DTU (lost if the inverter is unreachable when it is sent)."""
+        self.radio.send(serial, limit_w, self.now_s)
+        self._serve()
+
+    def _serve(self) -> None:
+        """The radio's sends and acknowledgements up to now."""
+        done, started = self.radio.poll(self.now_s)
+        for transfer in started:
+            self._taken[transfer] = self.inverters[transfer.device_id].command_limit(transfer.limit_w, transfer.start_s)
+        for transfer in done:
+            taken_w = self._taken.pop(transfer)
+            if taken_w is not None:
+                self.readback_w[transfer.device_id] = taken_w
 
     def step(self, dt_s: float) -> None:
         """Advance the plant by ``dt_s`` seconds."""
@@ -63,6 +81,12 @@ class Plant:
         self.pv_available_w = self._pv.available_w(self.now_s) if forced_pv is None else forced_pv
         for inverter in self.inverters.values():
             inverter.step(self.now_s, dt_s, self.pv_share_w(inverter.serial))
+        self._serve()
+        for serial, inverter in self.inverters.items():
+            if not inverter.powered:  # restarts at 100 %; a command on the air is lost
+                self.readback_w[serial] = inverter.settings.max_w
+                if self.radio.current is not None and self.radio.current.device_id == serial:
+                    self._taken[self.radio.current] = None
         for index, power_w in enumerate(self.phase_grid_w):
             self.phase_imported_wh[index] += max(power_w, 0.0) * dt_s / 3600.0
             self.phase_exported_wh[index] += max(-power_w, 0.0) * dt_s / 3600.0

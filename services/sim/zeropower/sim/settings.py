@@ -141,6 +141,15 @@ class OpenDtuSettings(StrictModel):
     prefix: str = Field("solar", min_length=1, pattern=r"^[^#+]+$", description="OpenDTU's MQTT topic prefix.")
     publish_interval_s: float = Field(5.0, gt=0, description="How often the inverter data is published, in s.")
     retain: bool = Field(True, description="Publish the data retained (OpenDTU's default).")
+    command_s: float = Field(
+        2.0,
+        ge=0,
+        le=30,
+        description="How long the DTU's one radio is busy with a limit command until the inverter acknowledges it, "
+        "in s (~2 s, ~4 s with a retry). Commands are served one at a time, inverter after inverter; a newer "
+        "command for an inverter still queued replaces it. The limit read-back changes on the acknowledgement. "
+        "0 = at once.",
+    )
 
 
 class SimSettings(StrictModel):
