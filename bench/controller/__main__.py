@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench.controller import library
 from bench.controller.controllers import DIVERTER, INVERTER
+from bench.controller.layouts import LAYOUTS
 from bench.controller.plant import PRESETS
 from bench.controller.plots import plot_window
 from bench.controller.report import check_lines, checks, table
@@ -32,6 +33,7 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.controller", description=__doc__)
     parser.add_argument("--controllers", help=f"comma-separated, default all: {', '.join(INVERTER | DIVERTER)}")
     parser.add_argument("--presets", help=f"comma-separated, default all: {', '.join(PRESETS)}")
+    parser.add_argument("--plants", help=f"comma-separated inverter sets, default all: {', '.join(LAYOUTS)}")
     parser.add_argument("--scenarios", help=f"comma-separated names, default all: {', '.join(library.DESCRIPTIONS)}")
     parser.add_argument("--scenario", type=Path, help="a CSV with columns t_s,load_w,pv_avail_w (instead of the named)")
     parser.add_argument("--hours", type=float, help="only the first HOURS of each scenario")
@@ -62,18 +64,29 @@ def _scenarios(args: argparse.Namespace) -> list[Scenario]:
     return [s.head(round(args.hours * 3600)) if args.hours else s for s in found]
 
 
-def _run(task: tuple[str, Scenario, str, int, bool, int | None]) -> Result:
-    controller, scenario, preset, seed, keep_trace, commands_per_hour = task
-    return simulate(controller, scenario, preset, seed=seed, keep_trace=keep_trace, commands_per_hour=commands_per_hour)
+def _run(task: tuple[str, Scenario, str, int, bool, int | None, str]) -> Result:
+    controller, scenario, preset, seed, keep_trace, commands_per_hour, plant = task
+    return simulate(
+        controller, scenario, preset, seed=seed, keep_trace=keep_trace, commands_per_hour=commands_per_hour, plant=plant
+    )
 
 
 def main() -> None:
     """Run the chosen controllers, scenarios and presets; print (and write) the table and the check."""
     args = _arguments()
-    chosen = (args.controllers, args.presets, args.scenarios, args.scenario, args.hours, args.commands_per_hour)
+    chosen = (
+        args.controllers,
+        args.presets,
+        args.plants,
+        args.scenarios,
+        args.scenario,
+        args.hours,
+        args.commands_per_hour,
+    )
     full = not any(chosen) and not args.no_docs
     controllers = _split(args.controllers, list(INVERTER | DIVERTER))
     presets = _split(args.presets, list(PRESETS))
+    plants = _split(args.plants, list(LAYOUTS))
     scenarios = _scenarios(args)
     plotted = {name for name, _, _, _ in PLOTS} if full else set()
     tasks = [
@@ -82,13 +95,15 @@ def main() -> None:
             scenario,
             preset,
             args.seed,
-            scenario.name in plotted and preset == "typical" and name in PLOTTED,
+            scenario.name in plotted and preset == "typical" and name in PLOTTED and plant == "single",
             args.commands_per_hour,
+            plant,
         )
+        for plant in plants
         for preset in presets
         for scenario in scenarios
         for name in controllers
-        if name in (DIVERTER if scenario.heater else INVERTER)
+        if name in (DIVERTER if scenario.heater else INVERTER) and (plant == "single" or not scenario.heater)
     ]
     started = time.monotonic()
     with multiprocessing.Pool(args.workers) as pool:
@@ -96,6 +111,9 @@ def main() -> None:
     elapsed = time.monotonic() - started
     inverter_scenarios = [s.name for s in scenarios if not s.heater]
     names = "\n".join(f"- `{s.name}`: {library.DESCRIPTIONS.get(s.name, 'from CSV')}" for s in scenarios)
+    names += "\n\nPlants (diverter on `single` only):\n\n" + "\n".join(
+        f"- `{plant}`: {LAYOUTS[plant].description}" for plant in plants
+    )
     text = f"{names}\n\n{table(results)}\n\nTarget check (sums over {', '.join(inverter_scenarios)}):\n\n"
     text += check_lines(checks(results, inverter_scenarios))
     print(text)

@@ -14,6 +14,10 @@ SETTLE_BAND_W = 50.0
 SETTLE_HOLD_S = 5
 #: A step is followed for at most this long (or until the next step).
 SETTLE_WINDOW_S = 120
+#: A ±1500 W step (the issue's): the load moves by at least this much within ``STEP_WITHIN_S``.
+BIG_STEP_W = 1400.0
+#: The issue's bound for a ±1500 W step: the dead time plus this much per inverter (one radio, ~2 s each).
+PER_INVERTER_S = 2.0
 EXPORT_OVER_W = 50.0
 
 
@@ -45,6 +49,13 @@ class Metrics:
     max_commands_in_hour: int
     settle_p95_s: float | None
     steps: int
+    big_settle_p95_s: float | None = None
+    big_steps: int = 0
+
+
+def settle_bound_s(dead_time_s: float, inverters: int) -> float:
+    """How soon a ±1500 W step is to be settled: the dead time plus 2 s per inverter."""
+    return dead_time_s + PER_INVERTER_S * inverters
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -74,21 +85,29 @@ def _first_change(load_w: Sequence[float], start: int, end: int) -> int:
     return end - start
 
 
-def settle_times(run: Run) -> list[float]:
-    """Settle time of every load step after which the target can be reached (see SETTLE_* above).
+def settle_times(run: Run, min_size_w: float = 0.0) -> list[float]:
+    """Settle time of every load step (of at least ``min_size_w``) after which the target can be reached.
 
     A step counts only if, until the next step (at most SETTLE_WINDOW_S), the target is reachable:
     load - target lies between the minimum limit and what the sun gives. A step not settled before the
-    next one counts with the time to that step (a lower bound).
+    next one counts with the time to that step (a lower bound). See SETTLE_* above.
     """
     steps = load_steps(run.load_w)
     times: list[float] = []
     for n, start in enumerate(steps):
         end = min(steps[n + 1] if n + 1 < len(steps) else len(run.grid_w), start + SETTLE_WINDOW_S)
+        if min_size_w and _step_size(run.load_w, start) < min_size_w:
+            continue
         if not all(run.min_limit_w <= run.load_w[i] - run.target_w <= run.pv_cap_w[i] for i in range(start, end)):
             continue
         times.append(float(_settled_after(run, start, end)))
     return times
+
+
+def _step_size(load_w: Sequence[float], start: int) -> float:
+    """How far the load moves from before the step within ``STEP_WITHIN_S``."""
+    before = load_w[max(start - 1, 0)]
+    return max(abs(load_w[i] - before) for i in range(start, min(start + STEP_WITHIN_S, len(load_w))))
 
 
 def _settled_after(run: Run, start: int, end: int) -> int:
@@ -117,6 +136,7 @@ def measure(run: Run) -> Metrics:
         per_hour[t // 3600] = per_hour.get(t // 3600, 0) + 1
     producing_h = sum(1 for output in run.output_w if output > 0) / 3600
     settle = settle_times(run)
+    big = settle_times(run, BIG_STEP_W)
     return Metrics(
         export_wh=sum(export) / 3600,
         import_over_target_wh=import_over / 3600,
@@ -128,4 +148,6 @@ def measure(run: Run) -> Metrics:
         max_commands_in_hour=max(per_hour.values(), default=0),
         settle_p95_s=percentile(settle, 0.95) if settle else None,
         steps=len(settle),
+        big_settle_p95_s=percentile(big, 0.95) if big else None,
+        big_steps=len(big),
     )

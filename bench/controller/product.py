@@ -3,13 +3,14 @@
 The controller service hands ``set_actuator`` the actuators' announced devices, every device state,
 every grid reading (``on_grid``) and a 1 s ``tick``, and publishes each decision's setpoints; the
 actuator-opendtu service passes them to its CommandPolicy (3 s between raises, 2 s between reductions,
-changes under 10 W skipped) and sends what ``next_commands`` returns. The heater's (PWM) actuator applies
-its setpoint at once.
+changes under 10 W skipped) and sends what ``next_commands`` returns. All of the plant's inverters are
+announced by one actuator, as one OpenDTU serves them. The heater's (PWM) actuator applies its setpoint at
+once.
 """
 
 from __future__ import annotations
 
-from bench.controller.plant import HEATER_ID, HEATER_RATED_W, INVERTER_ID, NAMEPLATE_W, Telemetry
+from bench.controller.plant import HEATER_ID, HEATER_RATED_W, Telemetry
 from bench.controller.protocol import Setup
 from zeropower.actuator_opendtu.inverters import InverterSettings
 from zeropower.actuator_opendtu.policy import CommandPolicy
@@ -28,6 +29,22 @@ def controller_settings(setup: Setup) -> ControllerSettings:
     return ControllerSettings(dead_time_s=setup.preset.dead_time_s)
 
 
+def announced(settings: ActuatorOpenDtuSettings) -> list[DeviceInfo]:
+    """The devices the actuator announces, as its service builds them."""
+    return [
+        DeviceInfo(
+            device_id=device_id,
+            name=inverter.label,
+            min_w=inverter.min_limit_w,
+            max_w=inverter.max_w,
+            enabled=inverter.enabled,
+            priority=inverter.priority,
+            commands_per_hour=inverter.commands_per_hour,
+        )
+        for device_id, inverter in settings.inverters_by_id.items()
+    ]
+
+
 class Zeropower:
     """ZeroExportController + CommandPolicy behind the bench's Controller interface."""
 
@@ -43,19 +60,19 @@ class Zeropower:
             self._logic.set_actuator(PWM, [heater])
         else:
             budget = {} if setup.commands_per_hour is None else {"commands_per_hour": setup.commands_per_hour}
-            inverter = InverterSettings(
-                serial=INVERTER_ID, name="roof", max_w=NAMEPLATE_W, nameplate_w=NAMEPLATE_W, **budget
-            )
-            settings = ActuatorOpenDtuSettings(actuator_id=OPENDTU, inverters=[inverter])
+            inverters = [
+                InverterSettings(
+                    serial=spec.device_id,
+                    name=spec.name,
+                    max_w=spec.nameplate_w,
+                    nameplate_w=spec.nameplate_w,
+                    **budget,
+                )
+                for spec in setup.inverters
+            ]
+            settings = ActuatorOpenDtuSettings(actuator_id=OPENDTU, inverters=inverters)
             self._policy = CommandPolicy(settings, self._clock)
-            info = DeviceInfo(
-                device_id=INVERTER_ID,
-                name=inverter.label,
-                min_w=inverter.min_limit_w,
-                max_w=NAMEPLATE_W,
-                commands_per_hour=inverter.commands_per_hour,
-            )
-            self._logic.set_actuator(OPENDTU, [info])
+            self._logic.set_actuator(OPENDTU, announced(settings))
 
     def _clock(self) -> float:
         return self._now

@@ -6,29 +6,47 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bench.controller.plant import NAMEPLATE_W, Preset, Telemetry
-
-#: Lowest limit every controller sets: the actuator's default of 5 % of nameplate (below ~5 % some models stop).
-MIN_LIMIT_W = 0.05 * NAMEPLATE_W
+from bench.controller.layouts import InverterSpec, Layout
+from bench.controller.plant import SINGLE, Preset, Telemetry
 
 
 @dataclass(frozen=True)
 class Setup:
     """The installation a controller runs on.
 
-    ``load_w`` and ``pv_avail_w`` are the scenario's ground truth at 1 s: only the oracle and the
-    physical-limit controller may look at them. With ``heater`` the inverter is not controlled (it runs at
-    its maximum) and the controller drives the heater instead. ``commands_per_hour`` is zeropower's command
-    budget per inverter (None: the product's default).
+    ``load_w`` and ``pv_avail_w`` are the scenario's ground truth at 1 s from ``start_s`` (time of day):
+    only the oracle and the physical-limit controllers may look at them. With ``heater`` the inverters are
+    not controlled (they run at their maximum) and the controller drives the heater instead.
+    ``commands_per_hour`` is zeropower's command budget per inverter (None: the product's default).
     """
 
     preset: Preset
     load_w: Sequence[float]
     pv_avail_w: Sequence[float]
     heater: bool
-    min_limit_w: float = MIN_LIMIT_W
-    max_limit_w: float = NAMEPLATE_W
+    layout: Layout = SINGLE
+    start_s: int = 0
     commands_per_hour: int | None = None
+
+    @property
+    def inverters(self) -> tuple[InverterSpec, ...]:
+        """The inverters, in the order the installer configured them."""
+        return self.layout.inverters
+
+    @property
+    def min_limit_w(self) -> float:
+        """The lowest total limit (each inverter at 5 % of its nameplate, the actuator's default)."""
+        return self.layout.min_limit_w
+
+    @property
+    def max_limit_w(self) -> float:
+        """The highest total limit: all nameplates."""
+        return self.layout.nameplate_w
+
+    def caps_w(self, at: int) -> list[float]:
+        """What each inverter could give at second ``at`` of the scenario (ground truth)."""
+        time_of_day_s = (self.start_s + at) % 86400
+        return [spec.cap_w(self.pv_avail_w[at], time_of_day_s) for spec in self.inverters]
 
 
 class Controller(Protocol):

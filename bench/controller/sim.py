@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.controller.controllers import available
+from bench.controller.layouts import LAYOUTS
 from bench.controller.metrics import Metrics, Run, measure
-from bench.controller.plant import INVERTER_ID, NAMEPLATE_W, PRESETS, TELEMETRY_EVERY_S, Plant
+from bench.controller.plant import HEATER_ID, PRESETS, TELEMETRY_EVERY_S, Plant
 from bench.controller.protocol import Setup
 from bench.controller.scenario import Scenario
 
 
 @dataclass(frozen=True)
 class Trace:
-    """Per-second series of a run, for plots."""
+    """Per-second series of a run, for plots (limits and outputs summed over the inverters)."""
 
     start_s: int
     load_w: list[float]
@@ -26,13 +27,14 @@ class Trace:
 
 @dataclass(frozen=True)
 class Result:
-    """One controller on one scenario and preset."""
+    """One controller on one scenario, preset and plant."""
 
     controller: str
     scenario: str
     preset: str
     metrics: Metrics
     trace: Trace | None
+    plant: str = "single"
 
 
 def simulate(
@@ -42,28 +44,35 @@ def simulate(
     *,
     seed: int,
     keep_trace: bool,
+    plant: str = "single",
     commands_per_hour: int | None = None,
 ) -> Result:
-    """Run one controller through a scenario on one plant preset (at an inverter command budget, if given)."""
-    preset = PRESETS[preset_name]
-    setup = Setup(preset, scenario.load_w, scenario.pv_avail_w, scenario.heater, commands_per_hour=commands_per_hour)
+    """Run one controller through a scenario on one plant (inverters) and preset (their dynamics).
+
+    ``commands_per_hour``: zeropower's command budget per inverter (None: the product's default).
+    """
+    preset, layout = PRESETS[preset_name], LAYOUTS[plant]
+    setup = Setup(
+        preset, scenario.load_w, scenario.pv_avail_w, scenario.heater, layout, scenario.start_s, commands_per_hour
+    )
     controller = available(heater=scenario.heater)[controller_name](setup)
-    plant = Plant(preset, heater=scenario.heater, seed=seed, instant=controller.perfect_actuator)
-    plant.settle(scenario.pv_avail_w[0])
-    pv_cap = [min(pv, NAMEPLATE_W) for pv in scenario.pv_avail_w]
+    instant = controller.perfect_actuator
+    model = Plant(preset, heater=scenario.heater, seed=seed, layout=layout, start_s=scenario.start_s, instant=instant)
+    model.settle(scenario.pv_avail_w[0])
+    pv_cap = [sum(setup.caps_w(n)) for n in range(len(scenario.pv_avail_w))]
     grid, output, limit, heater, commands = [], [], [], [], []
     for now, (load, pv) in enumerate(zip(scenario.load_w, scenario.pv_avail_w, strict=True)):
-        plant.step(now, load, pv)
+        model.step(now, load, pv)
         if now % TELEMETRY_EVERY_S == 0:
-            controller.on_telemetry(now, plant.telemetry())
-        for device_id, setpoint in controller.on_meter(now, plant.meter_w()).items():
-            plant.command(device_id, setpoint, now)
-            if device_id == INVERTER_ID:
+            controller.on_telemetry(now, model.telemetry())
+        for device_id, setpoint in controller.on_meter(now, model.meter_w()).items():
+            model.command(device_id, setpoint, now)
+            if device_id != HEATER_ID:
                 commands.append(now)
-        grid.append(plant.grid_w)
-        output.append(plant.inverter.output_w)
-        limit.append(plant.inverter.limit_w)
-        heater.append(plant.heater_w)
+        grid.append(model.grid_w)
+        output.append(model.output_w)
+        limit.append(model.limit_w)
+        heater.append(model.heater_w)
     run = Run(
         target_w=controller.target_w,
         min_limit_w=setup.min_limit_w,
@@ -75,4 +84,4 @@ def simulate(
         controls_inverter=not scenario.heater,
     )
     trace = Trace(scenario.start_s, scenario.load_w, pv_cap, grid, limit, output, heater) if keep_trace else None
-    return Result(controller_name, scenario.name, preset_name, measure(run), trace)
+    return Result(controller_name, scenario.name, preset_name, measure(run), trace, plant)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.controller.metrics import Run, load_steps, measure, percentile, settle_times
+from bench.controller.metrics import BIG_STEP_W, Run, load_steps, measure, percentile, settle_bound_s, settle_times
 
 
 def make_run(grid, *, load=None, output=None, pv=None, commands=(), target=0.0):
@@ -71,3 +71,18 @@ def test_settle_time_is_until_grid_stays_within_the_band():
 def test_steps_the_controller_cannot_follow_are_left_out():
     load = [200.0] * 10 + [1500.0] * 60  # more than the 800 W the sun gives
     assert settle_times(make_run([0.0] * 70, load=load)) == []
+
+
+def test_big_steps_are_the_1500_w_ones_and_have_their_own_p95():
+    load = [300.0] * 20 + [1800.0] * 60 + [1400.0] * 60 + [300.0] * 60
+    grid = [0.0] * 20 + [900.0] * 12 + [0.0] * 48 + [400.0] * 6 + [0.0] * 54 + [-800.0] * 9 + [0.0] * 51
+    run = make_run(grid, load=load, pv=[2500.0] * 200, output=[0.0] * 200)
+    assert settle_times(run) == [12.0, 6.0, 9.0]
+    assert settle_times(run, BIG_STEP_W) == [12.0]  # the 400 W and 1100 W steps are not ±1500 W
+    m = measure(run)
+    assert (m.big_settle_p95_s, m.big_steps) == (12.0, 1)
+
+
+def test_the_bound_is_the_dead_time_plus_2_s_per_inverter():
+    assert settle_bound_s(8.0, 1) == 10.0
+    assert settle_bound_s(18.0, 3) == 24.0

@@ -1,4 +1,4 @@
-"""Every controller runs a 10-minute scenario through the benchmark's loop."""
+"""Every controller runs a 10-minute scenario through the benchmark's loop, on every plant."""
 
 import pytest
 
@@ -24,6 +24,23 @@ def test_inverter_controllers_keep_export_bounded(name):
     # without control the inverter would export up to 650 W for 10 minutes (~70 Wh)
     assert m.export_wh < 40
     assert m.max_commands_in_hour <= 600
+
+
+@pytest.mark.parametrize("name", list(INVERTER))
+@pytest.mark.parametrize("plant", ["two", "three"])
+def test_inverter_controllers_run_several_inverters(name, plant):
+    load = [300.0] * 120 + [1800.0] * 120 + [250.0] * 120 + [1000.0] * 240  # ±1500 W steps
+    big = Scenario("smoke", load, [1000.0] * MINUTES * 60, start_s=15 * 3600)
+    result = simulate(name, big, "typical", seed=1, keep_trace=True, plant=plant)
+    m = result.metrics
+    assert result.trace is not None
+    uncontrolled_wh = sum(max(0.0, cap - used) for cap, used in zip(result.trace.pv_cap_w, load, strict=True)) / 3600
+    assert uncontrolled_wh > 70
+    assert m.export_wh < 0.7 * uncontrolled_wh  # HoymilesZeroExport cuts slowest: 0.55-0.6 x
+    if plant == "three":  # 2700 W: every step reachable, the ±1500 W ones too
+        assert (m.steps, m.big_steps) == (3, 2)
+    else:  # 1200 W: the step up to 1800 W is not
+        assert (m.steps, m.big_steps) == (2, 1)
 
 
 def test_oracle_has_no_export_to_speak_of():

@@ -3,14 +3,16 @@
 - Importing beyond the max point (0 W): jump to 100 % at once.
 - "Slow approximation": a reduction larger than 20 % of the nameplate is only taken by 20 % of its size
   (our reading of "dampens large reductions").
-- After each command it waits for the DTU to confirm the limit (read-back), at most 10 s, then the
-  20 s loop interval runs. No staleness check on meter data.
+- The total is split over the inverters in proportion to their nameplate power, each rounded to 1 W.
+- After each round of commands it waits for the DTU to confirm every limit (read-back), at most 10 s,
+  then the 20 s loop interval runs. No staleness check on meter data.
 """
 
 from __future__ import annotations
 
-from bench.controller.plant import INVERTER_ID, Telemetry
+from bench.controller.plant import Telemetry
 from bench.controller.protocol import Setup
+from bench.controller.split import by_nameplate
 
 LOOP_S = 20.0
 TARGET_W = -75.0
@@ -21,28 +23,31 @@ CONFIRM_TIMEOUT_S = 10.0
 
 
 class HoymilesZeroExport:
-    """The HoymilesZeroExport loop for one inverter."""
+    """The HoymilesZeroExport loop over the installation's inverters."""
 
     perfect_actuator = False
     target_w = TARGET_W
 
     def __init__(self, setup: Setup) -> None:
+        self._inverters = setup.inverters
         self._min, self._max = setup.min_limit_w, setup.max_limit_w
         self._limit = self._max
         self._next_s = 0.0
-        self._confirm: tuple[float, float] | None = None  # (limit sent, sent at)
+        self._unconfirmed: dict[str, float] = {}  # limits sent and not yet read back
+        self._sent_s = 0.0
 
     def on_telemetry(self, now_s: float, states: list[Telemetry]) -> None:
         for state in states:
-            if self._confirm is not None and state.device_id == INVERTER_ID and state.limit_w == self._confirm[0]:
-                self._next_s = now_s + LOOP_S
-                self._confirm = None
+            if self._unconfirmed.get(state.device_id) == state.limit_w:
+                del self._unconfirmed[state.device_id]
+                if not self._unconfirmed:
+                    self._next_s = now_s + LOOP_S
 
     def on_meter(self, now_s: float, grid_w: float) -> dict[str, float]:
-        if self._confirm is not None and now_s - self._confirm[1] >= CONFIRM_TIMEOUT_S:
+        if self._unconfirmed and now_s - self._sent_s >= CONFIRM_TIMEOUT_S:
             self._next_s = now_s + LOOP_S
-            self._confirm = None
-        if self._confirm is not None or now_s < self._next_s:
+            self._unconfirmed = {}
+        if self._unconfirmed or now_s < self._next_s:
             return {}
         self._next_s = now_s + LOOP_S
         if grid_w > MAX_POINT_W:
@@ -57,5 +62,6 @@ class HoymilesZeroExport:
         if new == self._limit:
             return {}
         self._limit = new
-        self._confirm = (new, now_s)
-        return {INVERTER_ID: new}
+        self._unconfirmed = {device_id: round(limit) for device_id, limit in by_nameplate(new, self._inverters).items()}
+        self._sent_s = now_s
+        return dict(self._unconfirmed)

@@ -4,13 +4,16 @@ Published: a PID-style loop with anti-windup, a deadband and a fast reaction to 
 the meter every few seconds. Assumed here: 5 s poll, target 0 W, deadband 20 W, limit = integral +
 Kp x error with Kp 0.3 and Ki 0.5 per poll; the integral is clamped to [min, max] and does not grow
 while the inverter is sun-limited (output 50 W under its limit: anti-windup); an export beyond 200 W
-cuts at once to what the output minus the export gives.
+cuts at once to what the output minus the export gives. With several inverters the loop runs on the
+totals (outputs and limits summed) and the limit is split in proportion to the nameplates (assumed: the
+published system controls one inverter).
 """
 
 from __future__ import annotations
 
-from bench.controller.plant import INVERTER_ID, Telemetry
+from bench.controller.plant import Telemetry
 from bench.controller.protocol import Setup
+from bench.controller.split import by_nameplate
 
 POLL_S = 5
 TARGET_W = 0.0
@@ -22,12 +25,13 @@ MIN_CHANGE_W = 10.0
 
 
 class IntegralController:
-    """PI control of one inverter's limit."""
+    """PI control of the inverters' total limit."""
 
     perfect_actuator = False
     target_w = TARGET_W
 
     def __init__(self, setup: Setup) -> None:
+        self._inverters = setup.inverters
         self._min, self._max = setup.min_limit_w, setup.max_limit_w
         self._integral = self._max
         self._sent = self._max
@@ -35,10 +39,10 @@ class IntegralController:
         self._sun_limited = False
 
     def on_telemetry(self, now_s: float, states: list[Telemetry]) -> None:
-        for state in states:
-            if state.device_id == INVERTER_ID:
-                self._output = state.power_w
-                self._sun_limited = state.power_w < state.limit_w - SUN_LIMITED_W
+        inverters = [state for state in states if state.device_id in {spec.device_id for spec in self._inverters}]
+        if inverters:
+            self._output = sum(state.power_w for state in inverters)
+            self._sun_limited = self._output < sum(state.limit_w for state in inverters) - SUN_LIMITED_W
 
     def on_meter(self, now_s: float, grid_w: float) -> dict[str, float]:
         if int(now_s) % POLL_S:
@@ -55,4 +59,4 @@ class IntegralController:
         if abs(limit - self._sent) < MIN_CHANGE_W:
             return {}
         self._sent = limit
-        return {INVERTER_ID: limit}
+        return by_nameplate(limit, self._inverters)

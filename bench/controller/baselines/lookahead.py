@@ -3,13 +3,16 @@
 ``Lookahead`` knows the load one dead time ahead and sends every second the limit the load will need when
 this command takes effect: the limit of any controller. ``Reactive`` knows the true load now (no meter
 noise, no telemetry delay) but not the future: the limit of any controller without foresight. Neither
-anticipates the ramp, and both ignore any limit on the command rate.
+anticipates the ramp, and both ignore any limit on the command rate. The total is shared in proportion to
+what each inverter could give (its panels' power, at most its nameplate); each inverter gets a command when
+its share moved, through the same radio as everyone's.
 """
 
 from __future__ import annotations
 
-from bench.controller.plant import INVERTER_ID, Telemetry
+from bench.controller.plant import Telemetry
 from bench.controller.protocol import Setup
+from bench.controller.split import proportional
 
 TARGET_W = 0.0
 MIN_CHANGE_W = 1.0
@@ -24,7 +27,7 @@ class Lookahead:
     def __init__(self, setup: Setup) -> None:
         self._setup = setup
         self._ahead = self.ahead_s(setup)
-        self._sent: float | None = None
+        self._sent: dict[str, float] = {}
 
     @staticmethod
     def ahead_s(setup: Setup) -> int:
@@ -36,11 +39,14 @@ class Lookahead:
 
     def on_meter(self, now_s: float, grid_w: float) -> dict[str, float]:
         at = min(int(now_s) + self._ahead, len(self._setup.load_w) - 1)
-        limit = min(max(self._setup.load_w[at] - TARGET_W, self._setup.min_limit_w), self._setup.max_limit_w)
-        if self._sent is not None and abs(limit - self._sent) < MIN_CHANGE_W:
-            return {}
-        self._sent = limit
-        return {INVERTER_ID: limit}
+        shares = proportional(self._setup.load_w[at] - TARGET_W, self._setup.inverters, self._setup.caps_w(at))
+        commands = {
+            device_id: limit
+            for device_id, limit in shares.items()
+            if device_id not in self._sent or abs(limit - self._sent[device_id]) >= MIN_CHANGE_W
+        }
+        self._sent.update(commands)
+        return commands
 
 
 class Reactive(Lookahead):
