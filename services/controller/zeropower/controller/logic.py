@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from zeropower.controller.allocation import Share, allocate
+from zeropower.controller.model import Dynamics, OutputModel
 from zeropower.controller.settings import ControllerSettings
 from zeropower.shared.messages import ControllerMode, ControllerState, DeviceInfo, DeviceState, GridReading
 
@@ -41,19 +42,19 @@ class _Device:
     telemetry: DeviceState | None = None
     telemetry_at: float | None = None
     setpoint_w: float | None = None
-    output_before_w: float | None = None  # output telemetry last showed while changes are in flight
-    changed_at: float | None = None  # time of the newest change still in flight
-    history: deque[tuple[float, float]] = field(default_factory=deque)  # (time, limit) of recent setpoints
-    sun_cap_w: float | None = None  # what the sun allows, when telemetry showed it limiting the output
-    telemetry_new: bool = False  # telemetry arrived since the last regulating step
+    model: OutputModel = field(init=False)  # an inverter's limits and output over time
 
-    @property
-    def in_flight(self) -> bool:
-        return self.changed_at is not None
+    def __post_init__(self) -> None:
+        self.model = OutputModel(self.info.max_w)
 
     @property
     def is_consumer(self) -> bool:
         return self.info.kind == "consumer"
+
+    @property
+    def sun_cap_w(self) -> float | None:
+        """What the sun allows, while telemetry shows it limiting an inverter's output."""
+        return self.model.sun_cap_w
 
 
 @dataclass
@@ -85,6 +86,11 @@ class ZeroExportController:
         """A change in flight that telemetry never confirms counts as done after this long."""
         return 2 * self.settings.dead_time_s + 10
 
+    @property
+    def dynamics(self) -> Dynamics:
+        """How the inverters follow a limit (dead time and ramp)."""
+        return Dynamics(self.settings.dead_time_s, self.settings.ramp_w_per_s)
+
     # ---- inputs -------------------------------------------------------------------------------
 
     def set_actuator(self, actuator_id: str, devices: list[DeviceInfo]) -> None:
@@ -101,6 +107,7 @@ class ZeroExportController:
                     self._take_device_state(self._devices[info.device_id], *reported)
             else:
                 known.info = info
+                known.model.max_w = info.max_w
 
     def set_actuator_online(self, actuator_id: str, online: bool) -> None:
         """Note an actuator's availability: the devices of an offline one cannot be commanded."""
@@ -133,23 +140,10 @@ class ZeroExportController:
     def _take_device_state(self, device: _Device, state: DeviceState, now: float) -> None:
         if device.setpoint_w is None:
             self._adopt(device, state)
-        previous = device.telemetry
         device.telemetry = state
         device.telemetry_at = now
-        device.telemetry_new = True
-        if device.is_consumer:
-            return
-        self._forget_superseded(device, now)
-        self._update_sun_cap(device, previous.power_w if previous is not None else None)
-        if not device.in_flight or state.power_w is None:
-            return
-        tolerance = self.settings.settle_tolerance_w
-        off_new = abs(state.power_w - self._expected_output(device, device.setpoint_w))
-        off_old = abs(state.power_w - (device.output_before_w or 0.0))
-        if off_new <= tolerance and off_new < off_old:
-            self._settle(device)  # the output shows the change
-        else:
-            device.output_before_w = state.power_w  # what is still to come is measured from the output now
+        if not device.is_consumer and state.power_w is not None:
+            device.model.measure(now, state.power_w, state.limit_w, self.settings.sun_limit_margin_w, self.dynamics)
 
     @staticmethod
     def _adopt(device: _Device, state: DeviceState) -> None:
@@ -163,6 +157,7 @@ class ZeroExportController:
         if reported is None:
             return
         device.setpoint_w = round(min(max(reported, device.info.min_w), device.info.max_w), 1)
+        device.model.adopt(device.setpoint_w)
 
     def on_grid(self, reading: GridReading) -> Decision:
         """Step on a grid reading; a missing one (power_w None) is remembered as the problem."""
@@ -224,13 +219,13 @@ class ZeroExportController:
         safe = settings.failsafe_limit_w
         inverters = [d for d in devices if not d.is_consumer]
         for device in inverters:
-            self._set(device, min(max(safe or 0.0, device.info.min_w), device.info.max_w), now, track=False)
+            self._set(device, min(max(safe or 0.0, device.info.min_w), device.info.max_w), now)
         held_for = now - self._failsafe_since
         limited = held_for >= self.settle_timeout_s or all(self._output_limited(d, now) for d in inverters)
         consumers = [d for d in devices if d.is_consumer]
         if limited:
             for device in consumers:
-                self._set(device, 0.0, now, track=False)
+                self._set(device, 0.0, now)
         why = self._grid.problem or "no grid reading received"
         age = "never" if grid_age is None else f"{grid_age:.0f} s ago"
         reason = f"grid data stale (last valid {age}, limit {settings.stale_after_s:g} s): {why}; "
@@ -255,7 +250,7 @@ class ZeroExportController:
     def _set_all(self, devices: list[_Device], now: float, inverter: Callable[[_Device], float]) -> None:
         """Outside regulation: consumers off, each inverter at the limit ``inverter`` gives it."""
         for device in devices:
-            self._set(device, 0.0 if device.is_consumer else inverter(device), now, track=False)
+            self._set(device, 0.0 if device.is_consumer else inverter(device), now)
 
     def _regulate(self, now: float, enabled: list[_Device]) -> str:
         """One regulating step: diverters take their share of the error first, then the inverters."""
@@ -274,7 +269,7 @@ class ZeroExportController:
             preferred = sum(d.info.max_w for d in consumers) if self._use_before_curtail else 0.0
             reasons.append(self._regulate_inverters(now, inverters, error + preferred - consumption))
         for device in inverters:
-            device.telemetry_new = False
+            device.model.fresh = False
         return "; ".join(reason for reason in reasons if reason) or "within deadband"
 
     @property
@@ -289,93 +284,84 @@ class ZeroExportController:
         shares = [Share(d.info.device_id, d.info.min_w, d.info.max_w, d.info.priority) for d in consumers]
         wanted = current - self.settings.divert_gain * error_w
         for device_id, power_w in allocate(wanted, shares, self.settings.allocation).items():
-            self._set(self._devices[device_id], power_w, now, track=False)
+            self._set(self._devices[device_id], power_w, now)
         new = sum(d.setpoint_w or 0.0 for d in consumers)
         if abs(new - current) < 0.5:
             return ""
         return f"diverting {new:.0f} W ({new - current:+.0f} W)"
 
     def _regulate_inverters(self, now: float, inverters: list[_Device], error: float) -> str:
-        """Integral step of the inverter limits on ``error`` (W above target), minding changes in flight.
+        """Put the total limit where the load needs it: the output now plus the error (W above target).
 
-        What is still in flight is the new limits' output minus the output now, estimated from the last
-        telemetry (it may not show a change that took effect since), from the limit in force by the dead
-        time (the actuator may send a change later) and, for a sun-limited inverter without fresh telemetry,
-        as if the sun had come out (its output then is the limit in force). The changes may already have
-        taken effect, or not yet: only the error that every case agrees on is corrected, so changes are
-        never stacked.
+        Each inverter's model gives the range of its output now over every plausible case (changes shown
+        or not yet, the dead time's spread, the sun come out); the total limit the load needs lies in the
+        same range shifted by the error. Within it (and the deadband) the limits stay, so changes in flight
+        are never stacked and none is undone before it shows; outside it they move to its nearest end.
         """
-        flying = [d for d in inverters if d.in_flight]
-        in_flight = [
-            sum(self._expected_output(d, d.setpoint_w) - (d.output_before_w or 0.0) for d in flying),
-            sum(self._in_flight_by_model(d, now) for d in flying),
-            sum(self._in_flight_if_sun_came_out(d, now) for d in flying),
-        ]
-        error_used = _consistent_error(error, *(error - change for change in in_flight))
-        if abs(error_used) > self.settings.deadband_w:
-            return self._correct(now, inverters, error_used)
-        if flying and abs(error) > self.settings.deadband_w:
-            awaited = max(in_flight, key=lambda change: change * error)  # the one that most explains the error
-            return f"waiting for {awaited:+.0f} W of limit changes in flight to take effect"
+        # The sun coming out explains less import, never export: a cut under export is not held back by it.
+        exporting = (self._grid.power_w or 0.0) < min(self.settings.target_w, 0.0)
+        ranges = [d.model.output_now(now, self.dynamics, sun_may_rise=not exporting) for d in inverters]
+        lowest = sum(low for low, _ in ranges) + error
+        highest = sum(high for _, high in ranges) + error
+        current = sum(self._setpoint_or_output(d) for d in inverters)
+        deadband = self.settings.deadband_w
+        if lowest - deadband > current:
+            return self._correct(now, inverters, current, lowest)
+        if highest + deadband < current:
+            return self._correct(now, inverters, current, highest)
+        if abs(error) > deadband and highest - lowest > deadband:
+            awaited = (highest if error < 0 else lowest) - error - sum(d.model.final_output_w() for d in inverters)
+            return f"waiting for {-awaited:+.0f} W of limit changes in flight to take effect"
         return ""
 
     def _controllable(self, now: float, enabled: list[_Device]) -> list[_Device]:
-        """Reachable devices (settling their old changes); unreachable inverters go to their minimum, consumers off."""
+        """Reachable devices; unreachable inverters go to their minimum, consumers off."""
         controllable = []
         for device in enabled:
             if not self._reachable(device, now):
-                self._set(device, 0.0 if device.is_consumer else device.info.min_w, now, track=False)
+                self._set(device, 0.0 if device.is_consumer else device.info.min_w, now)
                 continue
-            if device.changed_at is not None and now - device.changed_at >= self._settle_after_s(device):
-                self._settle(device)
             controllable.append(device)
         return controllable
 
-    def _correct(self, now: float, inverters: list[_Device], error_w: float) -> str:
-        """Move the total limit by a share of the error and split it over the inverters."""
+    def _correct(self, now: float, inverters: list[_Device], current: float, wanted: float) -> str:
+        """Move the total limit from ``current`` towards ``wanted`` (cuts at once) and split it over the inverters."""
         shares = [
             Share(d.info.device_id, d.info.min_w, self._available(d), d.info.priority, d.info.max_w) for d in inverters
         ]
-        current = sum(self._effective_limit(d) for d in inverters)
-        before = sum(self._setpoint_or_output(d) for d in inverters)
         sun_limited = all(d.sun_cap_w is not None for d in inverters)
         # A raise of sun-limited inverters changes no output now: it only puts the limits where the load is
-        # when the sun returns, so it takes the whole error.
-        gain = self.settings.cut_gain if error_w < 0 else 1.0 if sun_limited else self.settings.raise_gain
-        change = gain * error_w
-        for device_id, limit_w in allocate(current + change, shares, self.settings.allocation).items():
+        # when the sun returns, so it goes the whole way.
+        raising = wanted > current
+        gain = (1.0 if sun_limited else self.settings.raise_gain) if raising else self.settings.cut_gain
+        total = current + gain * (wanted - current)
+        for device_id, limit_w in allocate(total, shares, self.settings.allocation).items():
             device = self._devices[device_id]
-            if self._keeps_sun_limited_limit(device, limit_w):
-                continue
-            self._set(device, limit_w, now, track=True)
+            if not self._keeps_sun_limited_limit(device, limit_w):
+                self._set(device, limit_w, now)
         floor = sum(share.min_w for share in shares)
         ceiling = sum(share.max_w or share.available_w for share in shares)
-        moved = sum(d.setpoint_w or 0.0 for d in inverters) - before
-        if change < 0:
-            if current + change <= floor:
-                return f"exporting {-error_w:.0f} W beyond target with all inverters at their minimum"
-            return f"export: cut limits by {-change:.0f} W"
+        moved = sum(d.setpoint_w or 0.0 for d in inverters) - current
+        if not raising:
+            beyond = self.settings.target_w - (self._grid.power_w or 0.0)
+            if total <= floor and beyond > 0:
+                return f"exporting {beyond:.0f} W beyond target with all inverters at their minimum"
+            return f"cut limits by {-moved:.0f} W" if moved < -0.5 else "limits where the load needs them"
         if moved < 0.5:
             return "inverters at what they can deliver"
-        if current + change >= ceiling:
+        if total >= ceiling:
             return f"import: raised limits by {moved:.0f} W to what the inverters can deliver"
         return f"import: raised limits by {moved:.0f} W"
 
     def _keeps_sun_limited_limit(self, device: _Device, limit_w: float) -> bool:
-        """Whether a sun-limited inverter keeps its limit instead of moving it to ``limit_w``.
+        """Whether a sun-limited inverter keeps its limit: a small move above its output changes nothing now.
 
-        A small move of a limit above its output is not sent: it changes no output now (this saves
-        commands on cloudy days). Less import than its measured output explains means a load that fell or
-        a sun that came out, which only fresh telemetry tells apart: without telemetry new since the last
-        step its limit is lowered only while the grid exports, not from an output the sun may have left
-        behind.
+        It only places the limit for when the sun returns; not sending it saves commands on cloudy days.
         """
-        if device.sun_cap_w is None or device.setpoint_w is None:
+        cap, setpoint = device.sun_cap_w, device.setpoint_w
+        if cap is None or setpoint is None or min(limit_w, setpoint) <= cap:
             return False
-        exporting = (self._grid.power_w or 0.0) < min(self.settings.target_w, 0.0)
-        if limit_w < device.setpoint_w and not device.telemetry_new and not exporting:
-            return True
-        return device.sun_cap_w < limit_w and abs(limit_w - device.setpoint_w) < self.settings.sun_limit_headroom_w
+        return abs(limit_w - setpoint) < self.settings.sun_limit_headroom_w
 
     # ---- device model ---------------------------------------------------------------------------
 
@@ -388,62 +374,6 @@ class ZeroExportController:
     def _measured_output(self, device: _Device) -> float | None:
         return device.telemetry.power_w if device.telemetry is not None else None
 
-    def _output_now(self, device: _Device, now: float) -> float:
-        """Estimated output now: the limit in force by the dead time (or what the sun allows), else telemetry."""
-        in_force = self._limit_in_force(device, now)
-        if in_force is not None:
-            return self._expected_output(device, in_force)
-        measured = self._measured_output(device)
-        return measured if measured is not None else device.output_before_w or 0.0
-
-    def _in_flight_by_model(self, device: _Device, now: float) -> float:
-        """The new limit's output minus the output now as the model estimates it (``_output_now``)."""
-        return self._expected_output(device, device.setpoint_w) - self._output_now(device, now)
-
-    def _in_flight_if_sun_came_out(self, device: _Device, now: float) -> float:
-        """What is in flight if a sun-limited inverter without fresh telemetry now gives its limit in force."""
-        if device.sun_cap_w is None or device.telemetry_new:
-            return self._in_flight_by_model(device, now)
-        setpoint = device.setpoint_w or 0.0
-        in_force = self._limit_in_force(device, now)
-        return setpoint - (in_force if in_force is not None else setpoint)
-
-    def _limit_in_force(self, device: _Device, at: float) -> float | None:
-        """The newest limit set at least ``dead_time_s`` before ``at``; None if the history does not reach back."""
-        in_force = None
-        for set_at, limit in device.history:
-            if set_at > at - self.settings.dead_time_s:
-                break
-            in_force = limit
-        return in_force
-
-    def _update_sun_cap(self, device: _Device, previous_w: float | None) -> None:
-        """Learn from telemetry whether the sun, not the limit, decides the output.
-
-        Sun-limited means output clearly below every limit that may be in force (the read-back and each
-        limit set within the last ``dead_time_s`` + 5 s, or before that the newest one: the read-back runs
-        ahead of the output, which follows a new limit only after the dead time) and not rising (an output
-        still ramping up to its limit is not limited by the sun).
-        """
-        telemetry = device.telemetry
-        if telemetry is None or telemetry.power_w is None:
-            return
-        limits = [limit for _, limit in device.history]
-        if telemetry.limit_w is not None:
-            limits.append(telemetry.limit_w)
-        if not limits:
-            return
-        margin = self.settings.sun_limit_margin_w
-        rising = previous_w is not None and telemetry.power_w > previous_w + margin
-        sun_limited = telemetry.power_w < min(limits) - margin and not rising
-        device.sun_cap_w = telemetry.power_w if sun_limited else None
-
-    def _forget_superseded(self, device: _Device, now: float) -> None:
-        """Drop setpoints that can no longer be in force: older ones once a newer one is old enough."""
-        horizon = now - self.settings.dead_time_s - 5.0
-        while len(device.history) > 1 and device.history[1][0] <= horizon:
-            device.history.popleft()
-
     def _available(self, device: _Device) -> float:
         """What an inverter can deliver now: its maximum, or a little above a sun-limited output.
 
@@ -453,55 +383,20 @@ class ZeroExportController:
             return device.info.max_w
         return max(device.info.min_w, min(device.info.max_w, device.sun_cap_w + self.settings.sun_limit_headroom_w))
 
-    def _expected_output(self, device: _Device, limit_w: float | None) -> float:
-        """Output once a limit has taken effect: the limit, unless the sun gives less."""
-        limit = device.info.max_w if limit_w is None else limit_w
-        return limit if device.sun_cap_w is None else min(limit, device.sun_cap_w)
-
-    def _effective_limit(self, device: _Device) -> float:
-        """The limit that decides the output now: a sun-limited inverter's output, else its limit."""
-        limit = self._setpoint_or_output(device)
-        return limit if device.sun_cap_w is None else min(limit, device.sun_cap_w)
-
     def _setpoint_or_output(self, device: _Device) -> float:
         if device.setpoint_w is not None:
             return device.setpoint_w
         output = self._measured_output(device)
         return output if output is not None else device.info.max_w
 
-    def _set(self, device: _Device, limit_w: float, now: float, *, track: bool) -> None:
-        """Set a new limit; with ``track`` the change is followed as in flight until it shows."""
+    def _set(self, device: _Device, limit_w: float, now: float) -> None:
+        """Set a new limit (or a consumer's power); an inverter's model records it."""
         limit_w = round(limit_w, 1)
         if device.setpoint_w is not None and abs(limit_w - device.setpoint_w) < 0.5:
             return
-        if not track:
-            self._settle(device)
-        elif not device.in_flight:
-            measured = self._measured_output(device)
-            device.output_before_w = (
-                measured if measured is not None else self._expected_output(device, device.setpoint_w)
-            )
-            device.changed_at = now
-        else:
-            device.changed_at = now
         device.setpoint_w = limit_w
         if not device.is_consumer:
-            device.history.append((now, limit_w))
-            self._forget_superseded(device, now)
-
-    def _settle_after_s(self, device: _Device) -> float:
-        """How long an unconfirmed change stays in flight.
-
-        A small one (which an actuator may skip, and telemetry can hardly tell from noise) one dead time,
-        a larger one until ``settle_timeout_s``.
-        """
-        change = abs(self._expected_output(device, device.setpoint_w) - (device.output_before_w or 0.0))
-        return self.settings.dead_time_s if change < self.settings.settle_tolerance_w else self.settle_timeout_s
-
-    @staticmethod
-    def _settle(device: _Device) -> None:
-        device.changed_at = None
-        device.output_before_w = None
+            device.model.command(now, limit_w)
 
     # ---- output -------------------------------------------------------------------------------
 
@@ -532,15 +427,3 @@ class ZeroExportController:
             setpoints_w={d.info.device_id: d.setpoint_w for d in enabled if d.setpoint_w is not None},
         )
         return Decision(state=state, setpoints=setpoints, dry_run=self.settings.dry_run)
-
-
-def _consistent_error(*errors_w: float) -> float:
-    """The error to act on while limit changes are in flight.
-
-    Each of ``errors_w`` holds under one reading of what is in flight (none of it, or as much as one
-    estimate of the output says). Act only on what all agree on: the smallest when they share a sign,
-    else nothing.
-    """
-    if all(error > 0 for error in errors_w) or all(error < 0 for error in errors_w):
-        return min(errors_w, key=abs)
-    return 0.0

@@ -33,6 +33,12 @@ class ControllerSettings(StrictModel):
         le=120,
         description="Time an inverter needs to follow a new limit, in s; changes in flight are not stacked.",
     )
+    ramp_w_per_s: float = Field(
+        100.0,
+        gt=0,
+        le=10000,
+        description="How fast an inverter's output moves towards a new limit once it follows it, in W/s.",
+    )
     settle_tolerance_w: float = Field(
         25.0, ge=0, le=1000, description="Telemetry within this of the expected output confirms a limit change, in W."
     )
