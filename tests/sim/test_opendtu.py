@@ -139,15 +139,17 @@ async def test_obeys_a_limit_after_the_dead_time(plant, mqtt_settings, dtu_topic
         await probe.wait_for(dtu_topics.inverter(SERIAL, "0/power"), lambda m: m.text == "800.0")
         sent = time.monotonic()
         await probe.publish(dtu_topics.limit_command(SERIAL), "300")
-        await probe.wait_for_new(readback, lambda m: m.text == "300.00")
-        assert time.monotonic() - sent >= DEAD_TIME_S
+        await probe.wait_for_new(readback, lambda m: m.text == "300.00")  # acknowledged
+        assert time.monotonic() - sent >= COMMAND_S
         await probe.wait_for(dtu_topics.inverter(SERIAL, "0/power"), lambda m: m.text == "300.0")
+        assert time.monotonic() - sent >= DEAD_TIME_S
         await probe.wait_for(dtu_topics.inverter(SERIAL, "status/limit_relative"), lambda m: m.text == "37.50")
 
         await probe.publish(dtu_topics.relative_limit_command(SERIAL), "50")
         await probe.wait_for_new(readback, lambda m: m.text == "400.00")
         await probe.publish(dtu_topics.limit_command(SERIAL), "1")  # below the 2 % floor
         await probe.wait_for_new(readback, lambda m: m.text == "16.00")
+        await probe.wait_for(dtu_topics.inverter(SERIAL, "0/power"), lambda m: m.text == "16.0")
     assert plant.output_w == pytest.approx(16)
 
 
