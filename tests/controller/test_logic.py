@@ -392,3 +392,21 @@ def test_tunables_are_bounded(field, value):
 def test_tunable_commands_take_json_types_only(payload):
     with pytest.raises(InvalidMessageError):
         parse_message(ControllerTunablesUpdate, payload)
+
+
+def test_an_announced_command_budget_holds_back_raises_before_cuts():
+    clock = FakeClock()
+    controller = ZeroExportController(ControllerSettings(target_w=0, deadband_w=10, raise_gain=1.0), clock)
+    budgeted = INVERTER.model_copy(update={"commands_per_hour": 12})
+    controller.set_actuator("opendtu", [budgeted])
+    controller.on_device_state(telemetry(clock, 100, 100))
+    limits = []
+    for _ in range(4):  # four raises spend the bucket down to its reserve
+        clock.advance(30)
+        controller.on_device_state(telemetry(clock, limits[-1] if limits else 100, limits[-1] if limits else 100))
+        limits.append(limit(controller.on_grid(grid(clock, 50))))
+    assert limits == [150, 200, 250, 300]
+    clock.advance(30)
+    controller.on_device_state(telemetry(clock, 300, 300))
+    assert limit(controller.on_grid(grid(clock, 50))) == 300  # a raise now would eat the reserve: held
+    assert limit(controller.on_grid(grid(clock, -100))) == 200  # a cut (it stops export) still goes out

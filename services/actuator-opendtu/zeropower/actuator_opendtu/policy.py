@@ -8,7 +8,8 @@
 - The newest limit is sent again every ``refresh_interval_s`` (a restarted inverter has forgotten it).
 - No setpoint for ``setpoint_timeout_s`` (counted from start until the first one): every inverter gets its
   fail-safe limit until the next setpoint arrives.
-- Budget: never more than the inverter's ``commands_per_hour`` in any hour, kept by a token bucket that holds
+- Budget: never more than the inverter's ``commands_per_hour`` in any hour, kept by a token bucket
+  (``zeropower.shared.budget``, the one the controller plans with, as the budget is announced) that holds
   ``BURST`` tokens and refills at ``commands_per_hour - BURST`` an hour (so even a full bucket spent at once
   stays within the hour's budget). Each command takes a token. A reduction may take the last one; a raise
   only one above the ``RESERVE`` (so a reduction, which stops export, can always go out), and a refresh only
@@ -30,20 +31,10 @@ from dataclasses import dataclass
 
 from zeropower.actuator_opendtu.inverters import InverterSettings
 from zeropower.actuator_opendtu.settings import ActuatorOpenDtuSettings
+from zeropower.shared.budget import BURST, CommandBucket
 from zeropower.shared.messages import ActuatorMode
 
 Clock = Callable[[], float]
-
-#: Tokens an inverter's bucket holds: a quick cut sequence (a cut and its correction, as a load switching off
-#: asks for) and four more commands for the raises when it comes back or a load pulsing on and off. A larger
-#: burst would take more of a small budget's hour, which the bucket refills only at ``commands_per_hour -
-#: BURST``; in the benchmark 6 regulated better than 3 or 4 at 120 an hour, and 8 no better.
-BURST = 6
-#: Tokens only a reduction may take: a cut and its correction are always possible, whatever raises spent.
-RESERVE = 2
-#: Tolerance of the token count against rounding (a wake-up computed for a token must find it there).
-_EPSILON = 1e-9
-
 
 @dataclass(frozen=True)
 class Command:
@@ -54,33 +45,11 @@ class Command:
 
 
 @dataclass
-class _Bucket:
-    """A token bucket: ``tokens`` at clock time ``at``, refilled at ``rate`` a second up to ``BURST``."""
-
-    rate: float
-    at: float
-    tokens: float = BURST
-
-    def level(self, now: float) -> float:
-        """The tokens at ``now``."""
-        return min(BURST, self.tokens + (now - self.at) * self.rate)
-
-    def ready_at(self, need: float, now: float) -> float:
-        """When the bucket holds ``need`` tokens: -inf if it does now."""
-        missing = need - self.level(now)
-        return -math.inf if missing <= _EPSILON else now + missing / self.rate
-
-    def take(self, now: float) -> None:
-        """Take a token, if there is one."""
-        self.tokens, self.at = max(0.0, self.level(now) - 1), now
-
-
-@dataclass
 class _Inverter:
     """One enabled inverter: the limit wanted, the last one sent, and its command budget."""
 
     settings: InverterSettings
-    bucket: _Bucket
+    bucket: CommandBucket
     target_w: float | None = None
     sent_w: float | None = None
     sent_at: float | None = None
@@ -97,7 +66,7 @@ class CommandPolicy:
         self._setpoint_at: float | None = None
         self._dry_run = False
         self._inverters = {
-            device_id: _Inverter(inverter, _Bucket((inverter.commands_per_hour - BURST) / 3600, self._started_at))
+            device_id: _Inverter(inverter, CommandBucket.for_budget(inverter.commands_per_hour, self._started_at))
             for device_id, inverter in settings.inverters_by_id.items()
             if inverter.enabled
         }
@@ -180,7 +149,7 @@ class CommandPolicy:
         due_at = min(inverter.sent_at + interval, refresh_at)
         if failsafe:
             return due_at
-        return max(due_at, inverter.bucket.ready_at(1 if change_w < 0 else RESERVE + 1, now))
+        return max(due_at, inverter.bucket.ready_at(inverter.bucket.needed(change_w), now))
 
     def _timeout_at(self) -> float:
         last = self._setpoint_at if self._setpoint_at is not None else self._started_at

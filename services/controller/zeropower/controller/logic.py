@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from zeropower.controller.allocation import Share, allocate
+from zeropower.controller.dynamics import DynamicsEstimator
 from zeropower.controller.model import Dynamics, OutputModel
 from zeropower.controller.settings import ControllerSettings
+from zeropower.shared.budget import CommandBucket
 from zeropower.shared.messages import ControllerMode, ControllerState, DeviceInfo, DeviceState, GridReading
 
 Clock = Callable[[], float]
@@ -43,6 +45,9 @@ class _Device:
     telemetry_at: float | None = None
     setpoint_w: float | None = None
     model: OutputModel = field(init=False)  # an inverter's limits and output over time
+    learner: DynamicsEstimator | None = None  # learns an inverter's dead time and ramp
+    learned_from: Dynamics | None = None  # the configured dynamics the learner started from
+    budget: CommandBucket | None = None  # the inverter's command budget as its actuator keeps it
 
     def __post_init__(self) -> None:
         self.model = OutputModel(self.info.max_w)
@@ -86,10 +91,32 @@ class ZeroExportController:
         """A change in flight that telemetry never confirms counts as done after this long."""
         return 2 * self.settings.dead_time_s + 10
 
-    @property
-    def dynamics(self) -> Dynamics:
-        """How the inverters follow a limit (dead time and ramp)."""
-        return Dynamics(self.settings.dead_time_s, self.settings.ramp_w_per_s)
+    def dynamics(self, device: _Device) -> Dynamics:
+        """How an inverter follows a limit: as learned from its telemetry, else as configured."""
+        learner = self._learner(device)
+        if learner is None:
+            return Dynamics(self.settings.dead_time_s, self.settings.ramp_w_per_s)
+        return Dynamics(learner.dead_time_s, learner.ramp_w_per_s)
+
+    def learned_dynamics(self) -> dict[str, tuple[Dynamics, int]]:
+        """Each inverter's dynamics learned from telemetry so far, with the number of limit changes behind it."""
+        learned = {}
+        for device_id, device in self._devices.items():
+            if device.learner is not None and device.learner.episodes:
+                learned[device_id] = (self.dynamics(device), device.learner.episodes)
+        return learned
+
+    def _learner(self, device: _Device) -> DynamicsEstimator | None:
+        """The inverter's dynamics learner: it starts from the configured values, and again when they change."""
+        if not self.settings.learn_dynamics:
+            return None
+        configured = Dynamics(self.settings.dead_time_s, self.settings.ramp_w_per_s)
+        if device.learner is None or device.learned_from != configured:
+            device.learner = DynamicsEstimator(
+                configured.dead_time_s, configured.ramp_w_per_s, tolerance_w=self.settings.settle_tolerance_w
+            )
+            device.learned_from = configured
+        return device.learner
 
     # ---- inputs -------------------------------------------------------------------------------
 
@@ -101,13 +128,18 @@ class ZeroExportController:
         for info in devices:
             known = self._devices.get(info.device_id)
             if known is None or known.actuator_id != actuator_id:
-                self._devices[info.device_id] = _Device(actuator_id, info)
+                known = self._devices[info.device_id] = _Device(actuator_id, info)
                 reported = self._unannounced.pop((actuator_id, info.device_id), None)
                 if reported is not None:
                     self._take_device_state(self._devices[info.device_id], *reported)
             else:
+                budget_changed = known.info.commands_per_hour != info.commands_per_hour
                 known.info = info
                 known.model.max_w = info.max_w
+                if budget_changed:
+                    known.budget = None
+            if known.budget is None and info.commands_per_hour is not None and info.kind == "inverter":
+                known.budget = CommandBucket.for_budget(info.commands_per_hour, self._clock())
 
     def set_actuator_online(self, actuator_id: str, online: bool) -> None:
         """Note an actuator's availability: the devices of an offline one cannot be commanded."""
@@ -143,7 +175,11 @@ class ZeroExportController:
         device.telemetry = state
         device.telemetry_at = now
         if not device.is_consumer and state.power_w is not None:
-            device.model.measure(now, state.power_w, state.limit_w, self.settings.sun_limit_margin_w, self.dynamics)
+            dynamics = self.dynamics(device)
+            device.model.measure(now, state.power_w, state.limit_w, self.settings.sun_limit_margin_w, dynamics)
+            learner = self._learner(device)
+            if learner is not None:
+                learner.on_telemetry(now, state.power_w, state.limit_w)
 
     @staticmethod
     def _adopt(device: _Device, state: DeviceState) -> None:
@@ -300,7 +336,7 @@ class ZeroExportController:
         """
         # The sun coming out explains less import, never export: a cut under export is not held back by it.
         exporting = (self._grid.power_w or 0.0) < min(self.settings.target_w, 0.0)
-        ranges = [d.model.output_now(now, self.dynamics, sun_may_rise=not exporting) for d in inverters]
+        ranges = [d.model.output_now(now, self.dynamics(d), sun_may_rise=not exporting) for d in inverters]
         lowest = sum(low for low, _ in ranges) + error
         highest = sum(high for _, high in ranges) + error
         current = sum(self._setpoint_or_output(d) for d in inverters)
@@ -337,7 +373,7 @@ class ZeroExportController:
         total = current + gain * (wanted - current)
         for device_id, limit_w in allocate(total, shares, self.settings.allocation).items():
             device = self._devices[device_id]
-            if not self._keeps_sun_limited_limit(device, limit_w):
+            if not self._keeps_sun_limited_limit(device, limit_w) and self._budget_allows(device, limit_w, now):
                 self._set(device, limit_w, now)
         floor = sum(share.min_w for share in shares)
         ceiling = sum(share.max_w or share.available_w for share in shares)
@@ -352,6 +388,16 @@ class ZeroExportController:
         if total >= ceiling:
             return f"import: raised limits by {moved:.0f} W to what the inverters can deliver"
         return f"import: raised limits by {moved:.0f} W"
+
+    @staticmethod
+    def _budget_allows(device: _Device, limit_w: float, now: float) -> bool:
+        """Whether the inverter's command budget lets a regulating move go out now (as its actuator will judge).
+
+        A move the actuator would hold back is not made: the model then knows what is in force.
+        """
+        if device.budget is None or device.setpoint_w is None:
+            return True
+        return device.budget.allows(limit_w - device.setpoint_w, now)
 
     def _keeps_sun_limited_limit(self, device: _Device, limit_w: float) -> bool:
         """Whether a sun-limited inverter keeps its limit: a small move above its output changes nothing now.
@@ -397,6 +443,11 @@ class ZeroExportController:
         device.setpoint_w = limit_w
         if not device.is_consumer:
             device.model.command(now, limit_w)
+            if device.budget is not None:
+                device.budget.take(now)
+            learner = self._learner(device)
+            if learner is not None:
+                learner.on_command(now, limit_w)
 
     # ---- output -------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from zeropower.controller.logic import Decision, ZeroExportController
+from zeropower.controller.model import Dynamics
 from zeropower.controller.settings import ControllerServiceSettings, ControllerTunablesUpdate, tunables_of
 from zeropower.controller.state_file import StateFile, StoredState
 from zeropower.shared.change_log import ChangeLogger
@@ -59,6 +60,7 @@ class ControllerService:
         self._save_problem = ChangeLogger(log, f"state file {state_file.path}")
         self._last_mode: str | None = None
         self._setpoints_sent_at = -float("inf")
+        self._learned: dict[str, Dynamics] = {}  # the dynamics last logged per inverter
         bus.subscribe(topics.grid_power(), self._on_grid)
         bus.subscribe(topics.all_actuator_announcements(), self._on_announcement)
         bus.subscribe(topics.availability(actuator_service_id("+")), self._on_actuator_availability)
@@ -167,6 +169,26 @@ class ControllerService:
             )
             return
         self._controller.on_device_state(state)
+        self._log_learned(state.device_id)
+
+    def _log_learned(self, device_id: str) -> None:
+        """Say when what the controller learned of an inverter's dead time and ramp changed."""
+        learned = self._controller.learned_dynamics().get(device_id)
+        if learned is None or self._learned.get(device_id) == learned[0]:
+            return
+        dynamics, episodes = learned
+        self._learned[device_id] = dynamics
+        settings = self._controller.settings
+        log.info(
+            "inverter %s follows a new limit after %.1f s at %.0f W/s (learned from %d limit changes; configured "
+            "dead_time_s %g, ramp_w_per_s %g)",
+            device_id,
+            dynamics.dead_time_s,
+            dynamics.ramp_w_per_s,
+            episodes,
+            settings.dead_time_s,
+            settings.ramp_w_per_s,
+        )
 
     def _live_command(self, message: IncomingMessage) -> bool:
         """Commands act when sent: a retained one the broker hands over at (re)subscription is ignored."""

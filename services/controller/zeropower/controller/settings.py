@@ -39,6 +39,11 @@ class ControllerSettings(StrictModel):
         le=10000,
         description="How fast an inverter's output moves towards a new limit once it follows it, in W/s.",
     )
+    learn_dynamics: bool = Field(
+        False,
+        description="Learn each inverter's dead time and ramp from its telemetry, starting from dead_time_s and "
+        "ramp_w_per_s (off: use them as configured).",
+    )
     settle_tolerance_w: float = Field(
         25.0, ge=0, le=1000, description="Telemetry within this of the expected output confirms a limit change, in W."
     )

@@ -1,0 +1,38 @@
+"""The command budget's token bucket, shared by the controller (to plan) and actuator-opendtu (to enforce)."""
+
+import math
+
+import pytest
+
+from zeropower.shared.budget import BURST, RESERVE, CommandBucket
+
+
+def test_a_full_bucket_spent_at_once_stays_within_the_hours_budget():
+    bucket = CommandBucket.for_budget(120, now=0.0)
+    sent = []
+    now = 0.0
+    while now < 3600:
+        if bucket.allows(-100, now):
+            bucket.take(now)
+            sent.append(now)
+        now += 1.0
+    assert len(sent) <= 120
+    assert len(sent) >= 120 - 2  # and it is not wasted
+
+
+def test_raises_leave_the_reserve_to_reductions():
+    bucket = CommandBucket.for_budget(120, now=0.0)
+    for _ in range(BURST - RESERVE):
+        assert bucket.allows(+100, 0.0)
+        bucket.take(0.0)
+    assert not bucket.allows(+100, 0.0)
+    assert bucket.allows(-100, 0.0)
+    assert bucket.ready_at(bucket.needed(+100), 0.0) == pytest.approx(3600 / (120 - BURST))
+
+
+def test_the_level_refills_up_to_the_burst():
+    bucket = CommandBucket.for_budget(240, now=0.0)
+    bucket.take(0.0)
+    assert bucket.level(0.0) == BURST - 1
+    assert bucket.level(1e6) == BURST
+    assert bucket.ready_at(1, 0.0) == -math.inf
