@@ -13,6 +13,7 @@ from bench.controller.controllers import DIVERTER, INVERTER
 from bench.controller.layouts import LAYOUTS
 from bench.controller.plant import PRESETS
 from bench.controller.plots import plot_window
+from bench.controller.protocol import ProductOptions
 from bench.controller.report import check_lines, checks, table
 from bench.controller.scenario import Scenario, read_csv
 from bench.controller.sim import Result, simulate
@@ -43,6 +44,14 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--commands-per-hour", type=int, help="zeropower's inverter command budget (default: the product's, 240)"
     )
+    parser.add_argument(
+        "--configured-dead-time-s", type=float, help="zeropower's configured dead time (default: the true one)"
+    )
+    parser.add_argument(
+        "--learn-dynamics",
+        action=argparse.BooleanOptionalAction,
+        help="whether zeropower learns dead time and ramp (default: the product's, on)",
+    )
     return parser.parse_args()
 
 
@@ -64,16 +73,15 @@ def _scenarios(args: argparse.Namespace) -> list[Scenario]:
     return [s.head(round(args.hours * 3600)) if args.hours else s for s in found]
 
 
-def _run(task: tuple[str, Scenario, str, int, bool, int | None, str]) -> Result:
-    controller, scenario, preset, seed, keep_trace, commands_per_hour, plant = task
-    return simulate(
-        controller, scenario, preset, seed=seed, keep_trace=keep_trace, commands_per_hour=commands_per_hour, plant=plant
-    )
+def _run(task: tuple[str, Scenario, str, int, bool, ProductOptions, str]) -> Result:
+    controller, scenario, preset, seed, keep_trace, product, plant = task
+    return simulate(controller, scenario, preset, seed=seed, keep_trace=keep_trace, product=product, plant=plant)
 
 
 def main() -> None:
     """Run the chosen controllers, scenarios and presets; print (and write) the table and the check."""
     args = _arguments()
+    product = ProductOptions(args.commands_per_hour, args.configured_dead_time_s, args.learn_dynamics)
     chosen = (
         args.controllers,
         args.presets,
@@ -81,7 +89,7 @@ def main() -> None:
         args.scenarios,
         args.scenario,
         args.hours,
-        args.commands_per_hour,
+        product != ProductOptions(),
     )
     full = not any(chosen) and not args.no_docs
     controllers = _split(args.controllers, list(INVERTER | DIVERTER))
@@ -96,7 +104,7 @@ def main() -> None:
             preset,
             args.seed,
             scenario.name in plotted and preset == "typical" and name in PLOTTED and plant == "single",
-            args.commands_per_hour,
+            product,
             plant,
         )
         for plant in plants
@@ -117,8 +125,7 @@ def main() -> None:
     text = f"{names}\n\n{table(results)}\n\nTarget check (sums over {', '.join(inverter_scenarios)}):\n\n"
     text += check_lines(checks(results, inverter_scenarios))
     print(text)
-    budget = "" if args.commands_per_hour is None else f", zeropower at {args.commands_per_hour} commands an hour"
-    print(f"\n{len(tasks)} runs in {elapsed:.0f} s with {args.workers} workers{budget}")
+    print(f"\n{len(tasks)} runs in {elapsed:.0f} s with {args.workers} workers; zeropower: {product}")
     if full:
         _write_docs(text, results)
 

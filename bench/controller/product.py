@@ -25,8 +25,11 @@ PWM = "pwm"
 
 
 def controller_settings(setup: Setup) -> ControllerSettings:
-    """The product's defaults, with the dead time an installer would configure for the inverter."""
-    return ControllerSettings(dead_time_s=setup.preset.dead_time_s)
+    """The product's defaults, with the dead time an installer configured (by default the true one)."""
+    options = setup.product
+    learn = {} if options.learn_dynamics is None else {"learn_dynamics": options.learn_dynamics}
+    dead_time_s = setup.preset.dead_time_s if options.dead_time_s is None else options.dead_time_s
+    return ControllerSettings(dead_time_s=dead_time_s, **learn)
 
 
 def announced(settings: ActuatorOpenDtuSettings) -> list[DeviceInfo]:
@@ -59,7 +62,8 @@ class Zeropower:
             heater = DeviceInfo(device_id=HEATER_ID, name="heater", kind="consumer", min_w=0, max_w=HEATER_RATED_W)
             self._logic.set_actuator(PWM, [heater])
         else:
-            budget = {} if setup.commands_per_hour is None else {"commands_per_hour": setup.commands_per_hour}
+            per_hour = setup.product.commands_per_hour
+            budget = {} if per_hour is None else {"commands_per_hour": per_hour}
             inverters = [
                 InverterSettings(
                     serial=spec.device_id,

@@ -11,13 +11,30 @@ from bench.controller.plant import SINGLE, Preset, Telemetry
 
 
 @dataclass(frozen=True)
+class ProductOptions:
+    """How zeropower is configured for a run; None: the product's default.
+
+    ``commands_per_hour``: the command budget per inverter; ``dead_time_s``: the dead time an installer
+    configured (default: the preset's true one); ``learn_dynamics``: whether it learns dead time and ramp.
+    """
+
+    commands_per_hour: int | None = None
+    dead_time_s: float | None = None
+    learn_dynamics: bool | None = None
+
+
+#: The product as shipped.
+DEFAULTS = ProductOptions()
+
+
+@dataclass(frozen=True)
 class Setup:
     """The installation a controller runs on.
 
     ``load_w`` and ``pv_avail_w`` are the scenario's ground truth at 1 s from ``start_s`` (time of day):
     only the oracle and the physical-limit controllers may look at them. With ``heater`` the inverters are
     not controlled (they run at their maximum) and the controller drives the heater instead.
-    ``commands_per_hour`` is zeropower's command budget per inverter (None: the product's default).
+    ``product``: how zeropower is configured (the other controllers ignore it).
     """
 
     preset: Preset
@@ -26,7 +43,7 @@ class Setup:
     heater: bool
     layout: Layout = SINGLE
     start_s: int = 0
-    commands_per_hour: int | None = None
+    product: ProductOptions = DEFAULTS
 
     @property
     def inverters(self) -> tuple[InverterSpec, ...]:

@@ -8,7 +8,7 @@ from bench.controller.controllers import available
 from bench.controller.layouts import LAYOUTS
 from bench.controller.metrics import Metrics, Run, measure
 from bench.controller.plant import HEATER_ID, PRESETS, TELEMETRY_EVERY_S, Plant
-from bench.controller.protocol import Setup
+from bench.controller.protocol import DEFAULTS, ProductOptions, Setup
 from bench.controller.scenario import Scenario
 
 
@@ -45,16 +45,14 @@ def simulate(
     seed: int,
     keep_trace: bool,
     plant: str = "single",
-    commands_per_hour: int | None = None,
+    product: ProductOptions = DEFAULTS,
 ) -> Result:
     """Run one controller through a scenario on one plant (inverters) and preset (their dynamics).
 
-    ``commands_per_hour``: zeropower's command budget per inverter (None: the product's default).
+    ``product``: how zeropower is configured (the product's defaults unless given).
     """
     preset, layout = PRESETS[preset_name], LAYOUTS[plant]
-    setup = Setup(
-        preset, scenario.load_w, scenario.pv_avail_w, scenario.heater, layout, scenario.start_s, commands_per_hour
-    )
+    setup = Setup(preset, scenario.load_w, scenario.pv_avail_w, scenario.heater, layout, scenario.start_s, product)
     controller = available(heater=scenario.heater)[controller_name](setup)
     instant = controller.perfect_actuator
     model = Plant(preset, heater=scenario.heater, seed=seed, layout=layout, start_s=scenario.start_s, instant=instant)

@@ -169,3 +169,22 @@ def test_a_heater_alone_absorbs_export_without_inverter_control():
     assert loop.plant.limit_w == pytest.approx(1200)
     assert loop.plant.heater.power_w == pytest.approx(1200 - 300 - 20, abs=30)
     assert loop.export_wh(loop.now - 30) == 0
+
+
+
+@pytest.mark.parametrize(("true_s", "configured_s"), [(18.0, 8.0), (3.0, 8.0)])
+def test_a_wrong_dead_time_is_learned_from_telemetry(true_s, configured_s):
+    loop = make_loop(dead_time_s=true_s)
+    loop.controller.settings = loop.controller.settings.model_copy(update={"dead_time_s": configured_s})
+    loop.run(120)
+    for load in (1000, 300) * 6:  # twelve load steps: each a limit change the telemetry shows
+        loop.plant.set_load_w(load)
+        loop.run(90)
+    learned = loop.controller.learned_dynamics()
+    first, _ = learned["114182912345"]
+    assert first.dead_time_s == pytest.approx(true_s, abs=1.5)
+    # The second inverter's commands wait behind the first's on the DTU's one radio (2 s each, a newer one
+    # replacing a queued one): from the controller's side it follows a few seconds later.
+    second, _ = learned["112182954321"]
+    assert true_s - 1.5 <= second.dead_time_s <= true_s + 6
+    assert all(abs(grid - 20) < 40 for grid in settled_grid(loop))

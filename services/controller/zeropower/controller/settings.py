@@ -40,7 +40,7 @@ class ControllerSettings(StrictModel):
         description="How fast an inverter's output moves towards a new limit once it follows it, in W/s.",
     )
     learn_dynamics: bool = Field(
-        False,
+        True,
         description="Learn each inverter's dead time and ramp from its telemetry, starting from dead_time_s and "
         "ramp_w_per_s (off: use them as configured).",
     )
