@@ -37,10 +37,11 @@ Raspberry Pi. Older episodes fade by ``1 - 1/memory_episodes`` each, so a replac
 relearned. The estimate is the candidate of least cost.
 5 s samples leave a span of dead times the data cannot tell apart (the commands of a
 closed loop come at the same phase of the telemetry, and OpenDTU's one radio sends an inverter's limit
-up to a few seconds after the controller, behind the others'); the estimate is the shortest of them,
-the earliest the output may move, which the controller's model widens by ``LATER_S`` for such delays
-(the one nearest the configured value would stay near it whatever the inverter does). Among ramps the
-data cannot tell apart, the one nearest the configured ramp. Without commands it stays where it is.
+up to a few seconds after the controller, behind the others'); the estimate is the middle of that span
+(its shortest end let the first episodes, which bound the dead time only from above, teach 0 s, and the
+model then took a change not yet shown for a cloud; the one nearest the configured value would stay near
+it whatever the inverter does). Among ramps the data cannot tell apart, the one nearest the configured
+ramp. Without commands it stays where it is.
 
 Only telemetry is used, not the 1 s meter readings, although one episode on the meter would pin the dead
 time to a second: the meter shows the sum of every inverter's output (the controller moves several at
@@ -230,10 +231,10 @@ class DynamicsEstimator:
         self._episodes += 1
         least = min(cost)
         ramps = len(self._ramps)
-        best = min(
-            (i for i, value in enumerate(cost) if value <= least + 1e-9 * (1.0 + least)),
-            key=lambda i: (i // ramps, self._distance[i]),  # the shortest dead time, then the ramp nearest
-        )
+        tied = [i for i, value in enumerate(cost) if value <= least + 1e-9 * (1.0 + least)]
+        spans = sorted({i // ramps for i in tied})
+        middle = spans[len(spans) // 2]  # the middle of the dead times the data cannot tell apart
+        best = min((i for i in tied if i // ramps == middle), key=self._distance.__getitem__)
         self._dead_time_s = self._dead_times[best // len(self._ramps)]
         self._ramp_w_per_s = self._ramps[best % len(self._ramps)]
 
