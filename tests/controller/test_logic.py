@@ -410,3 +410,20 @@ def test_an_announced_command_budget_holds_back_raises_before_cuts():
     controller.on_device_state(telemetry(clock, 300, 300))
     assert limit(controller.on_grid(grid(clock, 50))) == 300  # a raise now would eat the reserve: held
     assert limit(controller.on_grid(grid(clock, -100))) == 200  # a cut (it stops export) still goes out
+
+
+
+def test_an_inverter_out_of_budget_keeps_its_limit_and_the_others_take_its_share():
+    clock = FakeClock()
+    controller = ZeroExportController(ControllerSettings(target_w=0, deadband_w=10, raise_gain=1.0), clock)
+    small = DeviceInfo(device_id="112182954321", name="balcony", min_w=20, max_w=400, commands_per_hour=12)
+    controller.set_actuator("opendtu", [INVERTER, small])
+    setpoints = {INVERTER.device_id: 100.0, small.device_id: 100.0}
+    for _ in range(5):  # four raises spend the balcony's bucket down to its reserve; the fifth is held back
+        for device_id, limit_w in setpoints.items():
+            controller.on_device_state(telemetry(clock, limit_w, limit_w, device_id))
+        clock.advance(30)
+        before = dict(setpoints)
+        setpoints = dict(controller.on_grid(grid(clock, 60)).setpoints["opendtu"])
+    assert setpoints[small.device_id] == before[small.device_id]  # held back by its budget ...
+    assert sum(setpoints.values()) == pytest.approx(sum(before.values()) + 60)  # ... the roof took all

@@ -371,9 +371,9 @@ class ZeroExportController:
         raising = wanted > current
         gain = (1.0 if sun_limited else self.settings.raise_gain) if raising else self.settings.cut_gain
         total = current + gain * (wanted - current)
-        for device_id, limit_w in allocate(total, shares, self.settings.allocation).items():
+        for device_id, limit_w in self._allocate_within_budgets(total, shares, now).items():
             device = self._devices[device_id]
-            if not self._keeps_sun_limited_limit(device, limit_w) and self._budget_allows(device, limit_w, now):
+            if not self._keeps_sun_limited_limit(device, limit_w):
                 self._set(device, limit_w, now)
         floor = sum(share.min_w for share in shares)
         ceiling = sum(share.max_w or share.available_w for share in shares)
@@ -388,6 +388,25 @@ class ZeroExportController:
         if total >= ceiling:
             return f"import: raised limits by {moved:.0f} W to what the inverters can deliver"
         return f"import: raised limits by {moved:.0f} W"
+
+    def _allocate_within_budgets(self, total_w: float, shares: list[Share], now: float) -> dict[str, float]:
+        """Split ``total_w`` over the inverters whose command budget lets them move now.
+
+        An inverter whose move the budget would hold back keeps its limit; the others take its share.
+        """
+        held: dict[str, float] = {}
+        while True:
+            free = [share for share in shares if share.device_id not in held]
+            kept = sum(held.values())
+            limits = allocate(total_w - kept, free, self.settings.allocation) if free else {}
+            blocked = {
+                device_id: self._devices[device_id].setpoint_w or 0.0
+                for device_id, limit_w in limits.items()
+                if not self._budget_allows(self._devices[device_id], limit_w, now)
+            }
+            if not blocked:
+                return limits
+            held.update(blocked)
 
     @staticmethod
     def _budget_allows(device: _Device, limit_w: float, now: float) -> bool:
