@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from bench.controller.baselines.hoymiles import HoymilesZeroExport
 from bench.controller.baselines.integral import IntegralController
@@ -15,9 +16,18 @@ from bench.controller.protocol import Controller, Setup
 
 Factory = Callable[[Setup], Controller]
 
+#: zeropower at a command budget of 120 an hour per inverter (HMS-xxxW inverters with built-in WiFi).
+BUDGETED = "zeropower-120"
+
+
+def _budgeted(setup: Setup) -> Controller:
+    return Zeropower(replace(setup, product=replace(setup.product, commands_per_hour=120)))
+
+
 #: Controllers of an inverter's limit.
 INVERTER: dict[str, Factory] = {
     "zeropower": Zeropower,
+    BUDGETED: _budgeted,
     "hoymiles": HoymilesZeroExport,
     "integral": IntegralController,
     "onbattery": OnBatteryLimiter,
@@ -27,9 +37,9 @@ INVERTER: dict[str, Factory] = {
 }
 #: Controllers of a heater (surplus diverter).
 DIVERTER: dict[str, Factory] = {"zeropower": Zeropower, "pwm-integral": PwmIntegral, "oracle": Oracle}
-#: Not baselines: references of what is possible.
-REFERENCES = ("oracle", "lookahead", "reactive")
 PRODUCT = "zeropower"
+#: The reference zeropower's targets are set against: the true load every second, no foresight.
+REACTIVE = "reactive"
 
 
 def available(*, heater: bool) -> dict[str, Factory]:

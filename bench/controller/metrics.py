@@ -31,8 +31,9 @@ class Run:
     pv_cap_w: Sequence[float]  # AC power the inverter could deliver: min(PV available, nameplate)
     grid_w: Sequence[float]
     output_w: Sequence[float]
-    command_times_s: Sequence[int]  # inverter limit commands
+    command_times_s: Sequence[tuple[int, str]]  # inverter limit commands: (time, inverter)
     controls_inverter: bool = True
+    inverters: int = 1
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,8 @@ class Metrics:
     peak_export_w: float
     p99_export_w: float
     export_over_50_s: int
-    commands_per_h: float
-    max_commands_in_hour: int
+    commands_per_h: float  # per inverter, per hour it produced
+    max_commands_in_hour: int  # the most one inverter got in any clock hour
     settle_p95_s: float | None
     steps: int
     big_settle_p95_s: float | None = None
@@ -131,9 +132,9 @@ def measure(run: Run) -> Metrics:
             import_over += max(0.0, grid - run.target_w)
         if run.controls_inverter:
             curtailed += max(0.0, min(cap, max(0.0, load - usable_above_w)) - output)
-    per_hour: dict[int, int] = {}
-    for t in run.command_times_s:
-        per_hour[t // 3600] = per_hour.get(t // 3600, 0) + 1
+    per_hour: dict[tuple[int, str], int] = {}
+    for t, inverter in run.command_times_s:
+        per_hour[t // 3600, inverter] = per_hour.get((t // 3600, inverter), 0) + 1
     producing_h = sum(1 for output in run.output_w if output > 0) / 3600
     settle = settle_times(run)
     big = settle_times(run, BIG_STEP_W)
@@ -144,7 +145,7 @@ def measure(run: Run) -> Metrics:
         peak_export_w=max(export, default=0.0),
         p99_export_w=percentile(daylight, 0.99),
         export_over_50_s=sum(1 for grid in run.grid_w if grid < -EXPORT_OVER_W),
-        commands_per_h=len(run.command_times_s) / producing_h if producing_h else 0.0,
+        commands_per_h=len(run.command_times_s) / run.inverters / producing_h if producing_h else 0.0,
         max_commands_in_hour=max(per_hour.values(), default=0),
         settle_p95_s=percentile(settle, 0.95) if settle else None,
         steps=len(settle),

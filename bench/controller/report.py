@@ -1,21 +1,24 @@
-"""The results as a markdown table, and the target check against the best baseline."""
+"""The results as a markdown table, and the target check against ``reactive`` (issue 13's targets)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.controller.controllers import PRODUCT, REFERENCES
+from bench.controller.controllers import BUDGETED, PRODUCT, REACTIVE
 from bench.controller.layouts import LAYOUTS
 from bench.controller.metrics import Metrics, settle_bound_s
 from bench.controller.plant import PRESETS
 from bench.controller.sim import Result
 
-#: zeropower's targets against the best baseline (the references oracle, lookahead and reactive are no baselines).
-EXPORT_SHARE = 0.5
-CURTAILED_SHARE = 0.7
-#: ... and at most this many commands in any hour, per inverter.
-MAX_COMMANDS_PER_HOUR = 720
+#: zeropower's export and curtailed usable at most these shares of ``reactive``'s, per preset.
+RATIOS = {"fast": (1.05, 1.05), "typical": (0.85, 1.0), "slow": (0.85, 1.0)}
+#: ... import over target at most this share of reactive's (no target met by trading export for import).
+IMPORT_SHARE = 1.1
+#: ... at most this many commands in any hour per inverter.
+MAX_COMMANDS_PER_HOUR = 240
+#: ... and at 120 commands an hour, export plus curtailed at most this share of the default's.
+BUDGET_SHARE = 1.15
 
 HEADER = (
     "| plant | preset | scenario | controller | export Wh | import > target Wh | curtailed usable Wh | peak export W "
@@ -60,44 +63,76 @@ class Check:
     detail: str
 
 
-def checks(results: Sequence[Result], inverter_scenarios: Sequence[str]) -> list[Check]:
-    """Per plant and preset: zeropower's export <= 0.5 x, curtailed <= 0.7 x the best baseline's, commands bounded.
+def _totals(runs: Sequence[Result]) -> dict[str, tuple[float, float, float]]:
+    """Per controller: export, curtailed usable and import over target, Wh, summed over the runs."""
+    totals: dict[str, tuple[float, float, float]] = {}
+    for r in runs:
+        export, curtailed, imported = totals.get(r.controller, (0.0, 0.0, 0.0))
+        m = r.metrics
+        totals[r.controller] = (
+            export + m.export_wh,
+            curtailed + m.curtailed_usable_wh,
+            imported + m.import_over_target_wh,
+        )
+    return totals
 
-    At most 720 commands in any hour per inverter (summed over the plant's inverters).
+
+def checks(results: Sequence[Result], inverter_scenarios: Sequence[str]) -> list[Check]:
+    """Per plant and preset, zeropower against ``reactive`` (issue 13's targets; see docs/benchmark.md).
+
+    Export and curtailed usable within ``RATIOS`` x reactive's, import over target within
+    ``IMPORT_SHARE`` x, at most ``MAX_COMMANDS_PER_HOUR`` commands in any hour per inverter, at a budget
+    of 120 an hour (``zeropower-120``) export plus curtailed within ``BUDGET_SHARE`` x the default's, and on
+    several inverters the ±1500 W steps settled within the dead time + 2 s per inverter.
     """
     found = []
     for plant, preset in dict.fromkeys((r.plant, r.preset) for r in results):
         runs = [r for r in results if (r.plant, r.preset) == (plant, preset) and r.scenario in inverter_scenarios]
-        totals: dict[str, tuple[float, float]] = {}
-        for r in runs:
-            export, curtailed = totals.get(r.controller, (0.0, 0.0))
-            totals[r.controller] = (export + r.metrics.export_wh, curtailed + r.metrics.curtailed_usable_wh)
-        baselines = {name: value for name, value in totals.items() if name not in (PRODUCT, *REFERENCES)}
-        if PRODUCT not in totals or not baselines:
+        totals = _totals(runs)
+        if PRODUCT not in totals or REACTIVE not in totals:
             continue
-        export, curtailed = totals[PRODUCT]
-        best_export = min(baselines.items(), key=lambda item: item[1][0])
-        best_curtailed = min(baselines.items(), key=lambda item: item[1][1])
+        export, curtailed, imported = totals[PRODUCT]
+        ref_export, ref_curtailed, ref_imported = totals[REACTIVE]
+        export_share, curtailed_share = RATIOS[preset]
         commands = max(r.metrics.max_commands_in_hour for r in runs if r.controller == PRODUCT)
-        most = MAX_COMMANDS_PER_HOUR * len(LAYOUTS[plant].inverters)
-        passed = (
-            export <= EXPORT_SHARE * best_export[1][0]
-            and curtailed <= CURTAILED_SHARE * best_curtailed[1][1]
-            and commands <= most
-        )
-        detail = (
-            f"export {export:.1f} Wh vs {EXPORT_SHARE:g} x {best_export[1][0]:.1f} ({best_export[0]}); "
-            f"curtailed {curtailed:.1f} Wh vs {CURTAILED_SHARE:g} x {best_curtailed[1][1]:.1f} ({best_curtailed[0]}); "
-            f"max {commands} commands in an hour (limit {most})"
-        )
-        for reference in REFERENCES:  # the physical limits: how far off zeropower is, and what they reach
-            if reference in totals and all(totals[reference]):
-                ref_export, ref_curtailed = totals[reference]
-                detail += (
-                    f"; vs {reference} ({ref_export:.1f} / {ref_curtailed:.1f} Wh): "
-                    f"{export / ref_export:.2f} x export, {curtailed / ref_curtailed:.2f} x curtailed"
+        parts = [
+            (
+                export <= export_share * ref_export,
+                f"export {export:.1f} Wh = {export / ref_export:.2f} x reactive's "
+                f"{ref_export:.1f} (target ≤ {export_share:g} x)",
+            ),
+            (
+                curtailed <= curtailed_share * ref_curtailed,
+                f"curtailed {curtailed:.1f} Wh = "
+                f"{curtailed / ref_curtailed:.2f} x {ref_curtailed:.1f} (≤ {curtailed_share:g} x)",
+            ),
+            (
+                imported <= IMPORT_SHARE * ref_imported,
+                f"import over target {imported / ref_imported:.2f} x (≤ {IMPORT_SHARE:g} x)",
+            ),
+            (
+                commands <= MAX_COMMANDS_PER_HOUR,
+                f"max {commands} commands in an hour per inverter (≤ {MAX_COMMANDS_PER_HOUR})",
+            ),
+        ]
+        if BUDGETED in totals:
+            budget_sum = sum(totals[BUDGETED][:2])
+            share = budget_sum / (export + curtailed)
+            parts.append(
+                (
+                    share <= BUDGET_SHARE,
+                    f"at 120 commands an hour export + curtailed {budget_sum:.1f} Wh = "
+                    f"{share:.2f} x the default's (≤ {BUDGET_SHARE:g} x)",
                 )
-        found.append(Check(plant, preset, passed, detail))
+            )
+        inverters = len(LAYOUTS[plant].inverters)
+        big = [r for r in runs if r.controller == PRODUCT and r.metrics.big_settle_p95_s is not None]
+        if inverters > 1 and big:
+            bound = settle_bound_s(PRESETS[preset].dead_time_s, inverters)
+            worst = max(r.metrics.big_settle_p95_s or 0.0 for r in big)
+            parts.append((worst <= bound, f"±1500 W steps settled after {worst:.0f} s (p95; ≤ {bound:g} s)"))
+        detail = "; ".join(f"{text}{'' if ok else ' MISSED'}" for ok, text in parts)
+        found.append(Check(plant, preset, all(ok for ok, _ in parts), detail))
     return found
 
 

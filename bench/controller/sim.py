@@ -66,7 +66,7 @@ def simulate(
         for device_id, setpoint in controller.on_meter(now, model.meter_w()).items():
             model.command(device_id, setpoint, now)
             if device_id != HEATER_ID:
-                commands.append(now)
+                commands.append((now, device_id))
         grid.append(model.grid_w)
         output.append(model.output_w)
         limit.append(model.limit_w)
@@ -79,6 +79,7 @@ def simulate(
         grid_w=grid,
         output_w=output,
         command_times_s=commands,
+        inverters=len(layout.inverters),
         controls_inverter=not scenario.heater,
     )
     trace = Trace(scenario.start_s, scenario.load_w, pv_cap, grid, limit, output, heater) if keep_trace else None

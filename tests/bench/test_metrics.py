@@ -5,7 +5,7 @@ import pytest
 from bench.controller.metrics import BIG_STEP_W, Run, load_steps, measure, percentile, settle_bound_s, settle_times
 
 
-def make_run(grid, *, load=None, output=None, pv=None, commands=(), target=0.0):
+def make_run(grid, *, load=None, output=None, pv=None, commands=(), target=0.0, inverters=1):
     n = len(grid)
     return Run(
         target_w=target,
@@ -15,6 +15,7 @@ def make_run(grid, *, load=None, output=None, pv=None, commands=(), target=0.0):
         grid_w=grid,
         output_w=output if output is not None else [500.0] * n,
         command_times_s=list(commands),
+        inverters=inverters,
     )
 
 
@@ -48,12 +49,13 @@ def test_curtailed_counts_usable_sun_limited_away():
     assert m.curtailed_usable_wh == 0.0
 
 
-def test_commands_per_producing_hour_and_peak_hour():
+def test_commands_per_inverter_per_producing_hour_and_peak_hour():
     n = 7200
     output = [300.0] * 3600 + [0.0] * 3600
-    m = measure(make_run([0.0] * n, output=output, commands=[10, 20, 30, 4000]))
-    assert m.commands_per_h == pytest.approx(4.0)
-    assert m.max_commands_in_hour == 3
+    commands = [(10, "a"), (20, "a"), (25, "b"), (30, "a"), (4000, "a"), (4001, "b")]
+    m = measure(make_run([0.0] * n, output=output, commands=commands, inverters=2))
+    assert m.commands_per_h == pytest.approx(3.0)  # 6 commands, 2 inverters, 1 producing hour
+    assert m.max_commands_in_hour == 3  # inverter a in the first hour
 
 
 def test_load_steps_need_300_w_within_2_s():
