@@ -79,6 +79,7 @@ async def test_announcement_describes_a_consumer(broker, mqtt_settings, probe, t
             "max_w": 1650,
             "enabled": True,
             "priority": 2,
+            "commands_per_hour": None,  # a heater's setpoint is no radio command: no budget
         }
     ]
     assert ActuatorState.model_validate_json(state.payload).mode == "waiting"
