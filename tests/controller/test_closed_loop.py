@@ -171,7 +171,6 @@ def test_a_heater_alone_absorbs_export_without_inverter_control():
     assert loop.export_wh(loop.now - 30) == 0
 
 
-
 @pytest.mark.parametrize(("true_s", "configured_s"), [(18.0, 8.0), (3.0, 8.0)])
 def test_a_wrong_dead_time_is_learned_from_telemetry(true_s, configured_s):
     loop = make_loop(dead_time_s=true_s)

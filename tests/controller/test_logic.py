@@ -412,7 +412,6 @@ def test_an_announced_command_budget_holds_back_raises_before_cuts():
     assert limit(controller.on_grid(grid(clock, -100))) == 200  # a cut (it stops export) still goes out
 
 
-
 def test_an_inverter_out_of_budget_keeps_its_limit_and_the_others_take_its_share():
     clock = FakeClock()
     controller = ZeroExportController(ControllerSettings(target_w=0, deadband_w=10, raise_gain=1.0), clock)

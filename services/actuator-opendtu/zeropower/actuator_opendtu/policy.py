@@ -36,6 +36,7 @@ from zeropower.shared.messages import ActuatorMode
 
 Clock = Callable[[], float]
 
+
 @dataclass(frozen=True)
 class Command:
     """Set one inverter's limit to ``limit_w`` W."""
