@@ -13,12 +13,16 @@ import pytest
 
 from tests.helpers import MqttProbe, exit_status, start_service
 from tests.integration.conftest import BALCONY, ROOF, SERVICES, TARGET_W, System, limit_payload
+from zeropower.shared.budget import BURST, RESERVE
 from zeropower.shared.topics import actuator_service_id
 
 pytestmark = pytest.mark.integration
 
 EXPORT_STOPPED_W = -30.0  # grid above this counts as "no export" (meter noise, rounding)
 EXPORT_BOUND_S = 20.0  # a load drop must stop exporting within this time (dead time 3-4 s + telemetry)
+#: A raise waits for the command budget at worst until the bucket holds a token above the reserve again (3
+#: tokens at the default 240 an hour: 46 s) when cuts have just spent it; plus the actuator's intervals.
+BUDGET_WAIT_S = (RESERVE + 1) * 3600 / (240 - BURST) + 10
 
 
 async def test_load_drop_stops_export_and_load_rise_recovers(system: System):
@@ -37,7 +41,7 @@ async def test_load_drop_stops_export_and_load_rise_recovers(system: System):
     assert after_cut.limit_w < 400
 
     await system.set_load(1000)  # more load than before: limits go up again
-    recovered = await system.settled(timeout=60)
+    recovered = await system.settled(timeout=60 + BUDGET_WAIT_S)  # the cuts may have spent the raises' tokens
     assert recovered.output_w > 900
     assert abs(recovered.grid_w - TARGET_W) <= 60
 
@@ -62,8 +66,9 @@ async def test_disable_sets_maximum_and_telemetry_keeps_flowing(system: System):
     mark = system.probe.mark()
     await system.probe.publish(system.topics.set_enabled(), "off")
     await system.controller_mode("paused")
-    await system.probe.wait_for(system.dtu.limit_command(ROOF), lambda m: limit_payload(m) == 800.0, since=mark)
-    await system.probe.wait_for(system.dtu.limit_command(BALCONY), lambda m: limit_payload(m) == 400.0, since=mark)
+    for serial, maximum in ((ROOF, 800.0), (BALCONY, 400.0)):  # raises: they may wait for the budget
+        command = system.dtu.limit_command(serial)
+        await system.probe.wait_for(command, lambda m, w=maximum: limit_payload(m) == w, BUDGET_WAIT_S, since=mark)
     uncontrolled = await system.sim_state(lambda s: s.output_w > 900)  # all the PV: 955 W AC for 300 W load
     assert uncontrolled.grid_w < -500
     await system.probe.wait_for_new(system.dtu.inverter(ROOF, "0/power"))
