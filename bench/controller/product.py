@@ -34,18 +34,7 @@ def controller_settings(setup: Setup) -> ControllerSettings:
 
 def announced(settings: ActuatorOpenDtuSettings) -> list[DeviceInfo]:
     """The devices the actuator announces, as its service builds them."""
-    return [
-        DeviceInfo(
-            device_id=device_id,
-            name=inverter.label,
-            min_w=inverter.min_limit_w,
-            max_w=inverter.max_w,
-            enabled=inverter.enabled,
-            priority=inverter.priority,
-            commands_per_hour=inverter.commands_per_hour,
-        )
-        for device_id, inverter in settings.inverters_by_id.items()
-    ]
+    return [inverter.device_info(device_id) for device_id, inverter in settings.inverters_by_id.items()]
 
 
 class Zeropower:

@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from zeropower.shared.messages import MAX_COMMANDS_PER_HOUR, MAX_POWER_W
+from zeropower.shared.messages import MAX_COMMANDS_PER_HOUR, MAX_POWER_W, DeviceInfo
 from zeropower.shared.settings import StrictModel
 
 #: Lowest limit when neither ``min_w`` nor ``min_percent`` is set: below ~5 % some models become unstable.
@@ -93,6 +93,18 @@ class InverterSettings(StrictModel):
     def label(self) -> str:
         """A human-readable name: the configured name, else the serial."""
         return self.name or self.serial or "?"
+
+    def device_info(self, device_id: str) -> DeviceInfo:
+        """How the actuator announces this inverter to the controller."""
+        return DeviceInfo(
+            device_id=device_id,
+            name=self.label,
+            min_w=self.min_limit_w,
+            max_w=self.max_w,
+            enabled=self.enabled,
+            priority=self.priority,
+            commands_per_hour=self.commands_per_hour,
+        )
 
     def clamp(self, limit_w: float) -> float:
         """The limit moved into [min_limit_w, max_w]."""

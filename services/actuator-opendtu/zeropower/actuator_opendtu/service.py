@@ -14,7 +14,6 @@ from zeropower.shared.actuator import ActuatorStateReporter, live_setpoints
 from zeropower.shared.change_log import ChangeLogger
 from zeropower.shared.messages import (
     ActuatorAnnouncement,
-    DeviceInfo,
 )
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
 from zeropower.shared.service import run_service
@@ -67,18 +66,7 @@ class ActuatorService:
         return ActuatorAnnouncement(
             actuator_id=self._settings.actuator_id,
             driver=self._settings.driver.type,
-            devices=[
-                DeviceInfo(
-                    device_id=device_id,
-                    name=inverter.label,
-                    min_w=inverter.min_limit_w,
-                    max_w=inverter.max_w,
-                    enabled=inverter.enabled,
-                    priority=inverter.priority,
-                    commands_per_hour=inverter.commands_per_hour,
-                )
-                for device_id, inverter in self._inverters.items()
-            ],
+            devices=[inverter.device_info(device_id) for device_id, inverter in self._inverters.items()],
         )
 
     # ---- inputs ---------------------------------------------------------------------------------
