@@ -32,3 +32,12 @@ def test_what_exceeds_the_available_power_goes_up_to_the_maximum(method):
     assert allocate(700, shares, method) == pytest.approx({"cloudy": 300, "sunny": 400})  # what is available
     assert allocate(1000, shares, method) == pytest.approx({"cloudy": 600, "sunny": 400})  # the rest above 300 W
     assert allocate(5000, shares, method) == pytest.approx({"cloudy": 800, "sunny": 400})
+
+
+@pytest.mark.parametrize("method", ["proportional", "priority"])
+def test_a_full_sun_limited_share_waits_its_headroom_above_what_it_delivers(method):
+    shares = [Share("shaded", 20, 100, max_w=400, headroom_w=50), Share("sunny", 40, 800, max_w=800)]
+    assert allocate(900, shares, method) == pytest.approx({"shaded": 150, "sunny": 800})  # delivers 900 W
+    assert allocate(1000, shares, method) == pytest.approx({"shaded": 200, "sunny": 800})  # beyond: the rest
+    below = allocate(500, shares, method)  # what the limits deliver while the sun stays: 500 W
+    assert min(below["shaded"], 100) + below["sunny"] == pytest.approx(500)

@@ -412,12 +412,42 @@ def test_an_announced_command_budget_holds_back_raises_before_cuts():
     assert limit(controller.on_grid(grid(clock, -100))) == 200  # a cut (it stops export) still goes out
 
 
+SHADED = DeviceInfo(device_id="112182954321", name="balcony", min_w=20, max_w=400)
+
+
+def two_inverters(clock: FakeClock, roof: tuple[float, float], shaded: tuple[float, float]) -> ZeroExportController:
+    """The roof and a shaded balcony inverter, each (output, limit) long since and measured now."""
+    controller = ZeroExportController(ControllerSettings(target_w=20, deadband_w=15), clock)
+    controller.set_actuator("opendtu", [INVERTER, SHADED])
+    controller.on_device_state(telemetry(clock, *roof, INVERTER.device_id))
+    controller.on_device_state(telemetry(clock, *shaded, SHADED.device_id))
+    return controller
+
+
+def test_import_is_raised_though_a_sun_limited_inverter_has_its_limit_above_its_output():
+    # Its limit's 71 W above the 114 W it gives are not output the load can count on: the roof takes the import.
+    clock = FakeClock()
+    controller = two_inverters(clock, roof=(600, 600), shaded=(114, 185))
+    setpoints = controller.on_grid(grid(clock, 88)).setpoints["opendtu"]
+    assert min(setpoints[SHADED.device_id], 114) + setpoints[INVERTER.device_id] > 600 + 114 + 30
+
+
+def test_a_raise_takes_no_output_from_an_inverter():
+    # Split in proportion, the shaded inverter's share (its output is its available power) would fall below
+    # the 103 W it gives: a raise would move output from one inverter to another, with one command more.
+    clock = FakeClock()
+    controller = two_inverters(clock, roof=(200, 200), shaded=(103, 274))
+    setpoints = controller.on_grid(grid(clock, 60)).setpoints["opendtu"]
+    assert setpoints[SHADED.device_id] >= 103
+    assert setpoints[INVERTER.device_id] > 200
+
+
 def test_an_inverter_out_of_budget_keeps_its_limit_and_the_others_take_its_share():
     clock = FakeClock()
     controller = ZeroExportController(ControllerSettings(target_w=0, deadband_w=10, raise_gain=1.0), clock)
     small = DeviceInfo(device_id="112182954321", name="balcony", min_w=20, max_w=400, commands_per_hour=12)
     controller.set_actuator("opendtu", [INVERTER, small])
-    setpoints = {INVERTER.device_id: 100.0, small.device_id: 100.0}
+    setpoints = {INVERTER.device_id: 200.0, small.device_id: 100.0}  # in proportion: each raise moves both
     for _ in range(5):  # four raises spend the balcony's bucket down to its reserve; the fifth is held back
         for device_id, limit_w in setpoints.items():
             controller.on_device_state(telemetry(clock, limit_w, limit_w, device_id))

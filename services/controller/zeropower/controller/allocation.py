@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from zeropower.controller.settings import Allocation
 
+#: A share within this of what it can deliver counts as full (rounding).
+FULL_TOLERANCE_W = 0.5
+
 
 @dataclass(frozen=True)
 class Share:
@@ -17,15 +20,17 @@ class Share:
     available_w: float
     priority: int = 0
     max_w: float | None = None  # above what is available: taken only once every share is at its available_w
+    headroom_w: float = 0.0  # a limit filled to available_w waits at least this far above it (up to max_w)
 
 
 def allocate(total_w: float, shares: Sequence[Share], method: Allocation) -> dict[str, float]:
-    """Split ``total_w`` (clamped to the sum of the ranges) over the inverters.
+    """Split the output ``total_w`` (clamped to the sum of the ranges) over the inverters: their limits.
 
     Every inverter gets at least its minimum; the rest goes proportionally to each inverter's
     headroom (available - minimum), or fills inverters in priority order (lowest number first). What
     exceeds every share's available power goes above it, up to each ``max_w``: a sun-limited inverter's
-    limit then waits where the load is for when the sun returns.
+    limit then waits where the load is for when the sun returns; a full one waits at least its
+    ``headroom_w`` above what it delivers. The limits thus deliver ``total_w`` while the sun stays.
     """
     floor = sum(share.min_w for share in shares)
     headrooms = {share.device_id: max(0.0, share.available_w - share.min_w) for share in shares}
@@ -42,10 +47,12 @@ def allocate(total_w: float, shares: Sequence[Share], method: Allocation) -> dic
             result[share.device_id] += portion
             rest -= portion
     # Beyond what is available now, up to each one's maximum, in proportion to that spare range.
-    overflow = total_w - floor - sum(headrooms.values())
+    overflow = max(0.0, total_w - floor - sum(headrooms.values()))
     spares = {share.device_id: max(0.0, (share.max_w or 0.0) - max(share.available_w, share.min_w)) for share in shares}
     total_spare = sum(spares.values())
-    if overflow > 0 and total_spare > 0:
-        for share in shares:
-            result[share.device_id] += min(overflow, total_spare) * spares[share.device_id] / total_spare
+    for share in shares:
+        spare = spares[share.device_id]
+        beyond = min(overflow, total_spare) * spare / total_spare if total_spare > 0 else 0.0
+        full = result[share.device_id] >= max(share.available_w, share.min_w) - FULL_TOLERANCE_W
+        result[share.device_id] += max(beyond, min(share.headroom_w, spare) if full else 0.0)
     return result

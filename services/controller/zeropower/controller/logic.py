@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from zeropower.controller.allocation import Share, allocate
+from zeropower.controller.allocation import FULL_TOLERANCE_W, Share, allocate
 from zeropower.controller.dynamics import DynamicsEstimator
 from zeropower.controller.model import Dynamics, OutputModel
 from zeropower.controller.settings import ControllerSettings
@@ -339,7 +339,7 @@ class ZeroExportController:
         ranges = [d.model.output_now(now, self.dynamics(d), sun_may_rise=not exporting) for d in inverters]
         lowest = sum(low for low, _ in ranges) + error
         highest = sum(high for _, high in ranges) + error
-        current = sum(self._setpoint_or_output(d) for d in inverters)
+        current = sum(self._stands_for(inverters).values())
         deadband = self.settings.deadband_w
         if lowest - deadband > current:
             return self._correct(now, inverters, current, lowest)
@@ -363,7 +363,15 @@ class ZeroExportController:
     def _correct(self, now: float, inverters: list[_Device], current: float, wanted: float) -> str:
         """Move the total limit from ``current`` towards ``wanted`` (cuts at once) and split it over the inverters."""
         shares = [
-            Share(d.info.device_id, d.info.min_w, self._available(d), d.info.priority, d.info.max_w) for d in inverters
+            Share(
+                d.info.device_id,
+                d.info.min_w,
+                self._available(d),
+                d.info.priority,
+                d.info.max_w,
+                0.0 if d.sun_cap_w is None else self.settings.sun_limit_headroom_w,
+            )
+            for d in inverters
         ]
         sun_limited = all(d.sun_cap_w is not None for d in inverters)
         # A raise of sun-limited inverters changes no output now: it only puts the limits where the load is
@@ -371,13 +379,14 @@ class ZeroExportController:
         raising = wanted > current
         gain = (1.0 if sun_limited else self.settings.raise_gain) if raising else self.settings.cut_gain
         total = current + gain * (wanted - current)
-        for device_id, limit_w in self._allocate_within_budgets(total, shares, now).items():
+        before = sum(self._setpoint_or_output(d) for d in inverters)
+        for device_id, limit_w in self._allocate(total, shares, inverters, raising, now).items():
             device = self._devices[device_id]
             if not self._keeps_sun_limited_limit(device, limit_w):
                 self._set(device, limit_w, now)
         floor = sum(share.min_w for share in shares)
         ceiling = sum(share.max_w or share.available_w for share in shares)
-        moved = sum(d.setpoint_w or 0.0 for d in inverters) - current
+        moved = sum(d.setpoint_w or 0.0 for d in inverters) - before
         if not raising:
             beyond = self.settings.target_w - (self._grid.power_w or 0.0)
             if total <= floor and beyond > 0:
@@ -389,34 +398,42 @@ class ZeroExportController:
             return f"import: raised limits by {moved:.0f} W to what the inverters can deliver"
         return f"import: raised limits by {moved:.0f} W"
 
-    def _allocate_within_budgets(self, total_w: float, shares: list[Share], now: float) -> dict[str, float]:
-        """Split ``total_w`` over the inverters whose command budget lets them move now.
+    def _allocate(
+        self, total_w: float, shares: list[Share], inverters: list[_Device], raising: bool, now: float
+    ) -> dict[str, float]:
+        """Split ``total_w`` over the inverters that move with the change and whose budget lets them move now.
 
-        An inverter whose move the budget would hold back keeps its limit; the others take its share.
+        An inverter keeps its limit when its share would move its output against the change (a raise takes
+        no output away, a cut gives none: no commands to shuffle output between inverters) or when its
+        command budget would hold the move back; the others take its share.
         """
+        stands_for = self._stands_for(inverters)
         held: dict[str, float] = {}
         while True:
             free = [share for share in shares if share.device_id not in held]
             kept = sum(held.values())
             limits = allocate(total_w - kept, free, self.settings.allocation) if free else {}
             blocked = {
-                device_id: self._devices[device_id].setpoint_w or 0.0
+                device_id: stands_for[device_id]
                 for device_id, limit_w in limits.items()
-                if not self._budget_allows(self._devices[device_id], limit_w, now)
+                if not self._moves_with(self._devices[device_id], limit_w, raising, now)
             }
             if not blocked:
                 return limits
             held.update(blocked)
 
-    @staticmethod
-    def _budget_allows(device: _Device, limit_w: float, now: float) -> bool:
-        """Whether the inverter's command budget lets a regulating move go out now (as its actuator will judge).
+    def _moves_with(self, device: _Device, limit_w: float, raising: bool, now: float) -> bool:
+        """Whether a new limit moves the inverter's output the change's way (or not at all) within its budget.
 
-        A move the actuator would hold back is not made: the model then knows what is in force.
+        A sun-limited inverter's limit may come down to its output on a raise: that moves no output.
         """
-        if device.budget is None or device.setpoint_w is None:
+        if device.setpoint_w is None:
             return True
-        return device.budget.allows(limit_w - device.setpoint_w, now)
+        if raising and limit_w < min(device.setpoint_w, self._available(device)) - FULL_TOLERANCE_W:
+            return False
+        if not raising and limit_w > device.setpoint_w + FULL_TOLERANCE_W:
+            return False
+        return device.budget is None or device.budget.allows(limit_w - device.setpoint_w, now)
 
     def _keeps_sun_limited_limit(self, device: _Device, limit_w: float) -> bool:
         """Whether a sun-limited inverter keeps its limit: a small move above its output changes nothing now.
@@ -440,13 +457,25 @@ class ZeroExportController:
         return device.telemetry.power_w if device.telemetry is not None else None
 
     def _available(self, device: _Device) -> float:
-        """What an inverter can deliver now: its maximum, or a little above a sun-limited output.
+        """What an inverter can deliver now: its maximum, or a sun-limited output (its limit waits above that).
 
         Allocation fills every inverter up to this first; only what is left goes beyond, up to the maximum.
         """
         if device.sun_cap_w is None:
             return device.info.max_w
-        return max(device.info.min_w, min(device.info.max_w, device.sun_cap_w + self.settings.sun_limit_headroom_w))
+        return max(device.info.min_w, min(device.info.max_w, device.sun_cap_w))
+
+    def _stands_for(self, inverters: list[_Device]) -> dict[str, float]:
+        """The output each inverter's limit stands for, in the allocation's terms.
+
+        What it delivers (a sun-limited inverter's limit above its output delivers nothing more); once every
+        inverter is at what it can deliver, the limit itself: beyond that the limits wait where the load is
+        for when the sun returns.
+        """
+        placed = {d.info.device_id: (self._setpoint_or_output(d), self._available(d)) for d in inverters}
+        if all(limit >= available - FULL_TOLERANCE_W for limit, available in placed.values()):
+            return {device_id: limit for device_id, (limit, _) in placed.items()}
+        return {device_id: min(limit, available) for device_id, (limit, available) in placed.items()}
 
     def _setpoint_or_output(self, device: _Device) -> float:
         if device.setpoint_w is not None:

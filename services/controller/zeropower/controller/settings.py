@@ -57,8 +57,8 @@ class ControllerSettings(StrictModel):
         50.0,
         ge=0,
         le=1000,
-        description="A sun-limited inverter's share first goes this far above its output, and smaller moves "
-        "of its limit are not sent, in W.",
+        description="A sun-limited inverter giving all it can has its limit at least this far above its "
+        "output, and smaller moves of its limit are not sent, in W.",
     )
     device_stale_after_s: float = Field(
         60.0, gt=0, le=3600, description="An inverter without telemetry for this long counts as unreachable, in s."
