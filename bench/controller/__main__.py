@@ -14,7 +14,7 @@ from bench.controller.layouts import LAYOUTS
 from bench.controller.plant import PRESETS
 from bench.controller.plots import plot_window
 from bench.controller.protocol import ProductOptions
-from bench.controller.report import check_lines, checks, table
+from bench.controller.report import check_lines, checks, reach_lines, table
 from bench.controller.scenario import Scenario, read_csv
 from bench.controller.sim import Result, simulate
 
@@ -124,6 +124,9 @@ def main() -> None:
     )
     text = f"{names}\n\n{table(results)}\n\nTarget check (sums over {', '.join(inverter_scenarios)}):\n\n"
     text += check_lines(checks(results, inverter_scenarios))
+    reach = reach_lines(results, inverter_scenarios)
+    if reach:
+        text += "\n\nWhat knowing the load's statistics reaches (the `statistical` reference; see above):\n\n" + reach
     print(text)
     print(f"\n{len(tasks)} runs in {elapsed:.0f} s with {args.workers} workers; zeropower: {product}")
     if full:

@@ -11,6 +11,7 @@ from bench.controller.baselines.lookahead import Lookahead, Reactive
 from bench.controller.baselines.onbattery import OnBatteryLimiter
 from bench.controller.baselines.oracle import Oracle
 from bench.controller.baselines.pwm_integral import PwmIntegral
+from bench.controller.baselines.statistical import Statistical, at_quantile
 from bench.controller.product import Zeropower
 from bench.controller.protocol import Controller, Setup
 
@@ -34,12 +35,16 @@ INVERTER: dict[str, Factory] = {
     "oracle": Oracle,
     "lookahead": Lookahead,
     "reactive": Reactive,
+    "statistical": Statistical,
+    **{f"statistical-{round(q * 100)}": at_quantile(q) for q in (0.2, 0.35, 0.4, 0.45, 0.55, 0.65, 0.8)},
 }
 #: Controllers of a heater (surplus diverter).
 DIVERTER: dict[str, Factory] = {"zeropower": Zeropower, "pwm-integral": PwmIntegral, "oracle": Oracle}
 PRODUCT = "zeropower"
 #: The reference zeropower's targets are set against: the true load every second, no foresight.
 REACTIVE = "reactive"
+#: The reference for what is out of reach: the dead time and the load's statistics, not its future.
+STATISTICAL = "statistical"
 
 
 def available(*, heater: bool) -> dict[str, Factory]:

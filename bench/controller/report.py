@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.controller.controllers import BUDGETED, PRODUCT, REACTIVE
+from bench.controller.controllers import BUDGETED, PRODUCT, REACTIVE, STATISTICAL
 from bench.controller.layouts import LAYOUTS
 from bench.controller.metrics import Metrics, settle_bound_s
 from bench.controller.plant import PRESETS
@@ -146,3 +146,56 @@ def checks(results: Sequence[Result], inverter_scenarios: Sequence[str]) -> list
 def check_lines(found: Sequence[Check]) -> str:
     """The checks as markdown list items."""
     return "\n".join(f"- **{c.plant}, {c.preset}: {'PASS' if c.passed else 'FAIL'}**: {c.detail}" for c in found)
+
+
+def _mix_reaches(a: tuple[float, float], b: tuple[float, float], export_max: float, curtailed_max: float) -> bool:
+    """Whether a mix of two policies over the day (any point between ``a`` and ``b``) meets both bounds."""
+    low, high = 0.0, 1.0  # the share of b's seconds
+    for start, end, bound in ((a[0], b[0], export_max), (a[1], b[1], curtailed_max)):
+        if start == end:
+            if start > bound:
+                return False
+        elif end > start:
+            high = min(high, (bound - start) / (end - start))
+        else:
+            low = max(low, (bound - start) / (end - start))
+    return low <= high
+
+
+def reach_lines(results: Sequence[Result], inverter_scenarios: Sequence[str]) -> str:
+    """Per plant and preset, the statistical reference's export/curtailment front against ``reactive``.
+
+    Each quantile's export and curtailed usable as shares of reactive's, and whether one of them, or a mix
+    of two over the day, meets the export and curtailment targets at once: if none does, those targets
+    are out of reach of any controller that knows the dead time and the load's statistics but not its
+    future.
+    """
+    lines = []
+    for plant, preset in dict.fromkeys((r.plant, r.preset) for r in results):
+        runs = [r for r in results if (r.plant, r.preset) == (plant, preset) and r.scenario in inverter_scenarios]
+        totals = _totals(runs)
+        front = sorted(name for name in totals if name.startswith(STATISTICAL))
+        if REACTIVE not in totals or not front:
+            continue
+        ref_export, ref_curtailed, _ = totals[REACTIVE]
+        bounds = RATIOS[preset]
+        points = {name: (totals[name][0] / ref_export, totals[name][1] / ref_curtailed) for name in front}
+        alone = [name for name, point in points.items() if point[0] <= bounds[0] and point[1] <= bounds[1]]
+        mixed = [
+            (first, second)
+            for n, first in enumerate(front)
+            for second in front[n + 1 :]
+            if _mix_reaches(points[first], points[second], *bounds)
+        ]
+        if alone:
+            verdict = f"reached by {', '.join(alone)}"
+        elif mixed:
+            verdict = f"reached by mixing {mixed[0][0]} and {mixed[0][1]} over the day"
+        else:
+            verdict = "out of reach of every quantile and every mix of two"
+        listed = "; ".join(f"{name} {export:.2f} / {curtailed:.2f}" for name, (export, curtailed) in points.items())
+        lines.append(
+            f"- **{plant}, {preset}**: export / curtailed x reactive's: {listed}. "
+            f"Targets (≤ {bounds[0]:g} / ≤ {bounds[1]:g}): {verdict}"
+        )
+    return "\n".join(lines)

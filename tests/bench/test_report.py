@@ -1,7 +1,7 @@
 """The target check: issue 13's targets against reactive, per plant and preset."""
 
 from bench.controller.metrics import Metrics
-from bench.controller.report import checks
+from bench.controller.report import checks, reach_lines
 from bench.controller.sim import Result
 
 
@@ -57,3 +57,20 @@ def test_the_settle_bound_holds_for_the_steps_scenario_only():
     assert checks(runs, ["steps", "hob"])[0].passed
     runs[2] = result("zeropower", "steps", export=50.0, curtailed=50.0, big=15.0, plant="three")
     assert not checks(runs, ["steps", "hob"])[0].passed
+
+
+def test_the_statistical_front_says_whether_the_targets_are_within_reach():
+    base = [result("reactive", "day", export=100.0, curtailed=100.0)]
+    alone = [result("statistical", "day", export=80.0, curtailed=95.0)]
+    assert "reached by statistical" in reach_lines([*base, *alone], ["day"])
+    # 0.70 / 1.10 and 0.95 / 0.80: a third of the day at the second, the rest at the first: 0.78 / 1.0
+    mix = [
+        result("statistical", "day", export=95.0, curtailed=80.0),
+        result("statistical-40", "day", export=70.0, curtailed=110.0),
+    ]
+    assert "reached by mixing statistical and statistical-40 over the day" in reach_lines([*base, *mix], ["day"])
+    beyond = [
+        result("statistical", "day", export=95.0, curtailed=90.0),
+        result("statistical-40", "day", export=86.0, curtailed=110.0),
+    ]
+    assert "out of reach" in reach_lines([*base, *beyond], ["day"])

@@ -37,9 +37,17 @@ class Lookahead:
     def on_telemetry(self, now_s: float, states: list[Telemetry]) -> None:
         """Needs none."""
 
+    def needed_w(self, second: int) -> float:
+        """The load the limit sent at ``second`` is to meet: the load ``ahead_s`` later."""
+        return self._setup.load_w[self._seen_at(second)]
+
+    def _seen_at(self, second: int) -> int:
+        return min(second + self._ahead, len(self._setup.load_w) - 1)
+
     def on_meter(self, now_s: float, grid_w: float) -> dict[str, float]:
-        at = min(int(now_s) + self._ahead, len(self._setup.load_w) - 1)
-        shares = proportional(self._setup.load_w[at] - TARGET_W, self._setup.inverters, self._setup.caps_w(at))
+        second = int(now_s)
+        caps = self._setup.caps_w(self._seen_at(second))
+        shares = proportional(self.needed_w(second) - TARGET_W, self._setup.inverters, caps)
         commands = {
             device_id: limit
             for device_id, limit in shares.items()
