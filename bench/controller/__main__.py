@@ -52,6 +52,11 @@ def _arguments() -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         help="whether zeropower learns dead time and ramp (default: the product's, on)",
     )
+    parser.add_argument(
+        "--forecast-load",
+        action=argparse.BooleanOptionalAction,
+        help="whether zeropower anticipates load changes from the load's history (default: the product's, off)",
+    )
     return parser.parse_args()
 
 
@@ -81,7 +86,9 @@ def _run(task: tuple[str, Scenario, str, int, bool, ProductOptions, str]) -> Res
 def main() -> None:
     """Run the chosen controllers, scenarios and presets; print (and write) the table and the check."""
     args = _arguments()
-    product = ProductOptions(args.commands_per_hour, args.configured_dead_time_s, args.learn_dynamics)
+    product = ProductOptions(
+        args.commands_per_hour, args.configured_dead_time_s, args.learn_dynamics, args.forecast_load
+    )
     chosen = (
         args.controllers,
         args.presets,

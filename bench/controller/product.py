@@ -27,9 +27,10 @@ PWM = "pwm"
 def controller_settings(setup: Setup) -> ControllerSettings:
     """The product's defaults, with the dead time an installer configured (by default the true one)."""
     options = setup.product
-    learn = {} if options.learn_dynamics is None else {"learn_dynamics": options.learn_dynamics}
+    chosen = {"learn_dynamics": options.learn_dynamics, "forecast_load": options.forecast_load}
+    given = {name: value for name, value in chosen.items() if value is not None}
     dead_time_s = setup.preset.dead_time_s if options.dead_time_s is None else options.dead_time_s
-    return ControllerSettings(dead_time_s=dead_time_s, **learn)
+    return ControllerSettings(dead_time_s=dead_time_s, **given)
 
 
 def announced(settings: ActuatorOpenDtuSettings) -> list[DeviceInfo]:

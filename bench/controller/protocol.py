@@ -15,12 +15,14 @@ class ProductOptions:
     """How zeropower is configured for a run; None: the product's default.
 
     ``commands_per_hour``: the command budget per inverter; ``dead_time_s``: the dead time an installer
-    configured (default: the preset's true one); ``learn_dynamics``: whether it learns dead time and ramp.
+    configured (default: the preset's true one); ``learn_dynamics``: whether it learns dead time and ramp;
+    ``forecast_load``: whether it anticipates load changes from the load's history.
     """
 
     commands_per_hour: int | None = None
     dead_time_s: float | None = None
     learn_dynamics: bool | None = None
+    forecast_load: bool | None = None
 
 
 #: The product as shipped.

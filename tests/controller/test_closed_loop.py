@@ -187,3 +187,26 @@ def test_a_wrong_dead_time_is_learned_from_telemetry(true_s, configured_s):
     second, _ = learned["112182954321"]
     assert true_s - 1.5 <= second.dead_time_s <= true_s + 6
     assert all(abs(grid - 20) < 40 for grid in settled_grid(loop))
+
+
+def pulsing_hob(loop: Loop, cycles: int, on_s: int = 20, off_s: int = 20) -> float:
+    """A 900 W hob on the 300 W base load, pulsing; returns the time it started."""
+    started = loop.now
+    for _ in range(cycles):
+        loop.plant.set_load_w(1200)
+        loop.run(on_s)
+        loop.plant.set_load_w(300)
+        loop.run(off_s)
+    return started
+
+
+def test_with_the_load_forecast_a_pulsing_hob_exports_less():
+    # Followed, each end of a pulse exports for a dead time and a ramp; learned, the limits come down as
+    # the pulse is due to end (at the price of some import and curtailment before it does).
+    exported = {}
+    for forecast_load in (False, True):
+        loop = make_loop(dead_time_s=8.0, forecast_load=forecast_load)
+        loop.run(60)
+        learned = pulsing_hob(loop, 60)  # an hour and more: every state seen often enough
+        exported[forecast_load] = loop.export_wh(learned + 40 * 40)
+    assert exported[True] < 0.6 * exported[False], exported

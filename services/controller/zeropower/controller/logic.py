@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from zeropower.controller.allocation import FULL_TOLERANCE_W, Share, allocate
 from zeropower.controller.dynamics import DynamicsEstimator
+from zeropower.controller.forecast import LoadForecast
 from zeropower.controller.model import Dynamics, OutputModel
 from zeropower.controller.settings import ControllerSettings
 from zeropower.shared.budget import CommandBucket
@@ -84,6 +85,7 @@ class ZeroExportController:
         self._started_at = clock()
         self._failsafe_since: float | None = None
         self._regulation = "waiting for the first grid reading"  # what the newest regulating step did
+        self._forecast: LoadForecast | None = None  # how the load goes on, learned from its history
         self.enabled = settings.enabled_on_start
 
     @property
@@ -303,7 +305,7 @@ class ZeroExportController:
             # should settle: at their maximum (use before curtail) or off (curtail first). Whatever the
             # diverters absorb now, the inverters thus move until one side reaches its bound.
             preferred = sum(d.info.max_w for d in consumers) if self._use_before_curtail else 0.0
-            reasons.append(self._regulate_inverters(now, inverters, error + preferred - consumption))
+            reasons.append(self._regulate_inverters(now, inverters, error + preferred - consumption, consumption))
         for device in inverters:
             device.model.fresh = False
         return "; ".join(reason for reason in reasons if reason) or "within deadband"
@@ -326,29 +328,43 @@ class ZeroExportController:
             return ""
         return f"diverting {new:.0f} W ({new - current:+.0f} W)"
 
-    def _regulate_inverters(self, now: float, inverters: list[_Device], error: float) -> str:
+    def _regulate_inverters(self, now: float, inverters: list[_Device], error: float, consumption_w: float) -> str:
         """Put the total limit where the load needs it: the output now plus the error (W above target).
 
         Each inverter's model gives the range of its output now over every plausible case (changes shown
         or not yet, the dead time's spread, the sun come out); the total limit the load needs lies in the
-        same range shifted by the error. Within it (and the deadband) the limits stay, so changes in flight
-        are never stacked and none is undone before it shows; outside it they move to its nearest end.
+        same range shifted by the error, and by the change the load forecast expects over the dead time.
+        Within it (and the deadband) the limits stay, so changes in flight are never stacked and none is
+        undone before it shows; outside it they move to its nearest end.
         """
         # The sun coming out explains less import, never export: a cut under export is not held back by it.
         exporting = (self._grid.power_w or 0.0) < min(self.settings.target_w, 0.0)
         ranges = [d.model.output_now(now, self.dynamics(d), sun_may_rise=not exporting) for d in inverters]
-        lowest = sum(low for low, _ in ranges) + error
-        highest = sum(high for _, high in ranges) + error
+        output = sum(d.model.expected_output_w(now, self.dynamics(d)) for d in inverters)
+        ahead = self._load_change_ahead(now, (self._grid.power_w or 0.0) - consumption_w + output)
+        lowest = sum(low for low, _ in ranges) + error + ahead
+        highest = sum(high for _, high in ranges) + error + ahead
         current = sum(self._stands_for(inverters).values())
         deadband = self.settings.deadband_w
+        anticipating = f"anticipating a load change of {ahead:+.0f} W; " if ahead else ""
         if lowest - deadband > current:
-            return self._correct(now, inverters, current, lowest)
+            return anticipating + self._correct(now, inverters, current, lowest)
         if highest + deadband < current:
-            return self._correct(now, inverters, current, highest)
+            return anticipating + self._correct(now, inverters, current, highest)
         if abs(error) > deadband and highest - lowest > deadband:
             awaited = (highest if error < 0 else lowest) - error - sum(d.model.final_output_w() for d in inverters)
             return f"waiting for {-awaited:+.0f} W of limit changes in flight to take effect"
         return ""
+
+    def _load_change_ahead(self, now: float, load_w: float) -> float:
+        """The change of the load over the next dead time the forecast expects (0 when off or still learning)."""
+        settings = self.settings
+        if not settings.forecast_load:
+            return 0.0
+        if self._forecast is None or self._forecast.horizon_s != settings.dead_time_s:
+            self._forecast = LoadForecast(settings.dead_time_s)
+        self._forecast.observe(now, load_w)
+        return self._forecast.change_w(now, settings.forecast_quantile)
 
     def _controllable(self, now: float, enabled: list[_Device]) -> list[_Device]:
         """Reachable devices; unreachable inverters go to their minimum, consumers off."""

@@ -102,6 +102,12 @@ class OutputModel:
         """The output once every limit sent has taken effect (the sun's cap kept)."""
         return self._capped(self.newest_limit_w)
 
+    def expected_output_w(self, at: float, dynamics: Dynamics) -> float:
+        """The most likely output at ``at``: each limit taking effect after the dead time itself."""
+        if self._settled(dynamics) and self.anchor is not None:
+            return self.anchor.output_w
+        return self._output_at(at, dynamics.dead_time_s, dynamics.ramp_w_per_s)
+
     def output_range(self, at: float, dynamics: Dynamics) -> tuple[float, float]:
         """The lowest and highest output at ``at`` over the plausible dead times."""
         outputs = [self._output_at(at, delay, dynamics.ramp_w_per_s) for delay in self._delays(dynamics)]

@@ -44,6 +44,19 @@ class ControllerSettings(StrictModel):
         description="Learn each inverter's dead time and ramp from its telemetry, starting from dead_time_s and "
         "ramp_w_per_s (off: use them as configured).",
     )
+    forecast_load: bool = Field(
+        False,
+        description="Anticipate load changes: learn from the load's history how it goes on after a step (a "
+        "pulsing hob goes off again) and place the limits for the load one dead time ahead (less export, more "
+        "curtailment; off: for the load now).",
+    )
+    forecast_quantile: float = Field(
+        0.5,
+        ge=0.05,
+        le=0.95,
+        description="Which quantile of the learned load changes to place the limits for: 0.5 = the median "
+        "(least export plus curtailment); lower = less export, more curtailment.",
+    )
     settle_tolerance_w: float = Field(
         25.0, ge=0, le=1000, description="Telemetry within this of the expected output confirms a limit change, in W."
     )
