@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from bench.controller import library
-from bench.controller.controllers import DIVERTER, INVERTER
+from bench.controller.controllers import DIVERTER, INVERTER, STATISTICAL
 from bench.controller.layouts import LAYOUTS
 from bench.controller.plant import PRESETS
 from bench.controller.plots import plot_window
@@ -129,7 +129,8 @@ def main() -> None:
     names += "\n\nPlants (diverter on `single` only):\n\n" + "\n".join(
         f"- `{plant}`: {LAYOUTS[plant].description}" for plant in plants
     )
-    text = f"{names}\n\n{table(results)}\n\nTarget check (sums over {', '.join(inverter_scenarios)}):\n\n"
+    listed = [r for r in results if not r.controller.startswith(f"{STATISTICAL}-")]  # its front: below
+    text = f"{names}\n\n{table(listed)}\n\nTarget check (sums over {', '.join(inverter_scenarios)}):\n\n"
     text += check_lines(checks(results, inverter_scenarios))
     reach = reach_lines(results, inverter_scenarios)
     if reach:

@@ -94,3 +94,13 @@ def test_superseded_limits_are_forgotten():
     model.measure(horizon + 200, 499, 499, MARGIN_W, DYNAMICS)
     assert len(model.limits) <= 1
     assert model.newest_limit_w == 499
+
+
+def test_the_expected_output_follows_a_limit_after_the_dead_time_itself():
+    model = model_at(600, 600)
+    model.command(0.0, 200)
+    assert model.expected_output_w(7.0, DYNAMICS) == 600  # not yet in force at 8 s
+    assert model.expected_output_w(10.0, DYNAMICS) == pytest.approx(400)  # 2 s of ramp at 100 W/s
+    settled_at = DYNAMICS.dead_time_s + LATER_S + 400 / DYNAMICS.ramp_w_per_s
+    model.measure(settled_at, 190, 200, MARGIN_W, DYNAMICS)
+    assert model.expected_output_w(settled_at + 1, DYNAMICS) == 190  # measured after it showed: the truth

@@ -340,8 +340,7 @@ class ZeroExportController:
         # The sun coming out explains less import, never export: a cut under export is not held back by it.
         exporting = (self._grid.power_w or 0.0) < min(self.settings.target_w, 0.0)
         ranges = [d.model.output_now(now, self.dynamics(d), sun_may_rise=not exporting) for d in inverters]
-        output = sum(d.model.expected_output_w(now, self.dynamics(d)) for d in inverters)
-        ahead = self._load_change_ahead(now, (self._grid.power_w or 0.0) - consumption_w + output)
+        ahead = self._load_change_ahead(now, inverters, consumption_w)
         lowest = sum(low for low, _ in ranges) + error + ahead
         highest = sum(high for _, high in ranges) + error + ahead
         current = sum(self._stands_for(inverters).values())
@@ -356,14 +355,18 @@ class ZeroExportController:
             return f"waiting for {-awaited:+.0f} W of limit changes in flight to take effect"
         return ""
 
-    def _load_change_ahead(self, now: float, load_w: float) -> float:
-        """The change of the load over the next dead time the forecast expects (0 when off or still learning)."""
+    def _load_change_ahead(self, now: float, inverters: list[_Device], consumption_w: float) -> float:
+        """The change of the load over the next dead time the forecast expects (0 when off or still learning).
+
+        The load is estimated as the grid less the diverters' draw plus each inverter's most likely output.
+        """
         settings = self.settings
         if not settings.forecast_load:
             return 0.0
         if self._forecast is None or self._forecast.horizon_s != settings.dead_time_s:
             self._forecast = LoadForecast(settings.dead_time_s)
-        self._forecast.observe(now, load_w)
+        output = sum(d.model.expected_output_w(now, self.dynamics(d)) for d in inverters)
+        self._forecast.observe(now, (self._grid.power_w or 0.0) - consumption_w + output)
         return self._forecast.change_w(now, settings.forecast_quantile)
 
     def _controllable(self, now: float, enabled: list[_Device]) -> list[_Device]:
