@@ -40,3 +40,18 @@ def test_changes_smaller_than_a_step_are_not_steps():
     forecast.observe(2.0, 500.0 + STEP_W + STEP_W / 2)  # under a step: the last step stays the one at 1 s
     assert forecast.state(2.0)[1] == step_state[1]
     assert forecast.state(2.0)[0] > step_state[0]
+
+
+def test_nothing_is_learned_across_a_gap_in_the_estimates():
+    # The meter away for a minute at a time: the jumps seen across the gaps are neither steps nor changes
+    # over the horizon, so no reversal is learned from them.
+    forecast = LoadForecast(horizon_s=8)
+    at = 0.0
+    for _ in range(80):
+        for load_w in (200.0, 1200.0):
+            forecast.observe(at, load_w)
+            at += 60.0
+    forecast.observe(at, 200.0)
+    forecast.observe(at + 60.0, 1200.0)
+    assert forecast.change_w(at + 60.0, 0.5) == 0
+    assert forecast.state(at + 60.0) == LoadForecast(horizon_s=8).state(at + 60.0)  # no step seen

@@ -15,23 +15,18 @@ shares its total by what each inverter's panels give now.
 
 from __future__ import annotations
 
-import bisect
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import partial
 
 from bench.controller.baselines.lookahead import Reactive
 from bench.controller.protocol import Setup
+from zeropower.controller.forecast import LoadSteps, State
 
-#: A load change of at least this much within a second is a step (the state the statistics are kept by).
+#: A change of the true load of at least this much within a second is a step (it knows the load exactly).
 STEP_W = 50.0
-#: Seconds since the last step, as bucket edges.
-AGE_EDGES_S = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 60, 90, 120, 180)
-#: The last step's size, as bucket edges in W.
-SIZE_EDGES_W = (-1000.0, -300.0, 0.0, 300.0, 1000.0)
 #: A state seen fewer times than this falls back to the last step's size alone, then to all seconds.
 MIN_SAMPLES = 30
-
-State = tuple[int, int]
 
 
 class LoadStatistics:
@@ -54,15 +49,9 @@ class LoadStatistics:
 
     @staticmethod
     def _states(load_w: Sequence[float]) -> list[State]:
-        """Each second's state: (age bucket, size bucket) of the newest step at or before it."""
-        states: list[State] = []
-        last_step_at, last_size = 0, 0.0
-        for second, load in enumerate(load_w):
-            if second and abs(load - load_w[second - 1]) >= STEP_W:
-                last_step_at, last_size = second, load - load_w[second - 1]
-            age = bisect.bisect_right(AGE_EDGES_S, second - last_step_at)
-            states.append((age, bisect.bisect_right(SIZE_EDGES_W, last_size)))
-        return states
+        """Each second's state, as the product's forecast classifies it (``LoadSteps``)."""
+        steps = LoadSteps(STEP_W)
+        return [steps.observe(float(second), load) for second, load in enumerate(load_w)]
 
     def change_w(self, second: int, quantile: float) -> float:
         """The ``quantile`` of the load's change over the horizon from ``second``, given its state then."""
@@ -72,12 +61,11 @@ class LoadStatistics:
 
 
 class Statistical(Reactive):
-    """The limit at a quantile of the load one dead time ahead, from the load's statistics."""
+    """The limit at a quantile (0-1, the median by default) of the load one dead time ahead, from its statistics."""
 
-    quantile = 0.5
-
-    def __init__(self, setup: Setup) -> None:
+    def __init__(self, setup: Setup, quantile: float = 0.5) -> None:
         super().__init__(setup)
+        self.quantile = quantile
         self._statistics = LoadStatistics(setup.load_w, round(setup.preset.dead_time_s))
 
     def needed_w(self, second: int) -> float:
@@ -85,6 +73,6 @@ class Statistical(Reactive):
         return self._setup.load_w[second] + self._statistics.change_w(second, self.quantile)
 
 
-def at_quantile(quantile: float) -> type[Statistical]:
+def at_quantile(quantile: float) -> partial[Statistical]:
     """``Statistical`` sending the limit at ``quantile`` (0-1) of the load ahead."""
-    return type(f"Statistical{round(quantile * 100)}", (Statistical,), {"quantile": quantile})
+    return partial(Statistical, quantile=quantile)
