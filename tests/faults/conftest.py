@@ -6,6 +6,7 @@ import json
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,16 +132,36 @@ def heater_system(config: dict[str, Any], workdir: Path, *, pv_w: float, load_w:
     config["controller"]["state_file"] = str(workdir / "controller-state.json")
 
 
-@pytest.fixture
-async def surplus(tmp_path: Path) -> AsyncIterator[FaultSystem]:
-    """Every service running; the sun gives ~450 W more than the house uses, which the heater absorbs."""
-    async with running_system(
-        tmp_path, lambda config: heater_system(config, tmp_path, pv_w=800, load_w=300), services=ALL_SERVICES
-    ) as system:
+@asynccontextmanager
+async def surplus_system(tmp_path: Path, **controller: Any) -> AsyncIterator[FaultSystem]:
+    """Every service running; the sun gives ~450 W more than the house uses, which the heater absorbs.
+
+    ``controller``: settings of the controller beyond the integration config's.
+    """
+
+    def configure(config: dict[str, Any]) -> None:
+        heater_system(config, tmp_path, pv_w=800, load_w=300)
+        config["controller"].update(controller)
+
+    async with running_system(tmp_path, configure, services=ALL_SERVICES) as system:
         faults = FaultSystem(system)
         for service in ALL_SERVICES:
             await faults.online(service)
         yield faults
+
+
+@pytest.fixture
+async def surplus(tmp_path: Path) -> AsyncIterator[FaultSystem]:
+    """The surplus system with the product's controller settings."""
+    async with surplus_system(tmp_path) as system:
+        yield system
+
+
+@pytest.fixture
+async def surplus_forecasting(tmp_path: Path) -> AsyncIterator[FaultSystem]:
+    """The surplus system with the load forecast on (``forecast_load``)."""
+    async with surplus_system(tmp_path, forecast_load=True) as system:
+        yield system
 
 
 def setpoints_of(message: IncomingMessage) -> dict[str, float]:

@@ -114,7 +114,17 @@ async def test_controller_restart_changes_nothing_by_itself(surplus: FaultSystem
 async def test_meter_killed_fails_safe_and_the_heater_waits_for_the_inverters(surplus: FaultSystem):
     # The controller's own fail-safe (stale grid data) set the heater to 0 at once while the inverters still
     # produced: the heater's share was exported for the inverters' dead time and ramp.
-    system = surplus
+    await meter_killed_and_restarted(surplus)
+
+
+async def test_meter_killed_with_the_load_forecast_on_fails_safe_the_same(surplus_forecasting: FaultSystem):
+    # The forecast shifts where the limits go while regulating; it must open no window in the fail-safe,
+    # and the readings across the gap must not count as a load step when the meter returns.
+    await meter_killed_and_restarted(surplus_forecasting)
+
+
+async def meter_killed_and_restarted(system: FaultSystem) -> None:
+    """Kill the meter under surplus: fail-safe on time, the heater after the inverters, no export; then back."""
     await heater_absorbing(system)
     mark = system.probe.mark()
     system.kill("meter")
