@@ -343,13 +343,14 @@ class ZeroExportController:
         ahead = self._load_change_ahead(now, inverters, consumption_w)
         lowest = sum(low for low, _ in ranges) + error + ahead
         highest = sum(high for _, high in ranges) + error + ahead
-        current = sum(self._stands_for(inverters).values())
+        stands_for = self._stands_for(inverters)
+        current = sum(stands_for.values())
         deadband = self.settings.deadband_w
         anticipating = f"anticipating a load change of {ahead:+.0f} W; " if ahead else ""
         if lowest - deadband > current:
-            return anticipating + self._correct(now, inverters, current, lowest)
+            return anticipating + self._correct(now, inverters, stands_for, lowest)
         if highest + deadband < current:
-            return anticipating + self._correct(now, inverters, current, highest)
+            return anticipating + self._correct(now, inverters, stands_for, highest)
         if abs(error) > deadband and highest - lowest > deadband:
             awaited = (highest if error < 0 else lowest) - error - sum(d.model.final_output_w() for d in inverters)
             return f"waiting for {-awaited:+.0f} W of limit changes in flight to take effect"
@@ -379,16 +380,17 @@ class ZeroExportController:
             controllable.append(device)
         return controllable
 
-    def _correct(self, now: float, inverters: list[_Device], current: float, wanted: float) -> str:
-        """Move the total limit from ``current`` towards ``wanted`` (cuts at once) and split it over the inverters."""
+    def _correct(self, now: float, inverters: list[_Device], stands_for: dict[str, float], wanted: float) -> str:
+        """Move the total from what the limits stand for towards ``wanted`` (cuts at once) and split it."""
+        current = sum(stands_for.values())
         shares = [
             Share(
-                d.info.device_id,
-                d.info.min_w,
-                self._available(d),
-                d.info.priority,
-                d.info.max_w,
-                0.0 if d.sun_cap_w is None else self.settings.sun_limit_headroom_w,
+                device_id=d.info.device_id,
+                min_w=d.info.min_w,
+                available_w=self._available(d),
+                priority=d.info.priority,
+                max_w=d.info.max_w,
+                headroom_w=0.0 if d.sun_cap_w is None else self.settings.sun_limit_headroom_w,
             )
             for d in inverters
         ]
@@ -399,7 +401,7 @@ class ZeroExportController:
         gain = (1.0 if sun_limited else self.settings.raise_gain) if raising else self.settings.cut_gain
         total = current + gain * (wanted - current)
         before = sum(self._setpoint_or_output(d) for d in inverters)
-        for device_id, limit_w in self._allocate(total, shares, inverters, raising, now).items():
+        for device_id, limit_w in self._allocate(total, shares, stands_for, raising, now).items():
             device = self._devices[device_id]
             if not self._keeps_sun_limited_limit(device, limit_w):
                 self._set(device, limit_w, now)
@@ -418,7 +420,7 @@ class ZeroExportController:
         return f"import: raised limits by {moved:.0f} W"
 
     def _allocate(
-        self, total_w: float, shares: list[Share], inverters: list[_Device], raising: bool, now: float
+        self, total_w: float, shares: list[Share], stands_for: dict[str, float], raising: bool, now: float
     ) -> dict[str, float]:
         """Split ``total_w`` over the inverters that move with the change and whose budget lets them move now.
 
@@ -426,7 +428,6 @@ class ZeroExportController:
         no output away, a cut gives none: no commands to shuffle output between inverters) or when its
         command budget would hold the move back; the others take its share.
         """
-        stands_for = self._stands_for(inverters)
         held: dict[str, float] = {}
         while True:
             free = [share for share in shares if share.device_id not in held]
