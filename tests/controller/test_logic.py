@@ -205,6 +205,8 @@ class LessImport(NamedTuple):
 def test_a_sun_limited_limit_is_lowered_without_export_only_with_fresh_telemetry(case: LessImport):
     clock = FakeClock()
     controller = make(clock, target_w=case.target_w, deadband_w=10, sun_limit_headroom_w=50)
+    controller.on_device_state(telemetry(clock, 700, 800))  # clear sky a minute before the cloud
+    clock.advance(60)
     controller.on_device_state(telemetry(clock, case.cloudy_w, 800))
     assert limit(controller.on_grid(grid(clock, case.import_w))) == pytest.approx(case.raised_to_w)
     clock.advance(1)
@@ -236,10 +238,28 @@ def test_a_cut_under_export_is_not_held_back_by_the_sun_maybe_having_come_out():
     lowered = controller.on_grid(grid(clock, 100))  # telemetry shows the clouds: the load fell to 300 W
     assert limit(lowered) == pytest.approx(300)
     clock.advance(1)
-    # export without telemetry since: the load fell, or the sun came out to the 600 W still in force; either
-    # way the cut goes where the output the model can vouch for (200 W) needs it
+    # export without telemetry since: the load fell, or the sun came out to the 600 W still in force; but
+    # the sun has given no more than 200 W in the last minutes, so the cut goes from 200 W
     decision = controller.on_grid(grid(clock, -300))
     assert limit(decision) < 300
+
+
+def test_a_cut_under_export_after_a_cloud_goes_from_what_the_sun_gave_before_it():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, deadband_w=10, dead_time_s=8)
+    controller.on_device_state(telemetry(clock, 375, 375))  # clear: 375 W at its limit
+    controller.on_grid(grid(clock, 0))
+    clock.advance(60)
+    controller.on_device_state(telemetry(clock, 190, 375))  # a cloud: 190 W for a load of 396 W
+    controller.on_grid(grid(clock, 206))
+    clock.advance(10)
+    controller.on_device_state(telemetry(clock, 190, 375))
+    controller.on_grid(grid(clock, 206))
+    clock.advance(1)
+    # export without telemetry since: the load fell, or the sun came out (375 W a minute ago). The cut goes
+    # from the highest output the inverter may give: 375 - 100 = 275 W, not 190 - 100 = 90 W (which
+    # imports ~185 W for half a minute if the sun came out)
+    assert limit(controller.on_grid(grid(clock, -100))) == pytest.approx(275)
 
 
 def test_sun_limit_is_not_read_from_an_output_still_following_an_older_limit():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from zeropower.controller.model import EARLIER_S, LATER_S, Dynamics, OutputModel
+from zeropower.controller.model import EARLIER_S, LATER_S, SUN_MEMORY_S, Dynamics, OutputModel
 
 DYNAMICS = Dynamics(dead_time_s=8.0, ramp_w_per_s=100.0)
 MARGIN_W = 20.0
@@ -78,12 +78,23 @@ def test_no_sun_cap_while_the_output_rises_to_its_limit():
 
 
 def test_the_sun_coming_out_widens_the_range_only_without_fresh_telemetry():
-    model = model_at(800, 250)
-    model.command(1.0, 400)
-    assert model.output_now(20.0, DYNAMICS) == (250, 250)  # fresh: the clouds are measured
+    model = model_at(800, 700)
+    model.measure(60.0, 250, 800, MARGIN_W, DYNAMICS)  # a cloud
+    model.command(61.0, 400)
+    assert model.output_now(80.0, DYNAMICS) == (250, 250)  # fresh: the clouds are measured
     model.fresh = False
-    assert model.output_now(20.0, DYNAMICS) == (250, 400)  # the sun may have come out to the limit in force
-    assert model.output_now(20.0, DYNAMICS, sun_may_rise=False) == (250, 250)
+    assert model.output_now(80.0, DYNAMICS) == (250, 400)  # the sun may have come out to the limit in force
+
+
+def test_the_sun_comes_out_to_at_most_what_it_gave_recently():
+    model = model_at(800, 500)
+    model.measure(60.0, 250, 800, MARGIN_W, DYNAMICS)  # a cloud: 250 W, after 500 W a minute ago
+    model.fresh = False
+    assert model.output_now(70.0, DYNAMICS) == (250, 500)
+    model.measure(SUN_MEMORY_S + 30, 260, 800, MARGIN_W, DYNAMICS)  # 500 W is forgotten; 260 W is the high
+    model.fresh = False
+    assert model.recent_high_w == 260
+    assert model.output_now(SUN_MEMORY_S + 31, DYNAMICS) == (260, 260)  # a clear sky with a sun-limited output
 
 
 def test_superseded_limits_are_forgotten():

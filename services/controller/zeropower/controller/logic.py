@@ -337,9 +337,7 @@ class ZeroExportController:
         Within it (and the deadband) the limits stay, so changes in flight are never stacked and none is
         undone before it shows; outside it they move to its nearest end.
         """
-        # The sun coming out explains less import, never export: a cut under export is not held back by it.
-        exporting = (self._grid.power_w or 0.0) < min(self.settings.target_w, 0.0)
-        ranges = [d.model.output_now(now, self.dynamics(d), sun_may_rise=not exporting) for d in inverters]
+        ranges = [d.model.output_now(now, self.dynamics(d)) for d in inverters]
         ahead = self._load_change_ahead(now, inverters, consumption_w)
         lowest = sum(low for low, _ in ranges) + error + ahead
         highest = sum(high for _, high in ranges) + error + ahead

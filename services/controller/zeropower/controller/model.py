@@ -5,7 +5,8 @@ never above what the sun gives. Telemetry (every few seconds) anchors the model 
 From these the model answers, for any time, which limit is in force and what output to expect. It does
 not know the dead time exactly (the actuator may hold a command back a few seconds, the radio takes about
 2 s): every estimate is an interval over the earliest and the latest plausible dead time, and, while the
-newest telemetry is older than the last decision, over whether the sun came out from behind a cloud.
+newest telemetry is older than the last decision, over whether the sun came out from behind a cloud (to at
+most what it gave in the last minutes).
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from dataclasses import dataclass, field
 EARLIER_S = 1.0
 #: ... or this much later: the actuator holds a raise back up to 3 s after its previous command.
 LATER_S = 3.0
+#: The sun coming out from behind a cloud gives at most the highest output measured this long before, in s.
+#: Clouds pass in minutes; over 15 minutes the sun's course changes its power by a few percent. (On the
+#: benchmark 5 minutes and an hour did as well.)
+SUN_MEMORY_S = 900.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,9 @@ class OutputModel:
     anchor: Anchor | None = None
     sun_cap_w: float | None = None  # the output the sun allows, while telemetry shows it below every limit
     fresh: bool = False  # telemetry arrived since the last decision
+    # outputs measured in the last SUN_MEMORY_S, each higher than every one measured after it: the first is
+    # the highest (a sliding maximum)
+    recent_highs: deque[Anchor] = field(default_factory=deque)
 
     # ---- inputs ---------------------------------------------------------------------------------
 
@@ -79,6 +87,7 @@ class OutputModel:
         lowest = min(known) if known else self.max_w
         self.sun_cap_w = output_w if output_w < lowest - margin_w and not rising else None
         self.anchor = Anchor(at, output_w)
+        self._remember_high(self.anchor)
         self.fresh = True
         self._forget_before(at - dynamics.dead_time_s - LATER_S - self.max_w / dynamics.ramp_w_per_s)
 
@@ -113,13 +122,14 @@ class OutputModel:
         outputs = [self._output_at(at, delay, dynamics.ramp_w_per_s) for delay in self._delays(dynamics)]
         return min(outputs), max(outputs)
 
-    def output_now(self, at: float, dynamics: Dynamics, *, sun_may_rise: bool = True) -> tuple[float, float]:
+    def output_now(self, at: float, dynamics: Dynamics) -> tuple[float, float]:
         """The lowest and highest output the inverter may give at ``at``.
 
         Over every plausible case: each change already shows (an inverter can be quicker than its
         configured dead time), the earliest and the latest dead time with the ramp from the newest
-        measurement, and, for a sun-limited inverter without telemetry since the last decision and with
-        ``sun_may_rise``, the sun came out (its output then is the limit in force). Once the newest
+        measurement, and, for a sun-limited inverter without telemetry since the last decision, the sun
+        came out (its output then is the limit in force, but at most the highest measured in the last
+        ``SUN_MEMORY_S``: on a clear day nothing hides behind the sun-limited output). Once the newest
         measurement was taken after every change had shown, it is the output (a small gap to the limit is
         measurement, not a change to come).
         """
@@ -127,13 +137,21 @@ class OutputModel:
             outputs = [self.anchor.output_w]
         else:
             outputs = [self.final_output_w(), *self.output_range(at, dynamics)]
-        if sun_may_rise and self.sun_cap_w is not None and not self.fresh:
-            outputs += [self._uncapped_in_force(at, delay) for delay in self._delays(dynamics)]
+        if self.sun_cap_w is not None and not self.fresh:
+            outputs += [self._sun_out_in_force(at, delay) for delay in self._delays(dynamics)]
         return min(outputs), max(outputs)
 
-    def _uncapped_in_force(self, at: float, dead_time_s: float) -> float:
+    @property
+    def recent_high_w(self) -> float | None:
+        """The highest output measured in the last ``SUN_MEMORY_S``."""
+        return self.recent_highs[0].output_w if self.recent_highs else None
+
+    def _sun_out_in_force(self, at: float, dead_time_s: float) -> float:
+        """The output if the sun came out: the limit in force, at most what the sun gave recently."""
         in_force = self.limit_in_force(at, dead_time_s)
-        return self.max_w if in_force is None else in_force
+        limit = self.max_w if in_force is None else in_force
+        high = self.recent_high_w
+        return limit if high is None else min(limit, high)
 
     # ---- internals ------------------------------------------------------------------------------
 
@@ -175,6 +193,14 @@ class OutputModel:
                 return False
             previous = limit
         return True
+
+    def _remember_high(self, measured: Anchor) -> None:
+        highs = self.recent_highs
+        while highs and highs[-1].output_w <= measured.output_w:
+            highs.pop()
+        highs.append(measured)
+        while highs[0].at < measured.at - SUN_MEMORY_S:
+            highs.popleft()
 
     def _forget_before(self, horizon: float) -> None:
         """Drop limits superseded before ``horizon``: they can no longer shape the output after the anchor."""
