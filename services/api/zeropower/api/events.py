@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from zeropower.api.errors import error_responses
 from zeropower.api.gateway import Gateway
 
 EVENTS_PATH = "/api/events"
+FAVICON_PATH = "/favicon.svg"
 WEB_DIR = Path(__file__).parent / "web"
 MIN_INTERVAL_S = 0.5  # at most two state events per second, however often MQTT messages arrive
 IDLE_S = 15.0  # the state is sent at least this often, so proxies keep an idle stream open
@@ -77,11 +78,20 @@ async def state_events(gateway: Gateway, state: Callable[[], Awaitable[dict[str,
 
 
 def install_web(app: FastAPI, gateway: Gateway, state: Callable[[], Awaitable[dict[str, Any]]]) -> None:
-    """Serve the page at ``/``, its assets under ``/web/`` and the live feed at ``/api/events``."""
+    """Serve the page at ``/``, its icon, its assets under ``/web/`` and the live feed at ``/api/events``."""
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html")
+
+    @app.get(FAVICON_PATH, include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(WEB_DIR / "favicon.svg", media_type="image/svg+xml")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon_ico() -> RedirectResponse:
+        """Browsers and tools ask for /favicon.ico by themselves: send them to the SVG icon."""
+        return RedirectResponse(FAVICON_PATH, status_code=301)
 
     @app.get(EVENTS_PATH, response_class=EventStreamResponse, responses={200: EVENTS, **error_responses(429)})
     async def events() -> EventStreamResponse:
