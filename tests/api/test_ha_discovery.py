@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any, get_args
 
@@ -13,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.api.payloads import HEATER, PWM, consumer_state, pwm_announcement
-from tests.helpers import MqttProbe
+from tests.helpers import REPO, MqttProbe
 from zeropower.api.ha_discovery import HaDiscoveryPublisher, HaDiscoverySettings, discovery_messages, safe_id
 from zeropower.controller.settings import ControllerSettings, ControllerTunables, ControllerTunablesUpdate, tunables_of
 from zeropower.shared.messages import (
@@ -364,3 +365,42 @@ async def test_disabled_publishes_nothing(mqtt_settings, probe):
         await bus.publish(sentinel, "done", retain=True)  # after the connect hooks, on the same connection
         await probe.wait_for(sentinel)
     assert [m.topic for m in probe.messages if m.topic.startswith("homeassistant/")] == ["homeassistant/status"]
+
+
+def documented_discovery_topics() -> tuple[set[str], set[str]]:
+    """The discovery topics docs/mqtt.md lists (braces expanded, bare sensor keys), and its example entity ids."""
+    text = (REPO / "docs/mqtt.md").read_text()
+    paragraph = text[text.index("The discovery topics") : text.index("### Payloads by example")]
+    topics, examples = set(), set()
+    for token in re.findall(r"`([^`]+)`", paragraph):
+        if token.startswith("homeassistant/") and "<" not in token:
+            head, _, rest = token.partition("{")
+            choices, _, tail = rest.partition("}")
+            topics |= {f"{head}{choice}{tail}" for choice in choices.split(",")} if rest else {token}
+        elif token.startswith("zeropower_"):
+            examples.add(token)
+        elif re.fullmatch(r"[a-z]+(_[a-z]+)+", token):
+            topics.add(f"homeassistant/sensor/zeropower/zeropower_{token}/config")
+    table_row = re.search(r"^\| `(homeassistant/[^`]+/config)`", text, re.MULTILINE)
+    assert table_row, "docs/mqtt.md's table has no discovery row"
+    topics.add(table_row.group(1))
+    return topics, examples
+
+
+def test_docs_list_the_discovery_topics_the_api_publishes():
+    """docs/mqtt.md names every entity's topic that does not depend on announced devices, and only real ones."""
+    actuators = {
+        "opendtu": announcement("opendtu"),
+        "heater": ActuatorAnnouncement(
+            actuator_id="heater",
+            driver="pwm",
+            devices=[DeviceInfo(device_id="heater", name="Heater", kind="consumer", min_w=0, max_w=2000)],
+        ),
+    }
+    published = discovery_messages(HaDiscoverySettings(), Topics("zeropower"), actuators)
+    documented, examples = documented_discovery_topics()
+    assert sorted(documented - set(published)) == []
+    fixed = set(discovery_messages(HaDiscoverySettings(), Topics("zeropower"), {}))
+    assert sorted(fixed - documented) == []
+    assert examples, "docs/mqtt.md gives no example entity id of a device"
+    assert sorted(examples - {payload["unique_id"] for payload in published.values()}) == []

@@ -171,7 +171,8 @@ def test_docs_table_is_parsed():
     assert rows[f"{DTU}/{SERIAL}/cmd/limit_nonpersistent_absolute"] == {"actuator-opendtu"}
     assert rows[f"{DTU}/{SERIAL}/1/power"] == DTUS
     assert rows[f"{PREFIX}/set/enabled"] == {"admin", "api", "homeassistant"}
-    assert rows[f"{HA}/sensor/zeropower/grid_power/config"] == {"api"}
+    assert rows[f"{HA}/sensor/zeropower/zeropower_grid_power/config"] == {"api"}
+    assert rows[f"{HA}/status"] == {"homeassistant"}
     assert len(rows) >= 30
 
 
