@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -93,6 +95,27 @@ def test_secrets_are_required_unless_optional():
             assert modifier == f":?set {name} in .env", f"{name}: write ${{{name}:?set {name} in .env}}"
     secrets_in_example = {name for name, value in env_example().items() if name.endswith(("PASSWORD", "TOKEN"))}
     assert all(env_example()[name] == "" for name in secrets_in_example), ".env.example must not carry secrets"
+
+
+def test_env_example_says_which_secrets_are_required():
+    """.env.example's "Required" and "Optional" notes are what the compose file enforces (a user reads them)."""
+    text = (REPO / ".env.example").read_text()
+
+    def listed(kind: str) -> set[str]:
+        users = re.search(rf"^# {kind} passwords \(([^)]*)\)", text, re.MULTILINE)
+        assert users, f".env.example has no '# {kind} passwords (...)' line"
+        return {f"MQTT_{user.strip().upper().replace('-', '_')}_PASSWORD" for user in users.group(1).split(",")}
+
+    modifiers = compose_variables(COMPOSE_FILE.read_text())
+    passwords = {name: modifier for name, modifier in modifiers.items() if re.fullmatch(r"MQTT_\w+_PASSWORD", name)}
+    assert listed("Required") == {name for name, modifier in passwords.items() if modifier.startswith(":?")}
+    assert listed("Optional") == set(OPTIONAL_SECRETS) == {n for n, m in passwords.items() if not m.startswith(":?")}
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        name = line.partition("=")[0]
+        if name.endswith(("PASSWORD", "TOKEN")) and name not in passwords:  # InfluxDB, Grafana, the API token
+            comments = list(itertools.takewhile(lambda above: above.startswith("#"), reversed(lines[:index])))
+            assert any("Required" in comment for comment in comments), f"say above {name} that it is required"
 
 
 def test_zeropower_services_are_the_expected_ones(services):
