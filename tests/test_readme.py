@@ -9,6 +9,7 @@ from tests.helpers import REPO
 from zeropower.actuator_opendtu.settings import ActuatorOpenDtuServiceSettings
 from zeropower.controller.settings import ControllerServiceSettings
 from zeropower.meter.settings import MeterServiceSettings
+from zeropower.shared.service import settings_or_exit
 from zeropower.shared.settings import load_settings
 
 
@@ -32,3 +33,33 @@ def test_readme_config_is_valid(readme_config, settings_cls):
     assert settings.mqtt.host == "192.168.1.10"
     assert settings.mqtt.password is not None
     assert settings.mqtt.password.get_secret_value() == "secret"
+
+
+def troubleshooting() -> str:
+    text = (REPO / "README.md").read_text()
+    return text[text.index("## Troubleshooting") : text.index("## Development")]
+
+
+@pytest.mark.parametrize(
+    ("driver", "quoted"),
+    [
+        ("{type: shelly_gen2}", "meter.driver.shelly_gen2.url: Field required"),
+        (
+            "{type: shelly_gen2, url: 'http://192.168.1.50', pasword: x}",
+            "meter.driver.shelly_gen2.pasword: Extra inputs are not permitted (got ...)",
+        ),
+    ],
+)
+def test_readme_quotes_the_real_configuration_errors(tmp_path, monkeypatch, capsys, driver, quoted):
+    """What the meter service prints for an invalid config, as the README's troubleshooting quotes it."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"meter:\n  driver: {driver}\n")
+    with pytest.raises(SystemExit) as exited:
+        settings_or_exit("meter", MeterServiceSettings, config)
+    assert exited.value.code == 2
+    printed = capsys.readouterr().err.splitlines()
+    assert printed[0] == "zeropower.meter: invalid configuration:"
+    assert [line.strip().replace("(got 'x')", "(got ...)") for line in printed[1:]] == [quoted]
+    assert f"`{quoted}`" in troubleshooting()
+    assert f"`{printed[0]}`" in troubleshooting()
