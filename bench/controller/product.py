@@ -35,7 +35,9 @@ def controller_settings(setup: Setup) -> ControllerSettings:
 
 def announced(settings: ActuatorOpenDtuSettings) -> list[DeviceInfo]:
     """The devices the actuator announces, as its service builds them."""
-    return [inverter.device_info(device_id) for device_id, inverter in settings.inverters_by_id.items()]
+    return [
+        inverter.device_info(device_id, settings.pacing) for device_id, inverter in settings.inverters_by_id.items()
+    ]
 
 
 class Zeropower:

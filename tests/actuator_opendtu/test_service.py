@@ -11,7 +11,7 @@ import pytest
 from tests.helpers import MqttProbe, service_running
 from zeropower.actuator_opendtu.service import run
 from zeropower.actuator_opendtu.settings import ActuatorOpenDtuServiceSettings
-from zeropower.shared.messages import ActuatorAnnouncement, ActuatorState, DeviceState, SetpointCommand
+from zeropower.shared.messages import ActuatorAnnouncement, ActuatorState, DeviceState, Pacing, SetpointCommand
 from zeropower.shared.mqtt import IncomingMessage
 from zeropower.shared.settings import MqttSettings
 from zeropower.shared.topics import OpenDtuTopics, Topics, actuator_service_id
@@ -77,11 +77,13 @@ async def test_announcement_and_state_are_retained(broker, mqtt_settings, probe)
     announcement = ActuatorAnnouncement.model_validate_json(stored[topics.actuator_announce("opendtu")].payload)
     assert announcement.actuator_id == "opendtu"
     assert announcement.driver == "opendtu"
-    assert [d.model_dump(exclude={"kind", "commands_per_hour"}) for d in announcement.devices] == [
+    assert [d.model_dump(exclude={"kind", "commands_per_hour", "pacing"}) for d in announcement.devices] == [
         {"device_id": ROOF, "name": "roof", "min_w": 40, "max_w": 800, "enabled": True, "priority": 1},
         {"device_id": GARAGE, "name": GARAGE, "min_w": 40, "max_w": 600, "enabled": False, "priority": 0},
     ]
     assert [d.commands_per_hour for d in announcement.devices] == [120, 240]  # the budgets, default 240
+    pacing = Pacing(min_change_w=10, raise_interval_s=0, reduce_interval_s=0, refresh_interval_s=60)
+    assert [d.pacing for d in announcement.devices] == [pacing, pacing]  # as configured (intervals 0 here)
     state = ActuatorState.model_validate_json(stored[topics.actuator_state("opendtu")].payload)
     assert (state.mode, state.commands_sent) == ("waiting", 0)
 

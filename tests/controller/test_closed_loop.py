@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from zeropower.controller.logic import ZeroExportController
+from zeropower.controller.logic import HORIZON_TOLERANCE_S, ZeroExportController
 from zeropower.controller.settings import ControllerSettings
 from zeropower.shared.messages import DeviceInfo, DeviceState, GridReading
 from zeropower.sim.plant import Plant
@@ -210,3 +210,17 @@ def test_with_the_load_forecast_a_pulsing_hob_exports_less():
         learned = pulsing_hob(loop, 60)  # an hour and more: every state seen often enough
         exported[forecast_load] = loop.export_wh(learned + 40 * 40)
     assert exported[True] < 0.6 * exported[False], exported
+
+
+def test_the_load_forecast_looks_as_far_ahead_as_the_learned_dead_time():
+    loop = make_loop(dead_time_s=18.0, forecast_load=True)
+    loop.controller.settings = loop.controller.settings.model_copy(update={"dead_time_s": 8.0})  # configured wrong
+    loop.run(60)
+    assert loop.controller.forecast_horizon_s == 8
+    for load in (1000, 300) * 6:  # twelve load steps: each a limit change the telemetry shows
+        loop.plant.set_load_w(load)
+        loop.run(90)
+    learned = {serial: dynamics.dead_time_s for serial, (dynamics, _) in loop.controller.learned_dynamics().items()}
+    weighted = (800 * learned["114182912345"] + 400 * learned["112182954321"]) / 1200  # roof 800 W, balcony 400 W
+    assert loop.controller.forecast_horizon_s == pytest.approx(weighted, abs=HORIZON_TOLERANCE_S + 0.5)
+    assert loop.controller.forecast_horizon_s == pytest.approx(18, abs=3)  # the second inverter waits on the radio

@@ -428,7 +428,9 @@ def test_an_announced_command_budget_holds_back_raises_before_cuts():
     assert limits == [150, 200, 250, 300]
     clock.advance(30)
     controller.on_device_state(telemetry(clock, 300, 300))
-    assert limit(controller.on_grid(grid(clock, 50))) == 300  # a raise now would eat the reserve: held
+    held = controller.on_grid(grid(clock, 50))
+    assert limit(held) == 300  # a raise now would eat the reserve: held, and the state says so
+    assert held.state.reason == "raise held back by the command budget of roof (next command in 480 s)"
     assert limit(controller.on_grid(grid(clock, -100))) == 200  # a cut (it stops export) still goes out
 
 

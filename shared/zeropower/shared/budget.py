@@ -1,4 +1,4 @@
-"""An inverter's command budget: a token bucket kept alike by the controller (to plan) and the actuator (to enforce).
+"""An inverter's command budget and pacing, kept alike by the controller (to plan) and the actuator (to enforce).
 
 Never more than ``commands_per_hour`` in any hour: the bucket holds ``BURST`` tokens and refills at
 ``commands_per_hour - BURST`` an hour, so even a full bucket spent at once stays within the hour's budget.
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from zeropower.shared.messages import Pacing
 
 #: Tokens a bucket holds: a quick cut sequence (a cut and its correction, as a load switching off asks for)
 #: and four more commands for the raises when it comes back or a load pulsing on and off. A larger burst
@@ -55,3 +57,30 @@ class CommandBucket:
     def take(self, now: float) -> None:
         """Take a token, if there is one."""
         self.tokens, self.at = max(0.0, self.level(now) - 1), now
+
+
+def command_due_at(
+    pacing: Pacing,
+    bucket: CommandBucket,
+    *,
+    sent_w: float,
+    sent_at: float,
+    target_w: float,
+    now: float,
+    budgeted: bool = True,
+) -> float:
+    """When ``target_w`` goes out after ``sent_w`` was sent at ``sent_at``: -inf or a time up to ``now`` if due.
+
+    A change smaller than ``min_change_w`` is not sent, but the last command is sent again after
+    ``refresh_interval_s`` from a full bucket. A change waits for its interval (a reduction's is shorter: it
+    stops export) and, when ``budgeted``, for its tokens.
+    """
+    refresh_at = sent_at + pacing.refresh_interval_s
+    change_w = target_w - sent_w
+    if change_w == 0 or abs(change_w) < pacing.min_change_w:
+        return max(refresh_at, bucket.ready_at(BURST, now))
+    interval = pacing.reduce_interval_s if change_w < 0 else pacing.raise_interval_s
+    due_at = min(sent_at + interval, refresh_at)
+    if not budgeted:
+        return due_at
+    return max(due_at, bucket.ready_at(bucket.needed(change_w), now))

@@ -78,6 +78,27 @@ class GridReading(Message):
 DeviceKind = Literal["inverter", "consumer"]
 
 
+class Pacing(BaseModel):
+    """How an actuator spaces the commands to one device, announced so the controller plans with the same rules.
+
+    The controller mirrors what the actuator sends (its model of the inverter, its dynamics learner and the
+    command budget count the commands actually sent, when they are sent), see ``zeropower.shared.budget``.
+    """
+
+    model_config = WIRE
+
+    min_change_w: float = Field(
+        ge=0, le=MAX_POWER_W, description="Changes smaller than this against the last command sent are not sent, in W."
+    )
+    raise_interval_s: float = Field(ge=0, le=3600, description="Shortest time between two commands when raising, in s.")
+    reduce_interval_s: float = Field(
+        ge=0, le=3600, description="Shortest time between two commands when lowering, in s."
+    )
+    refresh_interval_s: float = Field(
+        gt=0, le=86400, description="The last command is sent again this often (from a full budget), in s."
+    )
+
+
 class DeviceInfo(BaseModel):
     """One controllable device as an actuator announces it."""
 
@@ -97,6 +118,9 @@ class DeviceInfo(BaseModel):
         ge=1,
         le=MAX_COMMANDS_PER_HOUR,
         description="Most commands the actuator sends the device in any hour; None: no budget announced.",
+    )
+    pacing: Pacing | None = Field(
+        None, description="How the actuator spaces commands to the device; None: every change is sent at once."
     )
 
     @model_validator(mode="after")

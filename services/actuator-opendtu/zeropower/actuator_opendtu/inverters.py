@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from zeropower.shared.messages import MAX_COMMANDS_PER_HOUR, MAX_POWER_W, DeviceInfo
+from zeropower.shared.messages import MAX_COMMANDS_PER_HOUR, MAX_POWER_W, DeviceInfo, Pacing
 from zeropower.shared.settings import StrictModel
 
 #: Lowest limit when neither ``min_w`` nor ``min_percent`` is set: below ~5 % some models become unstable.
@@ -94,8 +94,8 @@ class InverterSettings(StrictModel):
         """A human-readable name: the configured name, else the serial."""
         return self.name or self.serial or "?"
 
-    def device_info(self, device_id: str) -> DeviceInfo:
-        """How the actuator announces this inverter to the controller."""
+    def device_info(self, device_id: str, pacing: Pacing) -> DeviceInfo:
+        """How the actuator announces this inverter to the controller, with the actuator's pacing."""
         return DeviceInfo(
             device_id=device_id,
             name=self.label,
@@ -104,6 +104,7 @@ class InverterSettings(StrictModel):
             enabled=self.enabled,
             priority=self.priority,
             commands_per_hour=self.commands_per_hour,
+            pacing=pacing,
         )
 
     def clamp(self, limit_w: float) -> float:

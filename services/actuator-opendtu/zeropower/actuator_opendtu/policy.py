@@ -1,6 +1,9 @@
 """Which limit goes to which inverter, and when. Pure: an injected clock, no I/O.
 
 - A setpoint is clamped to the inverter's [minimum limit, ``max_w``].
+- The pacing and the budget below are decided by ``zeropower.shared.budget.command_due_at``, which the
+  controller runs too, on the pacing and budget each inverter is announced with: it plans with the commands
+  actually sent.
 - A change smaller than ``min_change_w`` against the last limit sent is skipped.
 - Commands to one inverter are at least ``min_interval_s`` apart when raising and ``min_interval_reduce_s``
   when lowering (reductions stop export, so they may come sooner). A change that has to wait is not lost:
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 
 from zeropower.actuator_opendtu.inverters import InverterSettings
 from zeropower.actuator_opendtu.settings import ActuatorOpenDtuSettings
-from zeropower.shared.budget import BURST, CommandBucket
+from zeropower.shared.budget import CommandBucket, command_due_at
 from zeropower.shared.messages import ActuatorMode
 
 Clock = Callable[[], float]
@@ -141,16 +144,15 @@ class CommandPolicy:
         """
         if inverter.sent_w is None or inverter.sent_at is None or inverter.resend:
             return -math.inf
-        settings = self._settings
-        refresh_at = inverter.sent_at + settings.refresh_interval_s
-        change_w = target_w - inverter.sent_w
-        if change_w == 0 or abs(change_w) < settings.min_change_w:
-            return max(refresh_at, inverter.bucket.ready_at(BURST, now))
-        interval = settings.min_interval_reduce_s if change_w < 0 else settings.min_interval_s
-        due_at = min(inverter.sent_at + interval, refresh_at)
-        if failsafe:
-            return due_at
-        return max(due_at, inverter.bucket.ready_at(inverter.bucket.needed(change_w), now))
+        return command_due_at(
+            self._settings.pacing,
+            inverter.bucket,
+            sent_w=inverter.sent_w,
+            sent_at=inverter.sent_at,
+            target_w=target_w,
+            now=now,
+            budgeted=not failsafe,
+        )
 
     def _timeout_at(self) -> float:
         last = self._setpoint_at if self._setpoint_at is not None else self._started_at

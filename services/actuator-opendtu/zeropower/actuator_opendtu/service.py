@@ -63,10 +63,11 @@ class ActuatorService:
                 loop.cancel()
 
     def _announcement(self) -> ActuatorAnnouncement:
+        pacing = self._settings.pacing
         return ActuatorAnnouncement(
             actuator_id=self._settings.actuator_id,
             driver=self._settings.driver.type,
-            devices=[inverter.device_info(device_id) for device_id, inverter in self._inverters.items()],
+            devices=[inverter.device_info(device_id, pacing) for device_id, inverter in self._inverters.items()],
         )
 
     # ---- inputs ---------------------------------------------------------------------------------

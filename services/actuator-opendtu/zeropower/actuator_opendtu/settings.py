@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from zeropower.actuator_opendtu.drivers import DriverConfig, OpenDtuConfig
 from zeropower.actuator_opendtu.inverters import InverterSettings
+from zeropower.shared.messages import Pacing
 from zeropower.shared.settings import ServiceSettings, StrictModel
 
 
@@ -66,6 +67,16 @@ class ActuatorOpenDtuSettings(StrictModel):
         if self.refresh_interval_s < self.min_interval_s:
             raise ValueError("refresh_interval_s must be at least min_interval_s")
         return self
+
+    @property
+    def pacing(self) -> Pacing:
+        """How commands to each inverter are spaced, as announced to the controller."""
+        return Pacing(
+            min_change_w=self.min_change_w,
+            raise_interval_s=self.min_interval_s,
+            reduce_interval_s=self.min_interval_reduce_s,
+            refresh_interval_s=self.refresh_interval_s,
+        )
 
     @property
     def inverters_by_id(self) -> dict[str, InverterSettings]:

@@ -18,11 +18,15 @@ from zeropower.controller.dynamics import DynamicsEstimator
 from zeropower.controller.forecast import LoadForecast
 from zeropower.controller.model import Dynamics, OutputModel
 from zeropower.controller.settings import ControllerSettings
-from zeropower.shared.budget import CommandBucket
-from zeropower.shared.messages import ControllerMode, ControllerState, DeviceInfo, DeviceState, GridReading
+from zeropower.shared.budget import CommandBucket, command_due_at
+from zeropower.shared.messages import ControllerMode, ControllerState, DeviceInfo, DeviceState, GridReading, Pacing
 
 Clock = Callable[[], float]
 
+#: The pacing of an actuator that announces a budget but no pacing: every change goes out at once.
+IMMEDIATE = Pacing(min_change_w=0, raise_interval_s=0, reduce_interval_s=0, refresh_interval_s=86400)
+#: The load forecast's horizon follows the dead time once it moves by more than this (and a fifth), in s.
+HORIZON_TOLERANCE_S = 1.0
 #: Device states kept for devices not (yet) announced: a retained state may arrive before its announcement.
 UNANNOUNCED_KEPT = 256
 
@@ -49,6 +53,9 @@ class _Device:
     learner: DynamicsEstimator | None = None  # learns an inverter's dead time and ramp
     learned_from: Dynamics | None = None  # the configured dynamics the learner started from
     budget: CommandBucket | None = None  # the inverter's command budget as its actuator keeps it
+    setpoint_at: float = -math.inf  # when the setpoint last changed
+    sent_w: float | None = None  # the last limit the actuator sent, as it paces and budgets (mirrored)
+    sent_at: float = -math.inf
 
     def __post_init__(self) -> None:
         self.model = OutputModel(self.info.max_w)
@@ -195,6 +202,7 @@ class ZeroExportController:
         if reported is None:
             return
         device.setpoint_w = round(min(max(reported, device.info.min_w), device.info.max_w), 1)
+        device.sent_w = device.setpoint_w
         device.model.adopt(device.setpoint_w)
 
     def on_grid(self, reading: GridReading) -> Decision:
@@ -217,6 +225,10 @@ class ZeroExportController:
     def _step(self, now: float, *, fresh_reading: bool) -> Decision:
         settings = self.settings
         enabled = [d for d in self._devices.values() if d.info.enabled and self.is_online(d.actuator_id)]
+        for device in enabled:
+            # Setpoints the actuator held back went out when they fell due; one due this very moment goes
+            # out with whatever a step on a fresh reading decides (the actuator sends the newest).
+            self._mirror_send(device, now, due_before=now if fresh_reading else math.inf)
         grid_age = None if self._grid.received_at is None else now - self._grid.received_at
         stale = grid_age is None or grid_age > settings.stale_after_s
         if not (stale and self.enabled):
@@ -354,16 +366,28 @@ class ZeroExportController:
             return f"waiting for {-awaited:+.0f} W of limit changes in flight to take effect"
         return ""
 
+    @property
+    def forecast_horizon_s(self) -> float | None:
+        """How far ahead the load forecast looks, in s (None: no forecast yet)."""
+        return None if self._forecast is None else self._forecast.horizon_s
+
     def _load_change_ahead(self, now: float, inverters: list[_Device], consumption_w: float) -> float:
         """The change of the load over the next dead time the forecast expects (0 when off or still learning).
 
         The load is estimated as the grid less the diverters' draw plus each inverter's most likely output.
+        The horizon is the inverters' dead time (learned, else configured; weighted by their maximum, as the
+        output follows); the forecast starts learning anew when that moves by more than a second and a fifth
+        (learning settles the dead time within minutes).
         """
         settings = self.settings
         if not settings.forecast_load:
             return 0.0
-        if self._forecast is None or self._forecast.horizon_s != settings.dead_time_s:
-            self._forecast = LoadForecast(settings.dead_time_s)
+        horizon_s = sum(self.dynamics(d).dead_time_s * d.info.max_w for d in inverters) / sum(
+            d.info.max_w for d in inverters
+        )
+        known = self._forecast
+        if known is None or abs(horizon_s - known.horizon_s) > max(HORIZON_TOLERANCE_S, 0.2 * known.horizon_s):
+            self._forecast = LoadForecast(round(horizon_s))
         output = sum(d.model.expected_output_w(now, self.dynamics(d)) for d in inverters)
         self._forecast.observe(now, (self._grid.power_w or 0.0) - consumption_w + output)
         return self._forecast.change_w(now, settings.forecast_quantile)
@@ -410,12 +434,31 @@ class ZeroExportController:
             beyond = self.settings.target_w - (self._grid.power_w or 0.0)
             if total <= floor and beyond > 0:
                 return f"exporting {beyond:.0f} W beyond target with all inverters at their minimum"
-            return f"cut limits by {-moved:.0f} W" if moved < -0.5 else "limits where the load needs them"
+            if moved < -0.5:
+                return f"cut limits by {-moved:.0f} W"
+            return self._held_by_budget(inverters, raising, now) or "limits where the load needs them"
         if moved < 0.5:
-            return "inverters at what they can deliver"
+            return self._held_by_budget(inverters, raising, now) or "inverters at what they can deliver"
         if total >= ceiling:
             return f"import: raised limits by {moved:.0f} W to what the inverters can deliver"
         return f"import: raised limits by {moved:.0f} W"
+
+    def _held_by_budget(self, inverters: list[_Device], raising: bool, now: float) -> str:
+        """Why no limit moved, if a command budget holds the change back: which inverters and for how long."""
+        waits = {}
+        for device in inverters:
+            budget, setpoint = device.budget, device.setpoint_w
+            if budget is None or setpoint is None:
+                continue
+            room = self._available(device) - setpoint if raising else setpoint - device.info.min_w
+            change_w = 1.0 if raising else -1.0
+            if room > FULL_TOLERANCE_W and not budget.allows(change_w, now):
+                waits[device.info.name] = budget.ready_at(budget.needed(change_w), now) - now
+        if not waits:
+            return ""
+        change = "raise" if raising else "cut"
+        names = ", ".join(sorted(waits))
+        return f"{change} held back by the command budget of {names} (next command in {min(waits.values()):.0f} s)"
 
     def _allocate(
         self, total_w: float, shares: list[Share], stands_for: dict[str, float], raising: bool, now: float
@@ -451,7 +494,8 @@ class ZeroExportController:
             return False
         if not raising and limit_w > device.setpoint_w + FULL_TOLERANCE_W:
             return False
-        return device.budget is None or device.budget.allows(limit_w - device.setpoint_w, now)
+        sent_w = device.setpoint_w if device.sent_w is None else device.sent_w
+        return device.budget is None or device.budget.allows(limit_w - sent_w, now)
 
     def _keeps_sun_limited_limit(self, device: _Device, limit_w: float) -> bool:
         """Whether a sun-limited inverter keeps its limit: a small move above its output changes nothing now.
@@ -502,18 +546,49 @@ class ZeroExportController:
         return output if output is not None else device.info.max_w
 
     def _set(self, device: _Device, limit_w: float, now: float) -> None:
-        """Set a new limit (or a consumer's power); an inverter's model records it."""
+        """Set a new limit (or a consumer's power); an inverter's actuator sends it as its pacing allows."""
         limit_w = round(limit_w, 1)
         if device.setpoint_w is not None and abs(limit_w - device.setpoint_w) < 0.5:
             return
-        device.setpoint_w = limit_w
-        if not device.is_consumer:
-            device.model.command(now, limit_w)
-            if device.budget is not None:
-                device.budget.take(now)
-            learner = self._learner(device)
-            if learner is not None:
-                learner.on_command(now, limit_w)
+        device.setpoint_w, device.setpoint_at = limit_w, now
+        self._mirror_send(device, now)
+
+    def _mirror_send(self, device: _Device, now: float, due_before: float = math.inf) -> None:
+        """Record what the inverter's actuator sends of its setpoint, by the pacing and budget it announced.
+
+        The actuator sends the newest setpoint once its interval and budget allow, skips small changes and
+        refreshes the last limit from a full budget (``command_due_at``, which it runs too). The model, the
+        dynamics learner and the budget count the commands actually sent, at the time they go out.
+        """
+        setpoint = device.setpoint_w
+        if device.is_consumer or setpoint is None:
+            return
+        at = now
+        if device.budget is not None and device.sent_w is not None:
+            due = command_due_at(
+                device.info.pacing or IMMEDIATE,
+                device.budget,
+                sent_w=device.sent_w,
+                sent_at=device.sent_at,
+                target_w=setpoint,
+                now=now,
+            )
+            if due > now or due >= due_before:
+                return
+            at = max(due, device.setpoint_at, device.sent_at)
+            if setpoint == device.sent_w:  # a refresh: the same limit again
+                device.budget.take(at)
+                device.sent_at = at
+                return
+        elif setpoint == device.sent_w:
+            return
+        device.sent_w, device.sent_at = setpoint, at
+        device.model.command(at, setpoint)
+        if device.budget is not None:
+            device.budget.take(at)
+        learner = self._learner(device)
+        if learner is not None:
+            learner.on_command(at, setpoint)
 
     # ---- output -------------------------------------------------------------------------------
 
