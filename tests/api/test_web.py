@@ -183,6 +183,12 @@ async def test_tuning_form_keeps_the_field_being_edited(page: Page, mqtt_setting
     await expect(page.locator("#tuning-status")).to_have_text("nothing changed", timeout=TIMEOUT_MS)
     assert [m.payload for m in probe.messages[mark:] if m.topic == topics.controller_config_set()] == [command.payload]
 
+    mark = probe.mark()
+    await page.locator("input[name=forecast_load]").check()  # the load forecast, switched on in the browser
+    await page.locator("#tuning button").click()
+    command = await probe.wait_for(topics.controller_config_set(), since=mark)
+    assert json.loads(command.payload) == {"forecast_load": True}
+
 
 @pytest.mark.parametrize("api_settings", [ApiSettings(token=TOKEN)])
 async def test_token_is_asked_for_and_a_wrong_one_is_an_error(

@@ -120,6 +120,8 @@ TUNABLE_FIELDS = (
     "diverter_order",
     "stale_after_s",
     "dead_time_s",
+    "forecast_load",
+    "forecast_quantile",
     "dry_run",
 )
 
