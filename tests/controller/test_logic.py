@@ -362,7 +362,7 @@ def test_unreachable_inverter_gets_its_minimum_and_others_take_over():
 
 def test_total_is_split_over_actuators_proportionally():
     clock = FakeClock()
-    controller = make(clock, target_w=0, raise_gain=1)
+    controller = make(clock, target_w=0, raise_gain=1, allocation="proportional")
     controller.set_actuator("other", [DeviceInfo(device_id="2", name="garage", min_w=20, max_w=400)])
     decision = controller.on_grid(grid(clock, -600))  # no telemetry yet: both assumed at their maximum
     total = sum(decision.setpoints["opendtu"].values()) + sum(decision.setpoints["other"].values())
@@ -478,3 +478,17 @@ def test_an_inverter_out_of_budget_keeps_its_limit_and_the_others_take_its_share
         setpoints = dict(controller.on_grid(grid(clock, 60)).setpoints["opendtu"])
     assert setpoints[small.device_id] == before[small.device_id]  # held back by its budget ...
     assert sum(setpoints.values()) == pytest.approx(sum(before.values()) + 60)  # ... the roof took all
+
+
+def test_a_small_change_takes_one_command_a_large_one_moves_every_inverter():
+    clock = FakeClock()
+    controller = two_inverters(clock, roof=(300, 300), shaded=(150, 150))  # neither sun-limited
+    setpoints = controller.on_grid(grid(clock, 120)).setpoints["opendtu"]  # 100 W import above target
+    assert setpoints[SHADED.device_id] == 150  # one command: the roof, with the most room, takes it
+    assert setpoints[INVERTER.device_id] > 300
+    clock.advance(30)
+    controller.on_device_state(telemetry(clock, setpoints[INVERTER.device_id], setpoints[INVERTER.device_id]))
+    controller.on_device_state(telemetry(clock, 150, 150, SHADED.device_id))
+    setpoints = controller.on_grid(grid(clock, -600)).setpoints["opendtu"]  # a 620 W cut: more than one ramps
+    assert setpoints[SHADED.device_id] < 150  # in 2 s, so both move
+    assert setpoints[INVERTER.device_id] < 300

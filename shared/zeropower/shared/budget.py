@@ -8,7 +8,6 @@ Each command takes a token. A reduction (it stops export) may take the last one;
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from zeropower.shared.messages import Pacing
@@ -41,10 +40,10 @@ class CommandBucket:
         """The tokens at ``now``."""
         return min(BURST, self.tokens + (now - self.at) * self.rate)
 
-    def ready_at(self, need: float, now: float) -> float:
-        """When the bucket holds ``need`` tokens: -inf if it does now."""
-        missing = need - self.level(now)
-        return -math.inf if missing <= _EPSILON else now + missing / self.rate
+    def ready_at(self, need: float) -> float:
+        """When the bucket holds ``need`` tokens: since its last take (``at``) or once the refill gets there."""
+        missing = need - self.tokens
+        return self.at if missing <= _EPSILON else self.at + missing / self.rate
 
     def needed(self, change_w: float) -> int:
         """Tokens the bucket must hold for a change: one for a reduction, one above the reserve for a raise."""
@@ -52,7 +51,7 @@ class CommandBucket:
 
     def allows(self, change_w: float, now: float) -> bool:
         """Whether a change of ``change_w`` may be sent now."""
-        return self.ready_at(self.needed(change_w), now) == -math.inf
+        return self.ready_at(self.needed(change_w)) <= now
 
     def take(self, now: float) -> None:
         """Take a token, if there is one."""
@@ -66,10 +65,9 @@ def command_due_at(
     sent_w: float,
     sent_at: float,
     target_w: float,
-    now: float,
     budgeted: bool = True,
 ) -> float:
-    """When ``target_w`` goes out after ``sent_w`` was sent at ``sent_at``: -inf or a time up to ``now`` if due.
+    """When ``target_w`` goes out after ``sent_w`` was sent at ``sent_at`` (a past time: it is due).
 
     A change smaller than ``min_change_w`` is not sent, but the last command is sent again after
     ``refresh_interval_s`` from a full bucket. A change waits for its interval (a reduction's is shorter: it
@@ -78,9 +76,9 @@ def command_due_at(
     refresh_at = sent_at + pacing.refresh_interval_s
     change_w = target_w - sent_w
     if change_w == 0 or abs(change_w) < pacing.min_change_w:
-        return max(refresh_at, bucket.ready_at(BURST, now))
+        return max(refresh_at, bucket.ready_at(BURST))
     interval = pacing.reduce_interval_s if change_w < 0 else pacing.raise_interval_s
     due_at = min(sent_at + interval, refresh_at)
     if not budgeted:
         return due_at
-    return max(due_at, bucket.ready_at(bucket.needed(change_w), now))
+    return max(due_at, bucket.ready_at(bucket.needed(change_w)))

@@ -150,7 +150,6 @@ class CommandPolicy:
             sent_w=inverter.sent_w,
             sent_at=inverter.sent_at,
             target_w=target_w,
-            now=now,
             budgeted=not failsafe,
         )
 

@@ -25,6 +25,9 @@ Clock = Callable[[], float]
 
 #: The pacing of an actuator that announces a budget but no pacing: every change goes out at once.
 IMMEDIATE = Pacing(min_change_w=0, raise_interval_s=0, reduce_interval_s=0, refresh_interval_s=86400)
+#: fewest-commands allocation: a change one inverter ramps within this long goes to one inverter; a larger
+#: one to all, so their ramps run side by side (another command takes about this long on the DTU's radio), s.
+RAMP_ALONE_S = 2.0
 #: The load forecast's horizon follows the dead time once it moves by more than this (and a fifth), in s.
 HORIZON_TOLERANCE_S = 1.0
 #: Device states kept for devices not (yet) announced: a retained state may arrive before its announcement.
@@ -180,7 +183,7 @@ class ZeroExportController:
 
     def _take_device_state(self, device: _Device, state: DeviceState, now: float) -> None:
         if device.setpoint_w is None:
-            self._adopt(device, state)
+            self._adopt(device, state, now)
         device.telemetry = state
         device.telemetry_at = now
         if not device.is_consumer and state.power_w is not None:
@@ -191,10 +194,11 @@ class ZeroExportController:
                 learner.on_telemetry(now, state.power_w, state.limit_w)
 
     @staticmethod
-    def _adopt(device: _Device, state: DeviceState) -> None:
+    def _adopt(device: _Device, state: DeviceState, now: float) -> None:
         """Take a device's reported state as its setpoint in force: a restart changes nothing by itself.
 
-        An inverter's limit read-back (else the last limit its actuator sent), a consumer's power draw.
+        An inverter's limit read-back (else the last limit its actuator sent), a consumer's power draw; for
+        the mirror of its actuator's commands, as if sent now.
         """
         reported = state.power_w if device.is_consumer else state.limit_w
         if reported is None and not device.is_consumer:
@@ -202,7 +206,7 @@ class ZeroExportController:
         if reported is None:
             return
         device.setpoint_w = round(min(max(reported, device.info.min_w), device.info.max_w), 1)
-        device.sent_w = device.setpoint_w
+        device.sent_w, device.sent_at, device.setpoint_at = device.setpoint_w, now, now
         device.model.adopt(device.setpoint_w)
 
     def on_grid(self, reading: GridReading) -> Decision:
@@ -333,7 +337,8 @@ class ZeroExportController:
         current = sum(d.setpoint_w or 0.0 for d in consumers)
         shares = [Share(d.info.device_id, d.info.min_w, d.info.max_w, d.info.priority) for d in consumers]
         wanted = current - self.settings.divert_gain * error_w
-        for device_id, power_w in allocate(wanted, shares, self.settings.allocation).items():
+        drawing = {d.info.device_id: d.setpoint_w or 0.0 for d in consumers}
+        for device_id, power_w in allocate(wanted, shares, self.settings.allocation, drawing).items():
             self._set(self._devices[device_id], power_w, now)
         new = sum(d.setpoint_w or 0.0 for d in consumers)
         if abs(new - current) < 0.5:
@@ -453,7 +458,7 @@ class ZeroExportController:
             room = self._available(device) - setpoint if raising else setpoint - device.info.min_w
             change_w = 1.0 if raising else -1.0
             if room > FULL_TOLERANCE_W and not budget.allows(change_w, now):
-                waits[device.info.name] = budget.ready_at(budget.needed(change_w), now) - now
+                waits[device.info.name] = budget.ready_at(budget.needed(change_w)) - now
         if not waits:
             return ""
         change = "raise" if raising else "cut"
@@ -470,10 +475,12 @@ class ZeroExportController:
         command budget would hold the move back; the others take its share.
         """
         held: dict[str, float] = {}
+        ramps = [self.dynamics(self._devices[share.device_id]).ramp_w_per_s for share in shares]
+        alone_w = RAMP_ALONE_S * max(ramps, default=0.0)
         while True:
             free = [share for share in shares if share.device_id not in held]
             kept = sum(held.values())
-            limits = allocate(total_w - kept, free, self.settings.allocation) if free else {}
+            limits = allocate(total_w - kept, free, self.settings.allocation, stands_for, alone_w) if free else {}
             blocked = {
                 device_id: stands_for[device_id]
                 for device_id, limit_w in limits.items()
@@ -551,14 +558,18 @@ class ZeroExportController:
         if device.setpoint_w is not None and abs(limit_w - device.setpoint_w) < 0.5:
             return
         device.setpoint_w, device.setpoint_at = limit_w, now
+        if not device.is_consumer:
+            device.model.command(now, limit_w)  # its actuator may hold it back a little: see model.LATER_S
         self._mirror_send(device, now)
 
     def _mirror_send(self, device: _Device, now: float, due_before: float = math.inf) -> None:
         """Record what the inverter's actuator sends of its setpoint, by the pacing and budget it announced.
 
         The actuator sends the newest setpoint once its interval and budget allow, skips small changes and
-        refreshes the last limit from a full budget (``command_due_at``, which it runs too). The model, the
-        dynamics learner and the budget count the commands actually sent, at the time they go out.
+        refreshes the last limit from a full budget (``command_due_at``, which it runs too). The dynamics
+        learner and the budget count the commands actually sent, at the time they go out. (The inverter's
+        model takes each setpoint when it is decided: a pending one is on its way, its delay within the
+        model's spread of dead times.)
         """
         setpoint = device.setpoint_w
         if device.is_consumer or setpoint is None:
@@ -571,7 +582,6 @@ class ZeroExportController:
                 sent_w=device.sent_w,
                 sent_at=device.sent_at,
                 target_w=setpoint,
-                now=now,
             )
             if due > now or due >= due_before:
                 return
@@ -583,7 +593,6 @@ class ZeroExportController:
         elif setpoint == device.sent_w:
             return
         device.sent_w, device.sent_at = setpoint, at
-        device.model.command(at, setpoint)
         if device.budget is not None:
             device.budget.take(at)
         learner = self._learner(device)

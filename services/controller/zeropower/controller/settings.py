@@ -11,7 +11,7 @@ from pydantic.fields import FieldInfo
 from zeropower.shared.messages import MAX_POWER_W, WIRE
 from zeropower.shared.settings import ServiceSettings, StrictModel
 
-Allocation = Literal["proportional", "priority"]
+Allocation = Literal["fewest-commands", "proportional", "priority"]
 DiverterOrder = Literal["use-before-curtail", "curtail-first"]
 
 
@@ -77,7 +77,9 @@ class ControllerSettings(StrictModel):
         60.0, gt=0, le=3600, description="An inverter without telemetry for this long counts as unreachable, in s."
     )
     allocation: Allocation = Field(
-        "proportional", description="Split over inverters: proportional to headroom, or by priority (lowest first)."
+        "fewest-commands",
+        description="Split over inverters: a change to those with the most room for it first, in the fewest "
+        "commands (fewest-commands); proportional to headroom; or by priority (lowest first).",
     )
     divert_gain: float = Field(
         0.5, gt=0, le=1, description="Share of the error a diverter (consumer) takes per grid reading."
