@@ -46,7 +46,7 @@ def troubleshooting() -> str:
         ("{type: shelly_gen2}", "meter.driver.shelly_gen2.url: Field required"),
         (
             "{type: shelly_gen2, url: 'http://192.168.1.50', pasword: x}",
-            "meter.driver.shelly_gen2.pasword: Extra inputs are not permitted (got ...)",
+            "meter.driver.shelly_gen2.pasword: Extra inputs are not permitted",
         ),
     ],
 )
@@ -60,6 +60,6 @@ def test_readme_quotes_the_real_configuration_errors(tmp_path, monkeypatch, caps
     assert exited.value.code == 2
     printed = capsys.readouterr().err.splitlines()
     assert printed[0] == "zeropower.meter: invalid configuration:"
-    assert [line.strip().replace("(got 'x')", "(got ...)") for line in printed[1:]] == [quoted]
+    assert [line.strip() for line in printed[1:]] == [quoted]
     assert f"`{quoted}`" in troubleshooting()
     assert f"`{printed[0]}`" in troubleshooting()

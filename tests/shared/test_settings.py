@@ -94,3 +94,13 @@ def test_settings_or_exit_exits_2_naming_the_field(tmp_path, capsys):
 def test_substitution_leaves_non_strings_alone():
     tree = {"a": [1, "${X:-two}", {"b": True}]}
     assert substitute_variables(tree, {}, "f") == {"a": [1, "two", {"b": True}]}
+
+
+def test_no_secret_is_printed_in_a_configuration_error(tmp_path):
+    path = write(tmp_path, "meter:\n  url: x\n  pasword: hunter2\n  interval_s: soon\n")
+    with pytest.raises(ValidationError) as caught:
+        load_settings(ExampleSettings, path)
+    problems = describe_validation_error(caught.value)
+    assert "meter.pasword: Extra inputs are not permitted" in problems  # a misspelled key: named, no value
+    assert not any("hunter2" in problem for problem in problems)
+    assert any("'soon'" in problem for problem in problems)  # other values still help

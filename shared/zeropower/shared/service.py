@@ -55,13 +55,27 @@ def settings_or_exit(name: str, settings_cls: type[SettingsT], config_file: Path
     raise SystemExit(EXIT_CONFIG_ERROR)
 
 
+#: Field names holding secrets: their values never appear in an error message.
+SECRET_WORDS = ("password", "passwd", "token", "secret", "key")
+
+
 def describe_validation_error(error: ValidationError) -> list[str]:
-    """One line per problem: the dotted field path, the message and the offending input."""
+    """One line per problem: the dotted field path, the message and the offending input.
+
+    The input is not shown for an unknown key (a misspelled ``password:`` would print the password to the
+    journal) nor for a field whose name says it holds a secret.
+    """
     lines = []
     for problem in error.errors(include_url=False):
         path = ".".join(str(part) for part in problem["loc"]) or "(top level)"
         given = problem.get("input")
-        shown = "" if problem["type"] == "missing" or isinstance(given, dict) else f" (got {given!r})"
+        secret = any(word in str(problem["loc"][-1]).lower() for word in SECRET_WORDS) if problem["loc"] else False
+        if problem["type"] in ("missing", "extra_forbidden") or isinstance(given, dict):
+            shown = ""
+        elif secret:
+            shown = " (value not shown: a secret)"
+        else:
+            shown = f" (got {given!r})"
         lines.append(f"{path}: {problem['msg']}{shown}")
     return lines
 
