@@ -80,6 +80,7 @@ async def test_announcement_describes_a_consumer(broker, mqtt_settings, probe, t
             "enabled": True,
             "priority": 2,
             "commands_per_hour": None,  # a heater's setpoint is no radio command: no budget
+            "pacing": None,  # ... and no pacing: every change is applied at once
         }
     ]
     assert ActuatorState.model_validate_json(state.payload).mode == "waiting"
