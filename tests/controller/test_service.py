@@ -191,3 +191,21 @@ async def test_tuning_from_any_source_survives_a_restart(mqtt_settings, probe, t
         config = await probe.wait_for(topics.controller_config(), since=mark)
         assert json.loads(config.payload)["target_w"] == 35
         assert json.loads(config.payload)["deadband_w"] == 15
+
+
+async def test_every_refused_command_is_logged_with_its_cause(mqtt_settings, probe, caplog):
+    # Before: a refusal within a minute of another input problem was only counted in a later line, so a user
+    # correcting a command by hand never saw why the second attempt failed.
+    topics = Topics(mqtt_settings.topic_prefix)
+    async with controller(mqtt_settings):
+        await probe.wait_for(topics.availability("controller"), lambda m: m.text == "online")
+        await probe.publish(topics.grid_power(), "not json")
+        await probe.publish(topics.controller_config_set(), json.dumps({"target_w": "high"}))
+        await probe.publish(topics.controller_config_set(), json.dumps({"deadband_w": -5}))
+        await probe.publish(topics.controller_config_set(), json.dumps({"target_w": 35}))
+        await probe.wait_for(topics.controller_config(), lambda m: json.loads(m.payload)["target_w"] == 35)
+    refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("command refused:")]
+    assert len(refused) == 2
+    assert "target_w" in refused[0]
+    assert "deadband_w" in refused[1]
+    assert any(r.getMessage().startswith("input: ignoring") for r in caplog.records)

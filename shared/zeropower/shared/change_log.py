@@ -1,15 +1,18 @@
-"""Logging a recurring condition once per change, and at most one line per quiet period."""
+"""Logging a recurring condition once per change (at most one line per quiet period), and one-off events."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 
 #: Shortest time between two lines of one ChangeLogger, in s: a flood of changing problems stays one line.
 QUIET_S = 60.0
 #: Longest problem text logged (a problem may quote a hostile payload).
 MAX_TEXT = 300
+#: Most lines an EventLogger writes in any ``QUIET_S``: a user correcting a command sends a few a minute.
+EVENT_BURST = 5
 
 
 class ChangeLogger:
@@ -60,6 +63,46 @@ class ChangeLogger:
         if self._problem is None:
             self._logger.info("%s: recovered%s", self._subject, note)
         else:
-            text = self._problem if len(self._problem) <= MAX_TEXT else f"{self._problem[: MAX_TEXT - 3]}..."
-            self._logger.warning("%s: %s%s", self._subject, text, note)
+            self._logger.warning("%s: %s%s", self._subject, _shortened(self._problem), note)
         self._logged, self._logged_at, self._unlogged = self._problem, now, 0
+
+
+class EventLogger:
+    """Logs one-off events (a refused command), each on its own line: at most ``burst`` lines in any ``period_s``.
+
+    A refused command is an answer to someone's action, not a condition that lasts: a ChangeLogger would fold
+    it into the next line about other input. Beyond the burst (a flood) events are counted, and the count
+    goes with the next line logged.
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        subject: str,
+        *,
+        burst: int = EVENT_BURST,
+        period_s: float = QUIET_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._logger = logger
+        self._subject = subject
+        self._period_s = period_s
+        self._clock = clock
+        self._logged_at: deque[float] = deque(maxlen=burst)
+        self._unlogged = 0  # events not logged since the last line
+
+    def report(self, event: str) -> None:
+        """Log ``event`` unless ``burst`` lines were written in the last ``period_s``."""
+        now = self._clock()
+        times = self._logged_at
+        if len(times) == times.maxlen and now - times[0] < self._period_s:
+            self._unlogged += 1
+            return
+        note = f" ({self._unlogged} more not logged)" if self._unlogged else ""
+        self._logger.warning("%s: %s%s", self._subject, _shortened(event), note)
+        times.append(now)
+        self._unlogged = 0
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else f"{text[: MAX_TEXT - 3]}..."

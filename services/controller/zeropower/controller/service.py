@@ -13,7 +13,7 @@ from zeropower.controller.logic import Decision, ZeroExportController
 from zeropower.controller.model import Dynamics
 from zeropower.controller.settings import ControllerServiceSettings, ControllerTunablesUpdate, tunables_of
 from zeropower.controller.state_file import StateFile, StoredState
-from zeropower.shared.change_log import ChangeLogger
+from zeropower.shared.change_log import ChangeLogger, EventLogger
 from zeropower.shared.messages import (
     ActuatorAnnouncement,
     DeviceState,
@@ -56,6 +56,7 @@ class ControllerService:
         self._clock = clock
         self._stored = StoredState()
         self._bad_input = ChangeLogger(log, "input")
+        self._refused = EventLogger(log, "command refused")
         self._step_problem = ChangeLogger(log, "control step")
         self._save_problem = ChangeLogger(log, f"state file {state_file.path}")
         self._last_mode: str | None = None
@@ -193,7 +194,7 @@ class ControllerService:
     def _live_command(self, message: IncomingMessage) -> bool:
         """Commands act when sent: a retained one the broker hands over at (re)subscription is ignored."""
         if message.retain and message.payload:
-            self._bad_input.report(
+            self._refused.report(
                 f"ignoring a retained command on {message.topic}: commands apply when sent, the controller keeps "
                 f"its own state in {self._state_file.path} (clear it: mosquitto_pub -r -n -t {message.topic})"
             )
@@ -206,7 +207,7 @@ class ControllerService:
         try:
             enabled = parse_on_off(message.payload)
         except ValueError as error:
-            self._bad_input.report(f"ignoring {message.topic}: {error}")
+            self._refused.report(f"ignoring {message.topic}: {error}")
             return
         if enabled != self._controller.enabled:
             log.info("zero export switched %s", "on" if enabled else "off")
@@ -222,7 +223,7 @@ class ControllerService:
         try:
             update = parse_message(ControllerTunablesUpdate, message.payload)
         except InvalidMessageError as error:
-            self._bad_input.report(f"ignoring {message.topic}: {error}")
+            self._refused.report(f"ignoring {message.topic}: {error}")
             return
         changes = {
             name: value for name, value in update.changes().items() if getattr(self._controller.settings, name) != value
