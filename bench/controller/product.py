@@ -88,6 +88,7 @@ class Zeropower:
                     limit_w=None if heater else state.limit_w,
                     duty=state.power_w / HEATER_RATED_W if heater else None,
                     updated_at=now_s,
+                    commands_left=None if self._policy is None else self._policy.commands_left(state.device_id),
                 )
             )
 

@@ -213,6 +213,7 @@ async def test_a_telemetry_burst_becomes_one_normalised_device_state(broker, mqt
         "updated_at": 1763900001,
         "last_command_w": None,
         "last_command_at": None,
+        "commands_left": 6.0,  # a full command budget: the controller's mirror of it is held to this
     }
     assert DeviceState.model_validate_json(stored[state_topic].payload).power_w == 310
 
@@ -269,6 +270,9 @@ async def test_ahoydtu_layout(mqtt_settings, probe):
     state = DeviceState.model_validate_json(received.payload)
     assert (state.reachable, state.producing, state.power_w, state.limit_w) == (True, True, 300, 600)
     assert (state.updated_at, state.last_command_w) == (1763900001, 600.4)
+    # Two tokens of the budget (refilling at 234 an hour) went: the limit, and its resend once the inverter
+    # was seen reachable, which the controller cannot foresee: this tells it.
+    assert 4 <= state.commands_left < 4.5
 
 
 async def test_two_instances_side_by_side(mqtt_settings, probe):

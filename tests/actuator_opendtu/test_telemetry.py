@@ -34,7 +34,7 @@ def test_state_combines_the_latest_values():
     ]:
         telemetry.apply(update, received_at=1763900002)
     telemetry.record_command(600, 1763900000.5)
-    state = telemetry.state("opendtu", ID)
+    state = telemetry.state("opendtu", ID, commands_left=4.5)
     assert state.model_dump(exclude={"timestamp"}) == {
         "actuator_id": "opendtu",
         "device_id": ID,
@@ -48,6 +48,7 @@ def test_state_combines_the_latest_values():
         "updated_at": 1763900001,
         "last_command_w": 600,
         "last_command_at": 1763900000.5,
+        "commands_left": 4.5,
     }
 
 

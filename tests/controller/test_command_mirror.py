@@ -13,7 +13,7 @@ from zeropower.actuator_opendtu.policy import CommandPolicy
 from zeropower.actuator_opendtu.settings import ActuatorOpenDtuSettings
 from zeropower.controller.logic import ZeroExportController
 from zeropower.controller.settings import ControllerSettings
-from zeropower.shared.messages import GridReading
+from zeropower.shared.messages import DeviceState, GridReading
 
 ROOF, BALCONY = "114182912345", "112182954321"
 
@@ -68,3 +68,41 @@ def test_the_controller_counts_exactly_the_commands_the_actuator_sends():
             assert mirrored.budget.level(clock.now) == pytest.approx(kept.bucket.level(clock.now))
     assert commands > 300, commands  # the load kept both busy (561) ...
     assert held_back > 200, held_back  # ... and 406 setpoints waited for the pacing or the budget
+
+
+def test_a_resend_the_controller_cannot_foresee_reaches_its_mirror_with_the_device_state():
+    # Before: an inverter back after a restart (or a reconnect) got its limit again from the actuator alone,
+    # and the controller planned with a token the actuator no longer had.
+    clock = FakeClock()
+    actuator = ActuatorOpenDtuSettings(inverters=[{"serial": ROOF, "max_w": 800, "min_w": 40}])
+    policy = CommandPolicy(actuator, clock)
+    controller = ZeroExportController(ControllerSettings(dead_time_s=8, learn_dynamics=False), clock)
+    controller.set_actuator("opendtu", [actuator.inverters_by_id[ROOF].device_info(ROOF, actuator.pacing)])
+
+    def report(commands_left: float) -> None:
+        state = DeviceState(
+            actuator_id="opendtu",
+            device_id=ROOF,
+            reachable=True,
+            producing=True,
+            power_w=500,
+            limit_w=500,
+            commands_left=commands_left,
+        )
+        controller.on_device_state(state)
+
+    report(policy.commands_left(ROOF))
+    clock.now += 3  # past the pacing the mirror assumes for the limit it adopted
+    decision = controller.on_grid(GridReading(timestamp=clock.now, power_w=-300))
+    policy.on_setpoints(decision.setpoints["opendtu"], dry_run=False)
+    assert len(policy.next_commands()) == 1
+    mirror = controller._devices[ROOF].budget
+    assert mirror.level(clock.now) == pytest.approx(policy.commands_left(ROOF))
+    clock.now += 1
+    policy.resend(ROOF)  # the inverter came back: the actuator sends its limit again on its own
+    assert len(policy.next_commands()) == 1
+    assert mirror.level(clock.now) == pytest.approx(policy.commands_left(ROOF) + 1)  # the mirror cannot know
+    report(policy.commands_left(ROOF))
+    assert mirror.level(clock.now) == pytest.approx(policy.commands_left(ROOF))
+    report(6)  # a report never gives back tokens the mirror saw spent (it may be older than a send)
+    assert mirror.level(clock.now) == pytest.approx(policy.commands_left(ROOF))

@@ -34,3 +34,13 @@ def test_the_level_refills_up_to_the_burst():
     assert bucket.level(0.0) == BURST - 1
     assert bucket.level(1e6) == BURST
     assert bucket.ready_at(1) == 0.0  # since the take
+
+
+def test_a_mirror_is_limited_to_what_the_bucket_it_mirrors_holds_never_raised():
+    bucket = CommandBucket.for_budget(240, now=0.0)
+    bucket.limit_to(2.5, now=10.0)
+    assert bucket.level(10.0) == 2.5
+    bucket.limit_to(5.0, now=20.0)
+    assert bucket.level(20.0) == pytest.approx(2.5 + 10 * bucket.rate)
+    bucket.limit_to(-1.0, now=20.0)
+    assert bucket.level(20.0) == 0.0

@@ -57,6 +57,11 @@ class CommandBucket:
         """Take a token, if there is one."""
         self.tokens, self.at = max(0.0, self.level(now) - 1), now
 
+    def limit_to(self, tokens: float, now: float) -> None:
+        """Hold at most ``tokens`` from ``now`` (a mirror told what the bucket it mirrors holds; never more)."""
+        if tokens < self.level(now) - _EPSILON:
+            self.tokens, self.at = max(0.0, tokens), now
+
 
 def command_due_at(
     pacing: Pacing,

@@ -171,6 +171,9 @@ class DeviceState(Message):
     updated_at: UnixTime | None = Field(None, description="Unix time of the device's last data.")
     last_command_w: PowerW | None = Field(None, description="The last setpoint sent to the device in W.")
     last_command_at: UnixTime | None = Field(None, description="Unix time the last setpoint was sent.")
+    commands_left: float | None = Field(
+        None, ge=0, le=1000, description="Limit commands the actuator's budget holds for the device now (tokens)."
+    )
 
 
 ActuatorMode = Literal["waiting", "following", "fail-safe", "dry-run"]

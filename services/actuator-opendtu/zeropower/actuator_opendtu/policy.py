@@ -109,6 +109,10 @@ class CommandPolicy:
                 commands.append(Command(device_id, target_w))
         return commands
 
+    def commands_left(self, device_id: str) -> float:
+        """The tokens an inverter's budget holds now."""
+        return self._inverters[device_id].bucket.level(self._clock())
+
     def wake_at(self) -> float | None:
         """The clock time at which a command may fall due or the mode change without new input."""
         now = self._clock()

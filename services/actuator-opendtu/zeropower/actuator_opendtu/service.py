@@ -163,7 +163,8 @@ class ActuatorService:
             self._dirty_event.clear()
             dirty, self._dirty = self._dirty, set()
             for device_id in (device_id for device_id in self._inverters if device_id in dirty):
-                state = self._telemetry[device_id].state(actuator_id, device_id)
+                commands_left = self._policy.commands_left(device_id)
+                state = self._telemetry[device_id].state(actuator_id, device_id, commands_left)
                 await self._bus.publish(self._topics.device_state(actuator_id, device_id), state, retain=True)
 
 

@@ -52,10 +52,11 @@ class InverterTelemetry:
         self.last_command_w = limit_w
         self.last_command_at = sent_at
 
-    def state(self, actuator_id: str, device_id: str) -> DeviceState:
-        """The normalised state to publish; never raises: a value DeviceState would refuse is left out (None).
+    def state(self, actuator_id: str, device_id: str, commands_left: float | None = None) -> DeviceState:
+        """The normalised state to publish, with the tokens its command budget holds; never raises.
 
-        The drivers bound what they read, but a sum or a product of those values can still go beyond.
+        A value DeviceState would refuse is left out (None): the drivers bound what they read, but a sum or a
+        product of those values can still go beyond.
         """
         updated_at = _time(self.updated_at)
         return DeviceState(
@@ -69,6 +70,7 @@ class InverterTelemetry:
             updated_at=updated_at if updated_at is not None else _time(self.received_at),
             last_command_w=_power(self.last_command_w),
             last_command_at=_time(self.last_command_at),
+            commands_left=commands_left,
         )
 
     def _limit_w(self) -> float | None:

@@ -186,6 +186,10 @@ class ZeroExportController:
             self._adopt(device, state, now)
         device.telemetry = state
         device.telemetry_at = now
+        if device.budget is not None and state.commands_left is not None:
+            # The mirror counts the sends it can foresee; the actuator also resends on its own (a reconnect, an
+            # inverter back after a restart), and a restarted controller starts from a full bucket.
+            device.budget.limit_to(state.commands_left, now)
         if not device.is_consumer and state.power_w is not None:
             dynamics = self.dynamics(device)
             device.model.measure(now, state.power_w, state.limit_w, self.settings.sun_limit_margin_w, dynamics)
