@@ -106,3 +106,41 @@ def test_a_resend_the_controller_cannot_foresee_reaches_its_mirror_with_the_devi
     assert mirror.level(clock.now) == pytest.approx(policy.commands_left(ROOF))
     report(6)  # a report never gives back tokens the mirror saw spent (it may be older than a send)
     assert mirror.level(clock.now) == pytest.approx(policy.commands_left(ROOF))
+
+
+@pytest.mark.parametrize("last_command_s_ago", [None, 1.0])
+def test_the_mirror_starts_from_the_last_command_the_actuator_reports(last_command_s_ago):
+    # Before: an adopted limit counted as sent when adopted, so the mirror held the first cut back by the
+    # reduce interval while a fresh actuator sent it at once; the dynamics learner, timing that command 2-3 s
+    # late, learned a dead time of 2.5 s instead of 8 s from it (bench: `single`, steps, typical).
+    clock = FakeClock()
+    actuator = ActuatorOpenDtuSettings(inverters=[{"serial": ROOF, "max_w": 800, "min_w": 40}])
+    policy = CommandPolicy(actuator, clock)
+    controller = ZeroExportController(
+        ControllerSettings(dead_time_s=8, learn_dynamics=False), clock, wall_clock=lambda: 1763900000.0 + clock.now
+    )
+    controller.set_actuator("opendtu", [actuator.inverters_by_id[ROOF].device_info(ROOF, actuator.pacing)])
+    if last_command_s_ago is not None:  # an actuator that has been running: its last command paces the next
+        policy.on_setpoints({ROOF: 800}, dry_run=False)
+        assert len(policy.next_commands()) == 1
+        clock.now += last_command_s_ago
+    sent_at = None if last_command_s_ago is None else 1763900000.0 + clock.now - last_command_s_ago
+    state = DeviceState(
+        actuator_id="opendtu",
+        device_id=ROOF,
+        reachable=True,
+        producing=True,
+        power_w=800,
+        limit_w=800,
+        last_command_w=None if sent_at is None else 800,
+        last_command_at=sent_at,
+    )
+    controller.on_device_state(state)
+    for _ in range(4):
+        decision = controller.on_grid(GridReading(timestamp=clock.now, power_w=-300))
+        policy.on_setpoints(decision.setpoints["opendtu"], dry_run=False)
+        policy.next_commands()
+        controller.tick()  # the controller takes in what went out since its last step
+        mirrored, kept = controller._devices[ROOF], policy._inverters[ROOF]
+        assert (mirrored.sent_w, mirrored.sent_at) == (kept.sent_w, pytest.approx(kept.sent_at))
+        clock.now += 0.5

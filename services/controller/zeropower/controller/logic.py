@@ -197,12 +197,12 @@ class ZeroExportController:
             if learner is not None:
                 learner.on_telemetry(now, state.power_w, state.limit_w)
 
-    @staticmethod
-    def _adopt(device: _Device, state: DeviceState, now: float) -> None:
+    def _adopt(self, device: _Device, state: DeviceState, now: float) -> None:
         """Take a device's reported state as its setpoint in force: a restart changes nothing by itself.
 
-        An inverter's limit read-back (else the last limit its actuator sent), a consumer's power draw; for
-        the mirror of its actuator's commands, as if sent now.
+        An inverter's limit read-back (else the last limit its actuator sent), a consumer's power draw. The
+        mirror of the actuator's commands starts from the last command it reports (its pacing runs from
+        then); without one, the actuator sends its first command at once.
         """
         reported = state.power_w if device.is_consumer else state.limit_w
         if reported is None and not device.is_consumer:
@@ -210,7 +210,12 @@ class ZeroExportController:
         if reported is None:
             return
         device.setpoint_w = round(min(max(reported, device.info.min_w), device.info.max_w), 1)
-        device.sent_w, device.sent_at, device.setpoint_at = device.setpoint_w, now, now
+        device.setpoint_at = now
+        if state.last_command_w is None or state.last_command_at is None:
+            device.sent_w, device.sent_at = None, -math.inf
+        else:
+            device.sent_w = state.last_command_w
+            device.sent_at = now - max(0.0, self._wall_clock() - state.last_command_at)
         device.model.adopt(device.setpoint_w)
 
     def on_grid(self, reading: GridReading) -> Decision:
@@ -235,8 +240,10 @@ class ZeroExportController:
         enabled = [d for d in self._devices.values() if d.info.enabled and self.is_online(d.actuator_id)]
         for device in enabled:
             # Setpoints the actuator held back went out when they fell due; one due this very moment goes
-            # out with whatever a step on a fresh reading decides (the actuator sends the newest).
-            self._mirror_send(device, now, due_before=now if fresh_reading else math.inf)
+            # out with whatever a step on a fresh reading decides (the actuator sends the newest). An actuator
+            # that sent nothing yet sends the first setpoint it gets at once: see _decide.
+            if device.sent_w is not None:
+                self._mirror_send(device, now, due_before=now if fresh_reading else math.inf)
         grid_age = None if self._grid.received_at is None else now - self._grid.received_at
         stale = grid_age is None or grid_age > settings.stale_after_s
         if not (stale and self.enabled):
@@ -563,7 +570,7 @@ class ZeroExportController:
             return
         device.setpoint_w, device.setpoint_at = limit_w, now
         if not device.is_consumer:
-            device.model.command(now, limit_w)  # its actuator may hold it back a little: see model.LATER_S
+            device.model.command(now, limit_w)
         self._mirror_send(device, now)
 
     def _mirror_send(self, device: _Device, now: float, due_before: float = math.inf) -> None:
@@ -613,6 +620,8 @@ class ZeroExportController:
                 wanted = setpoints.setdefault(device.actuator_id, {})
                 if device.setpoint_w is not None:
                     wanted[device.info.device_id] = device.setpoint_w
+                    if device.sent_w is None:
+                        self._mirror_send(device, now)  # the first setpoint an actuator gets goes out at once
         enabled = [d for d in self._devices.values() if d.info.enabled]
         inverters = [d for d in enabled if not d.is_consumer]
         offline = sorted({d.actuator_id for d in enabled if not self.is_online(d.actuator_id)})
