@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from bench.controller import library
-from bench.controller.controllers import DIVERTER, INVERTER, STATISTICAL
+from bench.controller.controllers import DIVERTER, INVERTER, PACED, STATISTICAL
 from bench.controller.layouts import LAYOUTS
 from bench.controller.plant import PRESETS
 from bench.controller.plots import plot_window
@@ -129,12 +129,19 @@ def main() -> None:
     names += "\n\nPlants (diverter on `single` only):\n\n" + "\n".join(
         f"- `{plant}`: {LAYOUTS[plant].description}" for plant in plants
     )
-    listed = [r for r in results if not r.controller.startswith(f"{STATISTICAL}-")]  # its front: below
+    fronts = (f"{STATISTICAL}-", f"{PACED}{STATISTICAL}-")
+    listed = [r for r in results if not r.controller.startswith(fronts)]  # their fronts: below
     text = f"{names}\n\n{table(listed)}\n\nTarget check (sums over {', '.join(inverter_scenarios)}):\n\n"
     text += check_lines(checks(results, inverter_scenarios))
     reach = reach_lines(results, inverter_scenarios)
     if reach:
         text += "\n\nWhat knowing the load's statistics reaches (the `statistical` reference; see above):\n\n" + reach
+    paced = reach_lines(results, inverter_scenarios, reference=f"{PACED}{STATISTICAL}")
+    if paced:
+        text += (
+            "\n\n... and through the product's actuator (`paced-statistical`: the same limits through "
+            "actuator-opendtu's pacing and 240 commands an hour):\n\n" + paced
+        )
     print(text)
     print(f"\n{len(tasks)} runs in {elapsed:.0f} s with {args.workers} workers; zeropower: {product}")
     if full:

@@ -10,6 +10,7 @@ from bench.controller.baselines.integral import IntegralController
 from bench.controller.baselines.lookahead import Lookahead, Reactive
 from bench.controller.baselines.onbattery import OnBatteryLimiter
 from bench.controller.baselines.oracle import Oracle
+from bench.controller.baselines.paced import Paced
 from bench.controller.baselines.pwm_integral import PwmIntegral
 from bench.controller.baselines.statistical import Statistical, at_quantile
 from bench.controller.product import Zeropower
@@ -25,6 +26,18 @@ def _budgeted(setup: Setup) -> Controller:
     return Zeropower(replace(setup, product=replace(setup.product, commands_per_hour=120)))
 
 
+#: A reference's name through the product's actuator (its pacing and command budget).
+PACED = "paced-"
+
+
+def _paced(reference: Factory) -> Factory:
+    return lambda setup: Paced(reference(setup), setup)
+
+
+#: The statistical reference's quantiles besides the median: its export/curtailment front.
+QUANTILES = (0.2, 0.35, 0.4, 0.45, 0.55, 0.65, 0.8)
+
+
 #: Controllers of an inverter's limit.
 INVERTER: dict[str, Factory] = {
     "zeropower": Zeropower,
@@ -36,7 +49,10 @@ INVERTER: dict[str, Factory] = {
     "lookahead": Lookahead,
     "reactive": Reactive,
     "statistical": Statistical,
-    **{f"statistical-{round(q * 100)}": at_quantile(q) for q in (0.2, 0.35, 0.4, 0.45, 0.55, 0.65, 0.8)},
+    **{f"statistical-{round(q * 100)}": at_quantile(q) for q in QUANTILES},
+    f"{PACED}reactive": _paced(Reactive),
+    f"{PACED}statistical": _paced(Statistical),
+    **{f"{PACED}statistical-{round(q * 100)}": _paced(at_quantile(q)) for q in QUANTILES},
 }
 #: Controllers of a heater (surplus diverter).
 DIVERTER: dict[str, Factory] = {"zeropower": Zeropower, "pwm-integral": PwmIntegral, "oracle": Oracle}

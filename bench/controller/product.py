@@ -33,6 +33,19 @@ def controller_settings(setup: Setup) -> ControllerSettings:
     return ControllerSettings(dead_time_s=dead_time_s, **given)
 
 
+def actuator_settings(setup: Setup) -> ActuatorOpenDtuSettings:
+    """actuator-opendtu for the plant's inverters: its defaults, at the run's command budget if one is given."""
+    per_hour = setup.product.commands_per_hour
+    budget = {} if per_hour is None else {"commands_per_hour": per_hour}
+    inverters = [
+        InverterSettings(
+            serial=spec.device_id, name=spec.name, max_w=spec.nameplate_w, nameplate_w=spec.nameplate_w, **budget
+        )
+        for spec in setup.inverters
+    ]
+    return ActuatorOpenDtuSettings(actuator_id=OPENDTU, inverters=inverters)
+
+
 def announced(settings: ActuatorOpenDtuSettings) -> list[DeviceInfo]:
     """The devices the actuator announces, as its service builds them."""
     return [
@@ -54,19 +67,7 @@ class Zeropower:
             heater = DeviceInfo(device_id=HEATER_ID, name="heater", kind="consumer", min_w=0, max_w=HEATER_RATED_W)
             self._logic.set_actuator(PWM, [heater])
         else:
-            per_hour = setup.product.commands_per_hour
-            budget = {} if per_hour is None else {"commands_per_hour": per_hour}
-            inverters = [
-                InverterSettings(
-                    serial=spec.device_id,
-                    name=spec.name,
-                    max_w=spec.nameplate_w,
-                    nameplate_w=spec.nameplate_w,
-                    **budget,
-                )
-                for spec in setup.inverters
-            ]
-            settings = ActuatorOpenDtuSettings(actuator_id=OPENDTU, inverters=inverters)
+            settings = actuator_settings(setup)
             self._policy = CommandPolicy(settings, self._clock)
             self._logic.set_actuator(OPENDTU, announced(settings))
 

@@ -162,19 +162,19 @@ def _mix_reaches(a: tuple[float, float], b: tuple[float, float], export_max: flo
     return low <= high
 
 
-def reach_lines(results: Sequence[Result], inverter_scenarios: Sequence[str]) -> str:
-    """Per plant and preset, the statistical reference's export/curtailment front against ``reactive``.
+def reach_lines(results: Sequence[Result], inverter_scenarios: Sequence[str], reference: str = STATISTICAL) -> str:
+    """Per plant and preset, a statistical reference's export/curtailment front against ``reactive``.
 
     Each quantile's export and curtailed usable as shares of reactive's, and whether one of them, or a mix
     of two over the day, meets the export and curtailment targets at once: if none does, those targets
     are out of reach of any controller that knows the dead time and the load's statistics but not its
-    future.
+    future. ``reference``: the name its quantiles start with (``paced-statistical``: through the actuator).
     """
     lines = []
     for plant, preset in dict.fromkeys((r.plant, r.preset) for r in results):
         runs = [r for r in results if (r.plant, r.preset) == (plant, preset) and r.scenario in inverter_scenarios]
         totals = _totals(runs)
-        front = sorted(name for name in totals if name.startswith(STATISTICAL))
+        front = sorted(name for name in totals if name.startswith(reference))
         if REACTIVE not in totals or not front:
             continue
         ref_export, ref_curtailed, _ = totals[REACTIVE]
