@@ -74,3 +74,15 @@ def test_the_statistical_front_says_whether_the_targets_are_within_reach():
         result("statistical-40", "day", export=86.0, curtailed=110.0),
     ]
     assert "out of reach" in reach_lines([*base, *beyond], ["day"])
+
+
+def test_the_paced_front_is_judged_apart_from_the_free_one():
+    runs = [
+        result("reactive", "day", export=100.0, curtailed=100.0),
+        result("statistical", "day", export=80.0, curtailed=95.0),
+        result("paced-statistical", "day", export=90.0, curtailed=105.0),
+    ]
+    assert "reached by statistical" in reach_lines(runs, ["day"])
+    paced = reach_lines(runs, ["day"], reference="paced-statistical")
+    assert "paced-statistical 0.90 / 1.05" in paced
+    assert "out of reach" in paced
