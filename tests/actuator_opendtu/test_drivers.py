@@ -21,7 +21,7 @@ from zeropower.actuator_opendtu.drivers import AhoyDtuConfig, DtuDriver, OpenDtu
 from zeropower.actuator_opendtu.drivers.ahoydtu import AhoyDtuDriver
 from zeropower.actuator_opendtu.drivers.opendtu import OpenDtuDriver
 from zeropower.actuator_opendtu.inverters import InverterSettings
-from zeropower.shared.messages import MAX_POWER_W, MAX_TIMESTAMP
+from zeropower.shared.messages import MAX_ENERGY_WH, MAX_POWER_W, MAX_TIMESTAMP
 
 SERIAL = "114182912345"
 OTHER_SERIAL = "114182967890"
@@ -46,6 +46,7 @@ OPENDTU_TOPICS = {
     f"solar/{SERIAL}/status/limit_relative": "limit_percent",
     f"solar/{SERIAL}/0/power": "power_w",
     f"solar/{SERIAL}/0/powerdc": "dc_power_w",
+    f"solar/{SERIAL}/0/yieldtotal": "energy_wh",
     f"solar/{SERIAL}/2/power": "dc_channel_w",
 }
 AHOYDTU_TOPICS = {
@@ -163,8 +164,8 @@ def test_property_any_payload_is_read_in_bounds_or_refused_with_value_error(make
     result = parse_or_error(make(), topic, payload)
     if isinstance(result, ValueError):
         assert len(str(result)) <= 500
-    elif result is None:  # a DTU without a synchronised clock
-        assert topic.endswith(("last_update", "last_success"))
+    elif result is None:  # a DTU without a synchronised clock, or without the inverter's yield yet
+        assert topic.endswith(("last_update", "last_success", "yieldtotal"))
     else:
         assert_bounded(result)
 
@@ -215,6 +216,7 @@ def assert_bounded(update: TelemetryUpdate) -> None:
     assert update.limit_w is None or update.limit_w >= 0
     assert update.limit_percent is None or 0 <= update.limit_percent <= 100
     assert update.updated_at is None or 1e9 <= update.updated_at <= MAX_TIMESTAMP
+    assert update.energy_wh is None or 0 < update.energy_wh <= MAX_ENERGY_WH
     if update.dc_channel_w is not None:
         channel, power = update.dc_channel_w
         assert 1 <= channel <= 6
@@ -241,7 +243,11 @@ def assert_bounded(update: TelemetryUpdate) -> None:
         ("1/power", "160.5", TelemetryUpdate(SERIAL, dc_channel_w=(1, 160.5))),
         ("6/power", "10.0", TelemetryUpdate(SERIAL, dc_channel_w=(6, 10))),  # HMT-2250: DC channels 0-5 -> 1-6
         ("0/voltage", "231.2", None),
-        ("0/yieldtotal", "1234.567", None),
+        ("0/yieldtotal", "1234.567", TelemetryUpdate(SERIAL, energy_wh=1234567)),  # kWh, 3 decimals
+        ("0/yieldtotal", "0.001", TelemetryUpdate(SERIAL, energy_wh=1)),
+        ("0/yieldtotal", "0.000", None),  # the DTU does not have the inverter's counter yet
+        ("0/yieldday", "812", None),
+        ("1/yieldtotal", "617.2", None),  # a DC input's share: the inverter's own counter is 0/yieldtotal
         ("1/name", "south panel", None),
         ("name", "roof", None),
         ("radio/rssi", "-62", None),
@@ -266,6 +272,8 @@ def test_opendtu_telemetry(subtopic, payload, expected):
         ("status/last_update", "-5", "not a Unix time: '-5'"),
         ("status/last_update", "99999999999", "not a Unix time: '99999999999'"),
         ("0/power", "1_2_3", "not a number: '1_2_3'"),
+        ("0/yieldtotal", "-0.5", "not an energy between 0 and 1000000000 kWh: '-0.5'"),
+        ("0/yieldtotal", "1000000000.001", "not an energy between 0 and 1000000000 kWh: '1000000000.001'"),
     ],
 )
 def test_opendtu_garbage_flags_and_ranges(subtopic, payload, error):

@@ -186,6 +186,8 @@ async def test_a_telemetry_burst_becomes_one_normalised_device_state(broker, mqt
         "0/power": "305.2",
         "0/powerdc": "321.0",
         "0/voltage": "231.2",
+        "0/yieldtotal": "1234.567",
+        "0/yieldday": "812",
         "1/power": "160.0",
         "2/power": "161.0",
         "radio/rssi": "-61",
@@ -209,7 +211,7 @@ async def test_a_telemetry_burst_becomes_one_normalised_device_state(broker, mqt
         "dc_power_w": 321.0,
         "limit_w": 600.0,
         "duty": None,
-        "energy_wh": None,
+        "energy_wh": 1234567.0,  # the inverter's lifetime yield, read in kWh
         "updated_at": 1763900001,
         "last_command_w": None,
         "last_command_at": None,

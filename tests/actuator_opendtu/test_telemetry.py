@@ -30,6 +30,7 @@ def test_state_combines_the_latest_values():
         TelemetryUpdate(ID, power_w=305.2),
         TelemetryUpdate(ID, dc_power_w=321),
         TelemetryUpdate(ID, limit_w=600),
+        TelemetryUpdate(ID, energy_wh=1234567),
         TelemetryUpdate(ID, updated_at=1763900001),
     ]:
         telemetry.apply(update, received_at=1763900002)
@@ -44,7 +45,7 @@ def test_state_combines_the_latest_values():
         "dc_power_w": 321,
         "limit_w": 600,
         "duty": None,
-        "energy_wh": None,
+        "energy_wh": 1234567,
         "updated_at": 1763900001,
         "last_command_w": 600,
         "last_command_at": 1763900000.5,
@@ -132,6 +133,7 @@ UPDATES = st.builds(
     limit_w=ANY_FLOAT,
     limit_percent=ANY_FLOAT,
     updated_at=ANY_FLOAT,
+    energy_wh=ANY_FLOAT,
 )
 
 
@@ -162,6 +164,7 @@ DRIVERS = [
             "status/limit_relative",
             "0/power",
             "0/powerdc",
+            "0/yieldtotal",
             "1/power",
             "2/power",
             "6/power",

@@ -167,7 +167,10 @@ class DeviceState(Message):
     dc_power_w: PowerW | None = Field(None, description="DC input power in W.")
     limit_w: PowerW | None = Field(None, description="Output limit in force on the device in W (its read-back).")
     duty: float | None = Field(None, ge=0, le=1, description="A consumer's PWM duty cycle in force (0-1).")
-    energy_wh: EnergyWh | None = Field(None, description="A consumer's energy counter in Wh (diverted energy).")
+    energy_wh: EnergyWh | None = Field(
+        None,
+        description="The device's lifetime energy counter in Wh: a consumer's diverted energy, an inverter's yield.",
+    )
     updated_at: UnixTime | None = Field(None, description="Unix time of the device's last data.")
     last_command_w: PowerW | None = Field(None, description="The last setpoint sent to the device in W.")
     last_command_at: UnixTime | None = Field(None, description="Unix time the last setpoint was sent.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from zeropower.actuator_opendtu.drivers import TelemetryUpdate
-from zeropower.shared.messages import MAX_POWER_W, MAX_TIMESTAMP, DeviceState
+from zeropower.shared.messages import MAX_ENERGY_WH, MAX_POWER_W, MAX_TIMESTAMP, DeviceState
 
 
 @dataclass
@@ -24,6 +24,7 @@ class InverterTelemetry:
     dc_channels_w: dict[int, float] = field(default_factory=dict)
     limit_w: float | None = None
     limit_percent: float | None = None
+    energy_wh: float | None = None
     updated_at: float | None = None
     received_at: float | None = None
     last_command_w: float | None = None
@@ -37,7 +38,16 @@ class InverterTelemetry:
     def apply(self, update: TelemetryUpdate, received_at: float) -> bool:
         """Take in one message's values, received at Unix time ``received_at``; True when it just became reachable."""
         was_reachable = self.reachable
-        for name in ("reachable", "producing", "power_w", "dc_power_w", "limit_w", "limit_percent", "updated_at"):
+        for name in (
+            "reachable",
+            "producing",
+            "power_w",
+            "dc_power_w",
+            "limit_w",
+            "limit_percent",
+            "energy_wh",
+            "updated_at",
+        ):
             value = getattr(update, name)
             if value is not None:
                 setattr(self, name, value)
@@ -67,6 +77,7 @@ class InverterTelemetry:
             power_w=_power(self.power_w),
             dc_power_w=_power(self._dc_power_w()),
             limit_w=_power(self._limit_w()),
+            energy_wh=_within(self.energy_wh, 0, MAX_ENERGY_WH),
             updated_at=updated_at if updated_at is not None else _time(self.received_at),
             last_command_w=_power(self.last_command_w),
             last_command_at=_time(self.last_command_at),

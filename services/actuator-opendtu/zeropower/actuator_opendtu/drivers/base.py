@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from zeropower.actuator_opendtu.inverters import InverterSettings
-from zeropower.shared.messages import MAX_POWER_W, MAX_TIMESTAMP
+from zeropower.shared.messages import MAX_ENERGY_WH, MAX_POWER_W, MAX_TIMESTAMP
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class TelemetryUpdate:
     limit_w: float | None = None
     limit_percent: float | None = None
     updated_at: float | None = None
+    energy_wh: float | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,18 @@ def parse_percent(text: str) -> float:
     if not 0 <= value <= 100:
         raise ValueError(f"not a percentage between 0 and 100: {text[:40]!r}")
     return value
+
+
+def parse_energy_kwh(text: str) -> float | None:
+    """A lifetime yield in kWh as Wh, up to MAX_ENERGY_WH; None for ``0``; ValueError otherwise.
+
+    A DTU reports 0 until it has the inverter's counter (after its own restart, at night): taken as a value,
+    that drop to 0 and back would count the inverter's whole lifetime again in Home Assistant's statistics.
+    """
+    value = parse_number(text)
+    if not 0 <= value * 1000 <= MAX_ENERGY_WH:
+        raise ValueError(f"not an energy between 0 and {MAX_ENERGY_WH / 1000:.0f} kWh: {text[:40]!r}")
+    return round(value * 1000, 3) if value > 0 else None
 
 
 def parse_flag(text: str) -> bool:
