@@ -7,6 +7,7 @@ import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
+from importlib.metadata import version
 from typing import Any, get_args
 
 import jinja2
@@ -15,8 +16,15 @@ from pydantic import ValidationError
 
 from tests.api.payloads import HEATER, PWM, consumer_state, pwm_announcement
 from tests.helpers import REPO, MqttProbe
-from zeropower.api.ha_discovery import HaDiscoveryPublisher, HaDiscoverySettings, discovery_messages, safe_id
-from zeropower.controller.settings import ControllerSettings, ControllerTunables, ControllerTunablesUpdate, tunables_of
+from zeropower.api.ha_discovery import HaDiscoverySettings, discovery_messages, safe_id
+from zeropower.api.ha_publisher import HaDiscoveryPublisher
+from zeropower.controller.settings import (
+    TUNABLE_FIELDS,
+    ControllerSettings,
+    ControllerTunables,
+    ControllerTunablesUpdate,
+    tunables_of,
+)
 from zeropower.shared.messages import (
     ActuatorAnnouncement,
     ControllerMode,
@@ -38,17 +46,25 @@ SERIAL = "114182912345"
 REQUIRED = {
     "switch": {"command_topic"},
     "sensor": {"state_topic"},
+    "binary_sensor": {"state_topic"},
     "number": {"command_topic", "min", "max"},
+    "select": {"command_topic", "options"},
 }
 OURS = {"name", "unique_id", "default_entity_id", "device", "origin", "availability", "state_topic", "value_template"}
+#: A service's connectivity reads its availability topic itself: no value template, always available.
+CONNECTIVITY = {"name", "unique_id", "default_entity_id", "device", "origin", "state_topic"}
 # device_class → allowed units and state classes (HA's sensor docs; energy must be total(_increasing) for the
 # Energy dashboard).
-UNITS = {"power": {"W", "kW"}, "energy": {"Wh", "kWh"}, "enum": {None}}
+UNITS = {"power": {"W", "kW"}, "energy": {"Wh", "kWh"}, "enum": {None}, "duration": {"s"}}
 STATE_CLASSES = {"power": {None, "measurement"}, "energy": {"total", "total_increasing"}, "enum": {None}}
+#: Binary sensors' device classes carry no unit.
+BINARY_CLASSES = {"connectivity", "running"}
 
 
 def announcement(actuator_id: str = "roof", *serials: str) -> ActuatorAnnouncement:
-    devices = [DeviceInfo(device_id=s, name=f"inv {s}", min_w=40, max_w=800) for s in serials or (SERIAL,)]
+    names = ("roof", "balcony", "garage")
+    serials = serials or (SERIAL,)
+    devices = [DeviceInfo(device_id=s, name=name, min_w=40, max_w=800) for s, name in zip(serials, names, strict=False)]
     return ActuatorAnnouncement(actuator_id=actuator_id, driver="opendtu", devices=devices)
 
 
@@ -60,6 +76,13 @@ def render(template: str, payload: str) -> str:
     """Render like HA's MQTT value templates: ``value`` is the text, ``value_json`` the parsed JSON."""
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
     return environment.from_string(template).render(value=payload, value_json=json.loads(payload))
+
+
+def render_command(template: str, value: object) -> str:
+    """Render like HA's MQTT command templates: ``value`` is what the user chose."""
+    return (
+        jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False).from_string(template).render(value=value)
+    )
 
 
 def controller_state(**overrides: Any) -> ControllerState:
@@ -78,7 +101,15 @@ def controller_state(**overrides: Any) -> ControllerState:
 
 
 GRID = GridReading(power_w=-312.4, energy_import_wh=5312000.0, energy_export_wh=1201000.0)
-DEVICE = DeviceState(actuator_id="roof", device_id=SERIAL, reachable=True, producing=True, power_w=305.2, limit_w=300.0)
+DEVICE = DeviceState(
+    actuator_id="roof",
+    device_id=SERIAL,
+    reachable=True,
+    producing=True,
+    power_w=305.2,
+    limit_w=300.0,
+    energy_wh=1234567.0,
+)
 HEATER_STATE = consumer_state(880.0, duty=0.44, energy_wh=7004.5)
 TODAY = EnergyToday(date="2026-11-23", imported_wh=812.5, exported_wh=95.0, diverted_wh=2210.0)
 ACTUATORS = {"roof": announcement(), PWM: pwm_announcement()}
@@ -91,30 +122,129 @@ def topics() -> Topics:
 
 def test_every_payload_has_the_required_keys_and_valid_classes(topics):
     components = {topic.split("/")[1] for topic in discovery_messages(HaDiscoverySettings(), topics, {})}
-    assert components == {"switch", "sensor", "number"}
+    assert components == {"switch", "sensor", "binary_sensor", "number", "select"}
     messages = discovery_messages(HaDiscoverySettings(), topics, ACTUATORS)
     assert messages
     for topic, payload in messages.items():
         prefix, component, node_id, object_id, tail = topic.split("/")
         assert (prefix, node_id, tail) == ("homeassistant", "zeropower", "config")
         assert object_id == payload["unique_id"] == safe_id(object_id)
-        assert payload["default_entity_id"] == f"{component}.{object_id}"
-        missing = (REQUIRED[component] | OURS) - set(payload)
+        assert re.fullmatch(rf"{component}\.zeropower(_[a-z0-9]+)+", payload["default_entity_id"]), topic
+        connectivity = payload.get("device_class") == "connectivity" and payload["state_topic"].endswith(
+            "/availability"
+        )
+        missing = (REQUIRED[component] | (CONNECTIVITY if connectivity else OURS)) - set(payload)
         assert not missing, f"{topic} lacks {missing}"
-        assert payload["device"]["identifiers"] == ["zeropower"]
-        assert payload["device"]["name"] == "zeropower"
-        assert {"manufacturer", "model"} <= set(payload["device"])
+        assert {"identifiers", "name", "model"} <= set(payload["device"])
         assert payload["origin"]["name"] == "zeropower"
-        assert payload["availability_mode"] == "all"
-        assert (payload["payload_available"], payload["payload_not_available"]) == ("online", "offline")
+        if not connectivity:
+            assert payload["availability_mode"] == "all"
+            assert (payload["payload_available"], payload["payload_not_available"]) == ("online", "offline")
         device_class = payload.get("device_class")
-        if device_class is not None:
+        if component == "binary_sensor":
+            assert device_class in BINARY_CLASSES, topic
+            assert "unit_of_measurement" not in payload
+        elif device_class is not None:
             assert payload.get("unit_of_measurement") in UNITS[device_class], topic
             if component == "sensor":
                 assert payload.get("state_class") in STATE_CLASSES[device_class], topic
         json.dumps(payload)  # plain JSON
     unique_ids = [payload["unique_id"] for payload in messages.values()]
     assert len(unique_ids) == len(set(unique_ids))
+
+
+def test_devices_inverters_diverters_and_services_hang_on_the_main_device(topics):
+    """A device per inverter, diverter and service, each linked to the main one, named by name, not serial."""
+    actuators = {"roof": announcement("roof", SERIAL, "114182967890"), PWM: pwm_announcement()}
+    messages = discovery_messages(HaDiscoverySettings(), topics, actuators)
+    devices = {payload["device"]["identifiers"][0]: payload["device"] for payload in messages.values()}
+    main = devices.pop("zeropower")
+    assert (main["name"], main["sw_version"]) == ("zeropower", version("zeropower-api"))
+    assert "via_device" not in main
+    assert "configuration_url" not in main  # the API has no public URL setting to build it from
+    assert sorted(devices) == sorted(
+        [
+            "zeropower_meter",
+            "zeropower_api",
+            "zeropower_actuator_roof",
+            "zeropower_actuator_pwm",
+            f"zeropower_roof_{SERIAL}",
+            "zeropower_roof_114182967890",
+            f"zeropower_{PWM}_{HEATER}",
+        ]
+    )
+    assert all(device["via_device"] == "zeropower" for device in devices.values())
+    inverter = devices[f"zeropower_roof_{SERIAL}"]
+    assert (inverter["name"], inverter["serial_number"]) == ("roof", SERIAL)
+    assert devices["zeropower_roof_114182967890"]["name"] == "balcony"
+    assert all(device["sw_version"] == main["sw_version"] for key, device in devices.items() if "actuator" in key)
+    for topic, payload in messages.items():
+        device, object_id = payload["device"], payload["default_entity_id"].split(".")[1]
+        assert SERIAL not in object_id, topic
+        assert "114182967890" not in object_id, topic
+        device_slug = re.sub(r"[^a-z0-9]+", "_", device["name"].lower()).strip("_")
+        assert object_id.count(device_slug) <= 1, topic  # never sensor.zeropower_heater_heater_power
+        assert not payload["name"].lower().startswith(device["name"].lower()), topic  # HA composes "<device> <name>"
+    entity_ids = [payload["default_entity_id"] for payload in messages.values()]
+    assert len(entity_ids) == len(set(entity_ids))
+
+
+def test_diagnostic_and_configuration_categories(topics):
+    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), topics, ACTUATORS))
+    categories = {key: entity.get("entity_category") for key, entity in entities.items()}
+    diagnostic = {key for key, category in categories.items() if category == "diagnostic"}
+    assert diagnostic == {
+        "zeropower_limit",
+        f"zeropower_roof_{SERIAL}_limit",
+        f"zeropower_roof_{SERIAL}_reachable",
+        "zeropower_controller_connectivity",
+        "zeropower_meter_connectivity",
+        "zeropower_api_connectivity",
+        "zeropower_actuator_roof_connectivity",
+        f"zeropower_actuator_{PWM}_connectivity",
+    }
+    config = {key for key, category in categories.items() if category == "config"}
+    assert config == {key for key, entity in entities.items() if "command_topic" in entity} - {
+        "zeropower_zero_export",
+        "zeropower_target",
+    }
+    assert set(categories.values()) == {None, "diagnostic", "config"}
+
+
+def test_connectivity_per_service_reads_its_availability(topics):
+    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), topics, ACTUATORS))
+    for service, key in (
+        ("controller", "controller"),
+        ("meter", "meter"),
+        ("api", "api"),
+        (actuator_service_id("roof"), "actuator_roof"),
+        (actuator_service_id(PWM), f"actuator_{PWM}"),
+    ):
+        entity = entities[f"zeropower_{key}_connectivity"]
+        assert entity["state_topic"] == topics.availability(service)
+        assert (entity["payload_on"], entity["payload_off"]) == ("online", "offline")
+        assert "availability" not in entity  # it shows the service offline, rather than becoming unavailable
+
+
+def test_tunable_entities_send_what_the_controller_accepts(topics):
+    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), topics, {}))
+    config = tunables_of(ControllerSettings()).model_dump()
+    for entity in entities.values():
+        if entity.get("command_topic") != topics.controller_config_set():
+            continue
+        assert entity["state_topic"] in {topics.controller_config(), topics.controller_state()}
+        if "command_template" in entity and "options" in entity:  # the select
+            commands = [render_command(entity["command_template"], option) for option in entity["options"]]
+        elif "command_template" in entity:  # a number: its bounds
+            commands = [render_command(entity["command_template"], entity[bound]) for bound in ("min", "max")]
+        else:  # a switch
+            commands = [entity["payload_on"], entity["payload_off"]]
+        for command in commands:
+            changes = parse_message(ControllerTunablesUpdate, command).changes()
+            ControllerTunables.model_validate(config | changes)
+            (field,) = changes
+            rendered = render(entity["value_template"], json.dumps(config | changes))
+            assert rendered in {str(changes[field]), "on" if changes[field] is True else "off"}, entity["unique_id"]
 
 
 def test_energy_sensors_suit_the_energy_dashboard():
@@ -127,6 +257,7 @@ def test_energy_sensors_suit_the_energy_dashboard():
         "zeropower_grid_energy_import",
         "zeropower_imported_today",
         f"zeropower_{PWM}_{HEATER}_energy",
+        f"zeropower_roof_{SERIAL}_energy",  # the inverter's yield: Energy dashboard → Solar panels
     ]
     for key in energy:  # lifetime counters and daily totals alike: they only grow, and restart from 0 at times
         assert entities[key]["device_class"] == "energy"
@@ -147,7 +278,7 @@ def test_topics_are_the_ones_the_services_use(topics):
     assert entities["zeropower_target"]["state_topic"] == topics.controller_state()
     for key in ("grid_power", "grid_energy_import", "grid_energy_export"):
         assert entities[f"zeropower_{key}"]["state_topic"] == topics.grid_power()
-    for key in ("power", "limit"):
+    for key in ("power", "limit", "energy", "reachable", "producing"):
         assert entities[f"zeropower_roof_{SERIAL}_{key}"]["state_topic"] == topics.device_state("roof", SERIAL)
     for key in ("imported", "exported", "diverted"):
         assert entities[f"zeropower_{key}_today"]["state_topic"] == topics.energy_today()
@@ -165,7 +296,14 @@ def test_every_command_is_sent_to_a_command_topic_and_never_retained(topics):
     """Commands are never retained: the controller ignores retained ones and keeps its own state (issue 11)."""
     entities = discovery_messages(HaDiscoverySettings(), topics, ACTUATORS).values()
     commanding = {entity["unique_id"]: entity for entity in entities if "command_topic" in entity}
-    assert sorted(commanding) == ["zeropower_deadband", "zeropower_target", "zeropower_zero_export"]
+    tunables = {
+        "target_w": "target",
+        "deadband_w": "deadband",
+        "stale_after_s": "stale_after",
+        "dead_time_s": "dead_time",
+    }
+    expected = {"zeropower_zero_export"} | {f"zeropower_{tunables.get(field, field)}" for field in TUNABLE_FIELDS}
+    assert sorted(commanding) == sorted(expected)  # every tunable the API exposes, and the switch
     for entity in commanding.values():
         assert entity["command_topic"] in {topics.set_enabled(), topics.controller_config_set()}
         assert entity["retain"] is False  # HA's default; said outright so nobody flips it back
@@ -208,6 +346,12 @@ def test_target_and_deadband_numbers_use_the_controller_config_topics(topics):
         (f"zeropower_roof_{SERIAL}_power", DEVICE, "305.2"),
         (f"zeropower_roof_{SERIAL}_limit", DEVICE, "300.0"),
         (f"zeropower_roof_{SERIAL}_power", DEVICE.model_copy(update={"power_w": None}), "None"),
+        (f"zeropower_roof_{SERIAL}_energy", DEVICE, "1234567.0"),
+        (f"zeropower_roof_{SERIAL}_energy", DEVICE.model_copy(update={"energy_wh": None}), "None"),
+        (f"zeropower_roof_{SERIAL}_reachable", DEVICE, "ON"),
+        (f"zeropower_roof_{SERIAL}_producing", DEVICE.model_copy(update={"producing": False}), "OFF"),
+        ("zeropower_output", controller_state(output_w=610.0), "610.0"),
+        ("zeropower_limit", controller_state(limit_w=300.0), "300.0"),
         (f"zeropower_{PWM}_{HEATER}_power", HEATER_STATE, "880.0"),
         (f"zeropower_{PWM}_{HEATER}_energy", HEATER_STATE, "7004.5"),
         (f"zeropower_{PWM}_{HEATER}_energy", consumer_state(0.0), "None"),
@@ -222,6 +366,8 @@ def test_value_templates_render_real_payloads(topics, unique_id, payload, expect
     assert render(entity["value_template"], payload.model_dump_json()) == expected
     if "state_on" in entity:
         assert expected in {entity["state_on"], entity["state_off"]}
+    if entity["unique_id"].endswith(("_reachable", "_producing")):
+        assert expected in {"ON", "OFF"}  # Home Assistant's default binary sensor payloads
 
 
 def test_mode_sensor_lists_every_controller_mode_and_the_reason():
@@ -236,11 +382,10 @@ def test_consumers_get_diverter_entities_not_inverter_ones(topics):
     heater = {p["unique_id"]: p for p in messages.values() if p["state_topic"] == topics.device_state(PWM, HEATER)}
     assert sorted(heater) == [f"zeropower_{PWM}_{HEATER}_energy", f"zeropower_{PWM}_{HEATER}_power"]
     power = heater[f"zeropower_{PWM}_{HEATER}_power"]
-    assert (power["name"], power["device_class"], power["state_class"]) == (
-        "Diverter heating rod power",
-        "power",
-        "measurement",
-    )
+    assert (power["name"], power["device_class"], power["state_class"]) == ("Power", "power", "measurement")
+    assert power["device"]["name"] == "heating rod"  # Home Assistant shows "heating rod Power"
+    assert power["default_entity_id"] == "sensor.zeropower_heating_rod_power"
+    assert "serial_number" not in power["device"]  # a diverter's device id is no serial
     assert all(p["availability"] == [{"topic": topics.availability(actuator_service_id(PWM))}] for p in heater.values())
 
 
@@ -250,8 +395,10 @@ def test_inverters_ids_prefix_and_node_id():
     messages = discovery_messages(settings, Topics("zp"), actuators)
     assert all(topic.startswith("ha/") and topic.split("/")[2] == "garage" for topic in messages)
     sensors = {p["unique_id"] for t, p in messages.items() if p["state_topic"].endswith("/device/1161.x y/state")}
-    assert sensors == {"garage_roof_1161_x_y_power", "garage_roof_1161_x_y_limit"}
-    assert len([t for t in messages if "_shed_99_" in t]) == 2
+    keys = ("power", "limit", "energy", "reachable", "producing")
+    assert sensors == {f"garage_roof_1161_x_y_{key}" for key in keys}
+    assert len([t for t in messages if "_shed_99_" in t]) == len(keys)
+    assert all(p["default_entity_id"].split(".")[1].startswith("garage_") for p in messages.values())
 
 
 def test_settings():
@@ -317,15 +464,21 @@ async def test_publishes_again_when_home_assistant_comes_online(mqtt_settings, p
 
 async def test_new_actuator_adds_and_removal_clears_its_entities(mqtt_settings, probe):
     topics = Topics(mqtt_settings.topic_prefix)
-    inverter = {f"homeassistant/sensor/zeropower/zeropower_roof_{SERIAL}_{key}/config" for key in ("power", "limit")}
-    assert inverter == expected_topics(mqtt_settings, {"roof": announcement()}) - expected_topics(mqtt_settings, {})
+    inverter = {
+        f"homeassistant/{component}/zeropower/zeropower_roof_{SERIAL}_{key}/config"
+        for component, keys in (("sensor", ("power", "limit", "energy")), ("binary_sensor", ("reachable", "producing")))
+        for key in keys
+    }
+    actuator = "homeassistant/binary_sensor/zeropower/zeropower_actuator_roof_connectivity/config"
+    added = expected_topics(mqtt_settings, {"roof": announcement()}) - expected_topics(mqtt_settings, {})
+    assert added == inverter | {actuator}
     async with publisher(mqtt_settings):
         await probe.publish(topics.actuator_announce("roof"), announcement().model_dump_json(), retain=True)
         for topic in inverter:
             message = await probe.wait_for(topic, lambda m: bool(m.payload))
             assert json.loads(message.payload)["state_topic"] == topics.device_state("roof", SERIAL)
         await probe.publish(topics.actuator_announce("roof"), b"", retain=True)
-        for topic in inverter:
+        for topic in inverter | {actuator}:
             await probe.wait_for(topic, lambda m: m.payload == b"")
     # the controller's own entities stay
     assert all(m.payload for m in probe.on("homeassistant/switch/zeropower/zeropower_zero_export/config"))

@@ -1,39 +1,25 @@
 """Home Assistant MQTT discovery: zeropower's entities appear in Home Assistant without any YAML.
 
 ``discovery_messages`` is a pure builder (settings, topic catalogue, announced actuators → retained config
-payloads by discovery topic); ``HaDiscoveryPublisher`` keeps them published on the bus: on every connect,
-whenever an actuator announces itself or goes away, and when Home Assistant restarts (``<prefix>/status``
-``online``). See docs/home-assistant.md.
+payloads by discovery topic), entities on the devices of ``ha_devices``; ``ha_publisher`` keeps them published.
+See docs/home-assistant.md.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 from typing import Any, get_args
 
 from pydantic import Field
 
-from zeropower.controller.settings import ControllerSettings
-from zeropower.shared.change_log import ChangeLogger
-from zeropower.shared.messages import (
-    ActuatorAnnouncement,
-    ControllerMode,
-    DeviceInfo,
-    InvalidMessageError,
-    parse_message,
-)
-from zeropower.shared.mqtt import OFFLINE, ONLINE, IncomingMessage, MqttBus
+from zeropower.api.ha_devices import DeviceCatalogue, HaDevice, slug
+from zeropower.controller.settings import ControllerSettings, DiverterOrder
+from zeropower.shared.messages import ActuatorAnnouncement, ControllerMode, DeviceInfo
+from zeropower.shared.mqtt import OFFLINE, ONLINE
 from zeropower.shared.settings import StrictModel
 from zeropower.shared.topics import HomeAssistantTopics, Topics, actuator_service_id
 
-log = logging.getLogger(__name__)
-
 Payload = dict[str, Any]
-
-#: Home Assistant's own birth message on ``<prefix>/status`` after it (re)starts.
-HA_ONLINE = "online"
 
 #: Service ids of the services whose last will makes the entities unavailable.
 CONTROLLER = "controller"
@@ -86,29 +72,60 @@ def discovery_topic(settings: HaDiscoverySettings, component: str, object_id: st
 def discovery_messages(
     settings: HaDiscoverySettings, topics: Topics, actuators: dict[str, ActuatorAnnouncement]
 ) -> dict[str, Payload]:
-    """Every discovery config payload by its topic: controller, meter, today's energy, each announced device."""
+    """Every discovery config payload by its topic: controller, meter, API, each actuator and announced device."""
     builder = _Builder(settings, topics)
     builder.controller_entities()
     builder.meter_entities()
-    builder.energy_today_entities()
-    for actuator_id, announcement in sorted(actuators.items()):
-        for device in announcement.devices:
-            if device.kind == "consumer":
-                builder.consumer_entities(actuator_id, device)
-            else:
-                builder.inverter_entities(actuator_id, device)
+    builder.api_entities()
+    for _, announcement in sorted(actuators.items()):
+        builder.actuator_entities(announcement)
     return builder.messages
 
 
-def tunable_bounds(field: str) -> tuple[float, float]:
-    """The inclusive bounds ControllerSettings validates one tunable with (the number's min and max)."""
+def tunable_bounds(field: str, step: float) -> tuple[float, float]:
+    """The inclusive bounds of a number setting one tunable: ControllerSettings' ge/le (gt: one step above it)."""
     low = high = None
     for constraint in ControllerSettings.model_fields[field].metadata:
         low = getattr(constraint, "ge", low)
+        if getattr(constraint, "gt", None) is not None:
+            low = constraint.gt + step
         high = getattr(constraint, "le", high)
     if low is None or high is None:
-        raise ValueError(f"ControllerSettings.{field} has no ge/le bounds")
+        raise ValueError(f"ControllerSettings.{field} has no lower or upper bound")
     return float(low), float(high)
+
+
+#: The numbers setting controller tunables: field → (entity key, name, step, unit, device class). ``target_w``
+#: is shown from the controller's state, the others from its config, as configuration entities.
+NUMBERS: dict[str, tuple[str, str, float, str | None, str | None]] = {
+    "target_w": ("target", "Grid power target", 1.0, "W", "power"),
+    "deadband_w": ("deadband", "Deadband", 1.0, "W", "power"),
+    "raise_gain": ("raise_gain", "Raise gain", 0.05, None, None),
+    "cut_gain": ("cut_gain", "Cut gain", 0.05, None, None),
+    "divert_gain": ("divert_gain", "Divert gain", 0.05, None, None),
+    "stale_after_s": ("stale_after", "Stale after", 1.0, "s", "duration"),
+    "dead_time_s": ("dead_time", "Dead time", 0.5, "s", "duration"),
+    "forecast_quantile": ("forecast_quantile", "Forecast quantile", 0.05, None, None),
+}
+#: The switches setting boolean tunables: field → (entity key, name).
+SWITCHES = {"dry_run": ("dry_run", "Dry run"), "forecast_load": ("forecast_load", "Forecast load")}
+POWER: Payload = {
+    "device_class": "power",
+    "unit_of_measurement": "W",
+    "state_class": "measurement",
+    "suggested_display_precision": 0,
+}
+DIAGNOSTIC: Payload = {"entity_category": "diagnostic"}
+CONFIG: Payload = {"entity_category": "config"}
+
+
+def _value(field: str) -> str:
+    return f"{{{{ value_json.{field} }}}}"
+
+
+def _flag(field: str) -> str:
+    """A value template giving HA's default binary sensor payloads ``ON``/``OFF`` from a JSON boolean."""
+    return f"{{{{ 'ON' if value_json.{field} else 'OFF' }}}}"
 
 
 class _Builder:
@@ -117,36 +134,71 @@ class _Builder:
     def __init__(self, settings: HaDiscoverySettings, topics: Topics) -> None:
         self.settings = settings
         self.topics = topics
+        self.devices = DeviceCatalogue(settings.node_id)
         self.messages: dict[str, Payload] = {}
-        self.device = {
-            "identifiers": [settings.node_id],
-            "name": "zeropower",
-            "manufacturer": "zeropower",
-            "model": "Zero-export controller",
-        }
 
-    def add(self, component: str, key: str, name: str, services: list[str], config: Payload) -> None:
-        object_id = safe_id(f"{self.settings.node_id}_{key}")
-        self.messages[discovery_topic(self.settings, component, object_id)] = {
-            "name": name,
-            "unique_id": object_id,
-            "default_entity_id": f"{component}.{object_id}",  # replaces object_id (removed in HA 2026.4)
-            "device": self.device,
-            "origin": {"name": "zeropower"},
+    def add(
+        self,
+        component: str,
+        device: HaDevice,
+        key: str,
+        name: str,
+        config: Payload,
+        *,
+        services: list[str],
+        unique_key: str | None = None,
+    ) -> None:
+        """One entity of ``device``: unique id ``<node_id>_<device key>_<key>`` unless ``unique_key`` is given.
+
+        The entity id Home Assistant picks first is ``<component>.<node_id>_<device slug>_<key>``; its name is
+        short (``Power``): Home Assistant shows it after the device's name. Without ``services`` the entity is
+        always available (a connectivity sensor, which reads the availability topic itself).
+        """
+        unique = unique_key or "_".join(part for part in (device.key, key) if part)
+        object_id = safe_id(f"{self.settings.node_id}_{unique}")
+        entity = slug("_".join(part for part in (self.settings.node_id, device.slug, key) if part))
+        availability: Payload = {
             "availability": [{"topic": self.topics.availability(service)} for service in services],
             "availability_mode": "all",
             "payload_available": ONLINE,
             "payload_not_available": OFFLINE,
+        }
+        self.messages[discovery_topic(self.settings, component, object_id)] = {
+            "name": name,
+            "unique_id": object_id,
+            "default_entity_id": f"{component}.{entity}",  # replaces object_id (removed in HA 2026.4)
+            "device": device.block,
+            "origin": {"name": "zeropower"},
+            **(availability if services else {}),
             **config,
         }
 
+    def connectivity(self, device: HaDevice, service: str, name: str = "Connectivity") -> None:
+        """A service's connectivity, from its availability topic (its last will makes it ``offline``)."""
+        self.add(
+            "binary_sensor",
+            device,
+            slug(name),
+            name,
+            {
+                "state_topic": self.topics.availability(service),
+                "payload_on": ONLINE,
+                "payload_off": OFFLINE,
+                "device_class": "connectivity",
+                **DIAGNOSTIC,
+            },
+            services=[],
+        )
+
     def controller_entities(self) -> None:
-        state = self.topics.controller_state()
+        """The controller's entities, on the main device: the switch, its mode, totals, every tunable."""
+        main, state = self.devices.main, self.topics.controller_state()
+        self.connectivity(main, CONTROLLER, "Controller connectivity")
         self.add(
             "switch",
+            main,
             "zero_export",
             "Zero export",
-            [CONTROLLER],
             {
                 "icon": "mdi:transmission-tower-off",
                 "state_topic": state,
@@ -159,12 +211,13 @@ class _Builder:
                 "retain": False,  # a command: the controller keeps the switch itself and ignores retained ones
                 "qos": 1,
             },
+            services=[CONTROLLER],
         )
         self.add(
             "sensor",
+            main,
             "controller_mode",
             "Controller mode",
-            [CONTROLLER],
             {
                 "icon": "mdi:state-machine",
                 "state_topic": state,
@@ -174,205 +227,129 @@ class _Builder:
                 "json_attributes_topic": state,
                 "json_attributes_template": "{{ {'reason': value_json.reason} | tojson }}",
             },
+            services=[CONTROLLER],
         )
-        config, config_set = self.topics.controller_config(), self.topics.controller_config_set()
-        self.add(
-            "number",
-            "target",
-            "Grid power target",
-            [CONTROLLER],
-            {
-                **self._number("target_w", config_set),
-                "state_topic": state,
-                "value_template": "{{ value_json.target_w }}",
-            },
-        )
-        self.add(
-            "number",
-            "deadband",
-            "Deadband",
-            [CONTROLLER],
-            {
-                **self._number("deadband_w", config_set),
-                "state_topic": config,
-                "value_template": "{{ value_json.deadband_w }}",
-                "entity_category": "config",
-            },
-        )
+        output = {"state_topic": state, **_power("output_w")}
+        self.add("sensor", main, "output", "Inverter output", output, services=[CONTROLLER])
+        limit = {"state_topic": state, **_power("limit_w"), "icon": "mdi:speedometer", **DIAGNOSTIC}
+        self.add("sensor", main, "limit", "Inverter limit", limit, services=[CONTROLLER])
+        self.tunable_entities(main)
 
-    @staticmethod
-    def _number(field: str, command_topic: str) -> Payload:
-        """Common keys of a number that sets one controller tunable in W (a partial update, not retained)."""
-        low, high = tunable_bounds(field)
-        return {
-            "command_topic": command_topic,
-            "command_template": '{"' + field + '": {{ value }}}',
+    def tunable_entities(self, main: HaDevice) -> None:
+        """A number, switch or select per run-time tunable, each sending a partial update (never retained)."""
+        config = self.topics.controller_config()
+        command: Payload = {
+            "command_topic": self.topics.controller_config_set(),
             "retain": False,  # a command: the controller keeps its tunables itself and ignores retained ones
-            "min": low,
-            "max": high,
-            "step": 1.0,
-            "mode": "box",
-            "unit_of_measurement": "W",
-            "device_class": "power",
             "qos": 1,
         }
+        for field, (key, name, step, unit, device_class) in NUMBERS.items():
+            low, high = tunable_bounds(field, step)
+            shown: Payload = {"state_topic": self.topics.controller_state()} if field == "target_w" else CONFIG
+            number: Payload = {"command_template": '{"' + field + '": {{ value }}}', "min": low, "max": high}
+            if unit is not None:
+                number |= {"unit_of_measurement": unit, "device_class": device_class}
+            self.add(
+                "number",
+                main,
+                key,
+                name,
+                {
+                    "state_topic": config,
+                    "value_template": _value(field),
+                    **command,
+                    **number,
+                    "step": step,
+                    "mode": "box",
+                    **shown,
+                },
+                services=[CONTROLLER],
+            )
+        for field, (key, name) in SWITCHES.items():
+            switch = {
+                "state_topic": config,
+                "value_template": f"{{{{ 'on' if value_json.{field} else 'off' }}}}",
+                "state_on": "on",
+                "state_off": "off",
+                "payload_on": f'{{"{field}": true}}',
+                "payload_off": f'{{"{field}": false}}',
+            }
+            self.add("switch", main, key, name, {**switch, **command, **CONFIG}, services=[CONTROLLER])
+        select = {
+            "state_topic": config,
+            "value_template": _value("diverter_order"),
+            "options": list(get_args(DiverterOrder)),
+            "command_template": '{"diverter_order": "{{ value }}"}',
+        }
+        self.add(
+            "select", main, "diverter_order", "Diverter order", {**select, **command, **CONFIG}, services=[CONTROLLER]
+        )
 
     def meter_entities(self) -> None:
-        grid = self.topics.grid_power()
-        self.add(
-            "sensor",
-            "grid_power",
-            "Grid power",
-            [METER],
-            {
-                "state_topic": grid,
-                "value_template": "{{ value_json.power_w }}",
-                "device_class": "power",
-                "unit_of_measurement": "W",
-                "state_class": "measurement",
-                "suggested_display_precision": 0,
-            },
-        )
+        """The meter's device: grid power (with the meter's error as an attribute), its energy counters."""
+        meter, grid = self.devices.service(METER, "Grid meter", "Meter service"), self.topics.grid_power()
+        self.connectivity(meter, METER)
+        error = {
+            "json_attributes_topic": grid,
+            "json_attributes_template": "{{ {'error': value_json.error} | tojson }}",
+        }
+        power = {"state_topic": grid, **_power("power_w"), **error}
+        self.add("sensor", meter, "power", "Power", power, unique_key="grid_power", services=[METER])
         for direction in ("import", "export"):
             self.add(
                 "sensor",
-                f"grid_energy_{direction}",
-                f"Grid energy {direction}ed",
-                [METER],
-                {"state_topic": grid, "value_template": f"{{{{ value_json.energy_{direction}_wh }}}}", **ENERGY},
+                meter,
+                f"energy_{direction}",
+                f"Energy {direction}ed",
+                {"state_topic": grid, "value_template": _value(f"energy_{direction}_wh"), **ENERGY},
+                unique_key=f"grid_energy_{direction}",
+                services=[METER],
             )
 
-    def energy_today_entities(self) -> None:
-        energy_today = self.topics.energy_today()
-        for field, name in (
-            ("imported_wh", "Energy imported today"),
-            ("exported_wh", "Energy exported today"),
-            ("diverted_wh", "Energy diverted today"),
+    def api_entities(self) -> None:
+        """The API's device: today's energy totals it counts."""
+        api, energy_today = self.devices.service(API, "zeropower API", "API service"), self.topics.energy_today()
+        self.connectivity(api, API)
+        for direction in ("imported", "exported", "diverted"):
+            key = f"{direction}_today"
+            config = {"state_topic": energy_today, "value_template": _value(f"{direction}_wh"), **ENERGY}
+            self.add("sensor", api, key, f"Energy {direction} today", config, unique_key=key, services=[API])
+
+    def actuator_entities(self, announcement: ActuatorAnnouncement) -> None:
+        """An actuator's device and one device per inverter or diverter it announces."""
+        service = actuator_service_id(announcement.actuator_id)
+        self.connectivity(self.devices.actuator(announcement), service)
+        for device in announcement.devices:
+            ha_device = self.devices.device(announcement, device)
+            state = self.topics.device_state(announcement.actuator_id, device.device_id)
+            if device.kind == "consumer":
+                self.consumer_entities(ha_device, state, service)
+            else:
+                self.inverter_entities(ha_device, state, service, device)
+
+    def inverter_entities(self, ha_device: HaDevice, state: str, service: str, device: DeviceInfo) -> None:
+        """An inverter: output, yield, limit in force, reachable and producing."""
+        limit = {**_power("limit_w"), "icon": "mdi:speedometer", **DIAGNOSTIC}
+        for key, name, config in (
+            ("power", "Power", _power("power_w")),
+            ("limit", "Limit", limit),
+            ("energy", "Energy", {"value_template": _value("energy_wh"), **ENERGY}),
         ):
-            self.add(
-                "sensor",
-                f"{field.removesuffix('_wh')}_today",
-                name,
-                [API],
-                {"state_topic": energy_today, "value_template": f"{{{{ value_json.{field} }}}}", **ENERGY},
-            )
-
-    def inverter_entities(self, actuator_id: str, device: DeviceInfo) -> None:
-        state = self.topics.device_state(actuator_id, device.device_id)
-        services = [actuator_service_id(actuator_id)]
-        key = f"{actuator_id}_{device.device_id}"
-        for field, label, extra in (
-            ("power_w", "output", {"state_class": "measurement"}),
-            ("limit_w", "limit", {"icon": "mdi:speedometer"}),
+            self.add("sensor", ha_device, key, name, {"state_topic": state, **config}, services=[service])
+        for key, name, config in (
+            ("reachable", "Reachable", {"device_class": "connectivity", **DIAGNOSTIC}),
+            ("producing", "Producing", {"device_class": "running"}),
         ):
-            self.add(
-                "sensor",
-                f"{key}_{field.removesuffix('_w')}",
-                f"Inverter {device.name} {label}",
-                services,
-                {
-                    "state_topic": state,
-                    "value_template": f"{{{{ value_json.{field} }}}}",
-                    "device_class": "power",
-                    "unit_of_measurement": "W",
-                    "suggested_display_precision": 0,
-                    **extra,
-                },
-            )
+            flag = {"state_topic": state, "value_template": _flag(key), **config}
+            self.add("binary_sensor", ha_device, key, name, flag, services=[service])
 
-    def consumer_entities(self, actuator_id: str, device: DeviceInfo) -> None:
-        state = self.topics.device_state(actuator_id, device.device_id)
-        services = [actuator_service_id(actuator_id)]
-        key = f"{actuator_id}_{device.device_id}"
-        self.add(
-            "sensor",
-            f"{key}_power",
-            f"Diverter {device.name} power",
-            services,
-            {
-                "state_topic": state,
-                "value_template": "{{ value_json.power_w }}",
-                "device_class": "power",
-                "unit_of_measurement": "W",
-                "state_class": "measurement",
-                "suggested_display_precision": 0,
-            },
-        )
-        self.add(
-            "sensor",
-            f"{key}_energy",
-            f"Diverter {device.name} energy",
-            services,
-            {"state_topic": state, "value_template": "{{ value_json.energy_wh }}", **ENERGY},
-        )
+    def consumer_entities(self, ha_device: HaDevice, state: str, service: str) -> None:
+        """A diverter: its (estimated) draw and its energy counter."""
+        self.add("sensor", ha_device, "power", "Power", {"state_topic": state, **_power("power_w")}, services=[service])
+        energy = {"state_topic": state, "value_template": _value("energy_wh"), **ENERGY}
+        self.add("sensor", ha_device, "energy", "Energy", energy, services=[service])
 
 
-class HaDiscoveryPublisher:
-    """Keeps the discovery configs published on one bus (retained), tracking announced actuators."""
-
-    def __init__(self, bus: MqttBus, settings: HaDiscoverySettings, topics: Topics) -> None:
-        self._bus = bus
-        self._settings = settings
-        self._topics = topics
-        self._actuators: dict[str, ActuatorAnnouncement] = {}
-        self._online: set[str] = set()  # actuators whose availability says online
-        self._published: dict[str, Payload] = {}
-        self._bad_announcement = ChangeLogger(log, "announcements")
-
-    def install(self) -> None:
-        """Register the subscriptions and the connect hook; call before ``bus.run``. Does nothing when disabled."""
-        if not self._settings.enabled:
-            log.info("Home Assistant discovery is switched off")
-            return
-        self._bus.subscribe(self._topics.all_actuator_announcements(), self._on_announcement)
-        self._bus.subscribe(self._topics.availability(actuator_service_id("+")), self._on_actuator_availability)
-        self._bus.subscribe(HomeAssistantTopics(self._settings.prefix).status(), self._on_ha_status)
-        self._bus.on_connect(self.publish_all)
-
-    async def publish_all(self) -> None:
-        """Publish every current config, and clear the ones no longer wanted (retained)."""
-        await self._sync(republish=True)
-
-    async def _on_ha_status(self, message: IncomingMessage) -> None:
-        if message.text.strip() == HA_ONLINE:
-            log.info("Home Assistant is online: publishing discovery again")
-            await self._sync(republish=True)
-
-    async def _on_actuator_availability(self, message: IncomingMessage) -> None:
-        actuator_id = message.topic.split("/")[-2]
-        if message.text == ONLINE:
-            self._online.add(actuator_id)
-        else:
-            self._online.discard(actuator_id)
-
-    async def _on_announcement(self, message: IncomingMessage) -> None:
-        actuator_id = message.topic.split("/")[-2]
-        if not message.payload:  # a removal counts only once the actuator is offline (as in the controller)
-            if actuator_id in self._online:
-                self._bad_announcement.report(f"ignoring an empty announcement of actuator {actuator_id}: it is online")
-            elif self._actuators.pop(actuator_id, None) is not None:
-                log.info("actuator %s removed: clearing its Home Assistant entities", actuator_id)
-                await self._sync(republish=False)
-            return
-        try:
-            announcement = parse_message(ActuatorAnnouncement, message.payload)
-        except InvalidMessageError as error:
-            self._bad_announcement.report(f"ignoring {message.topic}: {error}")
-            return
-        if announcement.actuator_id != actuator_id:
-            self._bad_announcement.report(f"ignoring {message.topic}: it announces {announcement.actuator_id!r}")
-            return
-        self._bad_announcement.report(None)
-        self._actuators[actuator_id] = announcement
-        await self._sync(republish=False)
-
-    async def _sync(self, *, republish: bool) -> None:
-        """Publish new and changed configs (all of them with ``republish``), and empty payloads for stale ones."""
-        wanted = discovery_messages(self._settings, self._topics, self._actuators)
-        for topic in sorted(set(self._published) - set(wanted)):
-            await self._bus.publish(topic, b"", retain=True)
-            del self._published[topic]
-        for topic, payload in wanted.items():
-            if republish or self._published.get(topic) != payload:
-                await self._bus.publish(topic, json.dumps(payload, separators=(",", ":")), retain=True)
-                self._published[topic] = payload
+def _power(field: str) -> Payload:
+    """A power sensor's keys reading ``field`` in W."""
+    return {"value_template": _value(field), **POWER}

@@ -11,7 +11,7 @@ import uvicorn
 
 from zeropower.api.app import create_app
 from zeropower.api.gateway import SERVICE_ID, Gateway
-from zeropower.api.ha_discovery import HaDiscoveryPublisher
+from zeropower.api.ha_publisher import HaDiscoveryPublisher
 from zeropower.api.settings import ApiServiceSettings
 from zeropower.shared.service import run_service
 
