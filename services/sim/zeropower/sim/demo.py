@@ -1,8 +1,8 @@
-"""``make demo``: the whole system on simulated hardware, with a live status line.
+"""``make demo``: the whole system on simulated hardware, with a guided tour and a live status line.
 
 Starts a private broker, the simulator (Shelly Pro 3EM over HTTP, OpenDTU over MQTT, a heater on a simulated
-PWM output) and the real meter, controller, actuators and API configured for it, then shows what happens
-until Ctrl-C.
+PWM output) and the real meter, controller, actuators and API configured for it, prints what to watch and
+what to try, then shows what happens until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -26,10 +26,15 @@ from pydantic import ValidationError
 from zeropower.shared.messages import ControllerState, SimState
 from zeropower.shared.topics import Topics
 from zeropower.sim.broker import Broker, free_port, wait_for_port
-from zeropower.sim.settings import SimSettings
+from zeropower.sim.settings import DayCurvePv, SimSettings
+from zeropower.sim.tour import TourFacts, tour
 
 SERVICES = ("sim", "meter", "controller", "actuator_opendtu", "actuator_pwm", "api")
-HEATER_W = 2000.0
+HEATER_W = 500.0  # below the surplus, so the inverters are limited once the heater is at its rating
+#: A sunny day from 8:00, an hour every 30 s: the surplus grows past the heater's rating within a minute.
+#: The panels (1500 W peak) are larger than the inverters (1200 W), as is common.
+DEMO_DAY = DayCurvePv(kind="day", peak_w=1500.0, start_h=8.0, time_lapse=120.0)
+STALE_AFTER_S = 10.0  # the controller's default, named in the tour
 LOAD_STEP_W = 250.0  # a load change this big is announced, and its settling timed
 SETTLED_W = 50.0  # grid within this of the target for SETTLED_FOR_S counts as settled
 SETTLED_FOR_S = 3.0
@@ -42,10 +47,16 @@ def demo_config(workdir: Path, mqtt_port: int, shelly_port: int, api_port: int) 
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port},
         "sim": {
             "shelly": {"host": "127.0.0.1", "port": shelly_port},
+            "pv": DEMO_DAY.model_dump(),
             "heater": {"rated_w": HEATER_W, "controller": "phase_fired"},
         },
         "meter": {"driver": {"type": "shelly_gen2", "url": f"http://127.0.0.1:{shelly_port}"}},
-        "controller": {"target_w": 20, "dead_time_s": 5},
+        "controller": {
+            "target_w": 20,
+            "dead_time_s": 5,
+            "stale_after_s": STALE_AFTER_S,
+            "state_file": str(workdir.resolve() / "controller-state.json"),
+        },
         "api": {"host": "127.0.0.1", "port": api_port},
         "actuator_opendtu": {
             "driver": {"type": "opendtu", "prefix": sim.opendtu.prefix},
@@ -166,6 +177,7 @@ class Prepared:
     config_file: Path
     target_w: float
     shelly_port: int
+    api_port: int
 
 
 def prepare(workdir: Path, mqtt_port: int, api_port: int) -> Prepared:
@@ -179,9 +191,27 @@ def prepare(workdir: Path, mqtt_port: int, api_port: int) -> Prepared:
     broker.start()
     print(f"MQTT broker ({broker.implementation}) on 127.0.0.1:{broker.port}: watch it in MQTT Explorer")
     print(f"web UI and REST API: http://127.0.0.1:{api_port}/ (API docs at /docs)")
-    print(f"config: {config_file}   logs: {workdir}/<service>.log")
-    print(f"try a load step: publish 150 to {Topics().sim_set('load_w')} (and 'auto' to go back); Ctrl-C stops\n")
-    return Prepared(broker, config_file, float(config["controller"]["target_w"]), shelly_port)  # type: ignore[index]
+    print(f"config: {config_file}   logs: {workdir}/<service>.log   Ctrl-C stops")
+    return Prepared(broker, config_file, float(config["controller"]["target_w"]), shelly_port, api_port)  # type: ignore[index]
+
+
+def tour_facts(prepared: Prepared, meter_pid: int) -> TourFacts:
+    """What the tour tells, from the demo's configuration."""
+    sim = SimSettings()  # the demo's household and inverters are the simulator's defaults
+    kettle = next(appliance for appliance in sim.load.appliances if appliance.name == "kettle")
+    return TourFacts(
+        mqtt_port=prepared.broker.port,
+        api_port=prepared.api_port,
+        meter_pid=meter_pid,
+        heater_w=HEATER_W,
+        panels_w=DEMO_DAY.peak_w,
+        inverters_w=sum(inverter.max_w for inverter in sim.inverters),
+        start_h=DEMO_DAY.start_h,
+        seconds_per_hour=3600.0 / DEMO_DAY.time_lapse,
+        kettle_w=kettle.power_w,
+        kettle_at_s=kettle.first_on_s,
+        stale_after_s=STALE_AFTER_S,
+    )
 
 
 async def run_demo(prepared: Prepared, logs: dict[str, IO[bytes]], duration_s: float) -> int:
@@ -205,6 +235,7 @@ async def run_demo(prepared: Prepared, logs: dict[str, IO[bytes]], duration_s: f
             if service == "sim":  # the meter's first reading finds the simulated Shelly listening
                 with contextlib.suppress(TimeoutError):
                     await asyncio.to_thread(wait_for_port, prepared.shelly_port, 20.0)
+        print(tour(tour_facts(prepared, processes["meter"].pid), Topics()) + "\n", flush=True)
         board = StatusBoard(target_w=prepared.target_w)
         watcher = asyncio.create_task(show_status(prepared.broker.port, board, stop))
         deaths = [asyncio.create_task(process.wait()) for process in processes.values()]
