@@ -31,5 +31,5 @@ def test_tour_names_the_demos_ports_topics_and_meter_process():
     assert "-t zeropower/sim/set/load_w -m 150" in text
     assert "kill -STOP 4242" in text
     assert "kill -CONT 4242" in text
-    assert "a 500 W water heater" in text
-    assert "at 90 s: the 2000 W kettle" in text
+    assert "a 500 W heater" in text
+    assert "at 90 s          a 2000 W kettle" in text

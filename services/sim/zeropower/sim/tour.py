@@ -31,20 +31,26 @@ def tour(facts: TourFacts, topics: Topics) -> str:
     return "\n".join(
         [
             f"Guided tour: a sunny day from {facts.start_h:02.0f}:00, an hour every {facts.seconds_per_hour:.0f} s;"
-            f" {facts.panels_w:.0f} W of panels on {facts.inverters_w:.0f} W of inverters;"
-            f" a {facts.heater_w:.0f} W water heater.",
+            f" {facts.panels_w:.0f} W of panels, {facts.inverters_w:.0f} W of inverters,"
+            f" a {facts.heater_w:.0f} W heater.",
             "Watch the status line (or the web UI) in the first two minutes:",
-            "  from the start: the heater takes the surplus (use before curtail)",
-            f"  within a minute: the heater is at its {facts.heater_w:.0f} W and the sun gives more: the inverter"
-            " limit drops below what the sun gives, so nothing is exported",
-            f"  at {facts.kettle_at_s:.0f} s: the {facts.kettle_w:.0f} W kettle comes on: the heater hands its"
-            " power back and the limits go to their maximum; after it, the heater takes the surplus again",
+            _when("from the start") + "the heater takes the surplus first (use before curtail)",
+            _when("within a minute")
+            + f"the heater is at its {facts.heater_w:.0f} W: the inverter limit drops below what the sun gives,"
+            " no export",
+            _when(f"at {facts.kettle_at_s:.0f} s")
+            + f"a {facts.kettle_w:.0f} W kettle: the heater hands its power back, the limits rise;"
+            " after it, back again",
             "Try:",
             f"  web UI {api}/ (switch, target, live state); toggle: curl {api}/api/toggle",
-            f"  {pub} {topics.set_enabled()} -m off   (on: back; off = inverters at maximum, heater off)",
+            f"  {pub} {topics.set_enabled()} -m off   (on: back; off: no limit, heater off)",
             f"  {pub} {topics.controller_config_set()} -m '{{\"target_w\": 200}}'   (or the web UI's form)",
             f"  {pub} {topics.sim_set('load_w')} -m 150   (auto: back to the profile)",
             f"  pull the meter: kill -STOP {facts.meter_pid}: fail-safe after {facts.stale_after_s:.0f} s;"
             f" kill -CONT {facts.meter_pid} brings it back",
         ]
     )
+
+
+def _when(label: str) -> str:
+    return f"  {label:<17}"
