@@ -161,7 +161,7 @@ def test_devices_inverters_diverters_and_services_hang_on_the_main_device(topics
     main = devices.pop("zeropower")
     assert (main["name"], main["sw_version"]) == ("zeropower", version("zeropower-api"))
     assert "via_device" not in main
-    assert "configuration_url" not in main  # the API has no public URL setting to build it from
+    assert "configuration_url" not in main  # unset: the API cannot know how Home Assistant's users reach it
     assert sorted(devices) == sorted(
         [
             "zeropower_meter",
@@ -557,3 +557,23 @@ def test_docs_list_the_discovery_topics_the_api_publishes():
     assert sorted(fixed - documented) == []
     assert examples, "docs/mqtt.md gives no example entity id of a device"
     assert sorted(examples - {payload["unique_id"] for payload in published.values()}) == []
+
+
+def test_zeropowers_own_devices_link_to_the_web_ui_when_its_address_is_set(topics):
+    actuators = {"roof": announcement("roof", SERIAL), PWM: pwm_announcement()}
+    settings = HaDiscoverySettings(web_ui_url="http://raspberrypi.local:8000/")
+    devices = {
+        p["device"]["identifiers"][0]: p["device"] for p in discovery_messages(settings, topics, actuators).values()
+    }
+    linked = {
+        key for key, device in devices.items() if device.get("configuration_url") == "http://raspberrypi.local:8000/"
+    }
+    assert linked == {
+        "zeropower",
+        "zeropower_meter",
+        "zeropower_api",
+        "zeropower_actuator_roof",
+        "zeropower_actuator_pwm",
+    }
+    with pytest.raises(ValidationError):
+        HaDiscoverySettings(web_ui_url="raspberrypi.local:8000")  # Home Assistant rejects a link without a scheme

@@ -51,16 +51,20 @@ def slug(text: str) -> str:
 class DeviceCatalogue:
     """Builds the device blocks of one installation (``node_id``)."""
 
-    def __init__(self, node_id: str) -> None:
+    def __init__(self, node_id: str, web_ui_url: str | None = None) -> None:
+        """``web_ui_url``: the link zeropower's own devices carry (inverters and diverters have their DTU's)."""
         self.node_id = node_id
-        self._software: dict[str, Any] = {"sw_version": v} if (v := software_version()) else {}
+        # what zeropower's own devices carry: the software version and the link to the web UI
+        self._own: dict[str, Any] = {"sw_version": v} if (v := software_version()) else {}
+        if web_ui_url is not None:
+            self._own["configuration_url"] = web_ui_url
         self.main = HaDevice(
             {
                 "identifiers": [node_id],
                 "name": "zeropower",
                 "manufacturer": "zeropower",
                 "model": "Zero-export controller",
-                **self._software,
+                **self._own,
             },
             None,
             None,
@@ -68,7 +72,7 @@ class DeviceCatalogue:
 
     def service(self, service_key: str, name: str, model: str) -> HaDevice:
         """A zeropower service other than the controller (the controller is the main device)."""
-        return self._linked(service_key, {"name": name, "manufacturer": "zeropower", "model": model, **self._software})
+        return self._linked(service_key, {"name": name, "manufacturer": "zeropower", "model": model, **self._own})
 
     def actuator(self, announcement: ActuatorAnnouncement) -> HaDevice:
         """An actuator service."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, get_args
 
-from pydantic import Field
+from pydantic import AnyHttpUrl, Field
 
 from zeropower.api.ha_devices import DeviceCatalogue, HaDevice, slug
 from zeropower.controller.settings import ControllerSettings, DiverterOrder
@@ -56,6 +56,11 @@ class HaDiscoverySettings(StrictModel):
         min_length=1,
         pattern=r"^[A-Za-z0-9_-]+$",
         description="Id of this installation in discovery topics and unique ids; change it when two share one HA.",
+    )
+    web_ui_url: AnyHttpUrl | None = Field(
+        None,
+        description="The web UI's address as Home Assistant's users reach it (e.g. http://raspberrypi.local:8000/): "
+        "the 'Visit' link on zeropower's devices. Unset: no link (the API cannot know how others reach it).",
     )
 
 
@@ -134,7 +139,8 @@ class _Builder:
     def __init__(self, settings: HaDiscoverySettings, topics: Topics) -> None:
         self.settings = settings
         self.topics = topics
-        self.devices = DeviceCatalogue(settings.node_id)
+        url = None if settings.web_ui_url is None else str(settings.web_ui_url)
+        self.devices = DeviceCatalogue(settings.node_id, url)
         self.messages: dict[str, Payload] = {}
 
     def add(
