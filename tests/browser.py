@@ -26,12 +26,13 @@ needs_chromium = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="chro
 
 
 @contextlib.asynccontextmanager
-async def chromium_page(base_url: str, timeout_ms: float) -> AsyncIterator[Page]:
-    """A page in headless Chromium, 390 px wide like a phone, with ``timeout_ms`` as its default timeout."""
+async def chromium_page(base_url: str, timeout_ms: float, locale: str = "en-US") -> AsyncIterator[Page]:
+    """A page in headless Chromium, 390 px wide like a phone, with ``timeout_ms`` as its default timeout and
+    ``locale`` as the browser's language (``navigator.languages``, number formats)."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(base_url=base_url, viewport={"width": 390, "height": 1400})
+            page = await browser.new_page(base_url=base_url, viewport={"width": 390, "height": 1400}, locale=locale)
             page.set_default_timeout(timeout_ms)
             yield page
         finally:

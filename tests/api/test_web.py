@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 from collections.abc import AsyncIterator
 
@@ -69,9 +70,15 @@ async def base_url(mqtt_settings: MqttSettings, api_settings: ApiSettings) -> As
 
 
 @pytest.fixture
-async def page(base_url: str) -> AsyncIterator[Page]:
+def locale() -> str:
+    """The browser's language (a test parametrizes it)."""
+    return "en-US"
+
+
+@pytest.fixture
+async def page(base_url: str, locale: str) -> AsyncIterator[Page]:
     """A page in headless Chromium (the system's, never a downloaded one), 390 px wide like a phone."""
-    async with chromium_page(base_url, TIMEOUT_MS) as page:
+    async with chromium_page(base_url, TIMEOUT_MS, locale) as page:
         yield page
 
 
@@ -244,3 +251,113 @@ async def test_a_page_beyond_the_stream_limit_says_so(base_url: str, page: Page)
         assert held.status_code == 200
         await page.goto("/")
         await expect(page.locator("#connection")).to_have_text("disconnected: reload", timeout=TIMEOUT_MS)
+
+
+async def publish_everything(probe: MqttProbe, topics: Topics) -> None:
+    """publish_system, a diverter, a grid reading over 1000 W and a service offline: every part of the page shown."""
+    await publish_system(probe, topics)
+    await probe.publish(topics.actuator_announce(PWM), pwm_announcement().model_dump_json(), retain=True)
+    heater = consumer_state(880.0, duty=0.44, energy_wh=7250.0)
+    await probe.publish(topics.device_state(PWM, HEATER), heater.model_dump_json(), retain=True)
+    await probe.publish(topics.availability("meter"), "offline", retain=True)
+    reading = GridReading(power_w=1234.4, energy_import_wh=1234.0, energy_export_wh=5678.0)
+    await probe.publish(topics.grid_power(), reading.model_dump_json())
+
+
+async def visible_texts_of(page: Page, language: str) -> list[str]:
+    """The dictionary's texts (not those made by a function) of ``language`` that the page shows as words,
+    except in the controller's reason (English, shown as it comes)."""
+    texts = await page.evaluate("(language) => JSON.parse(JSON.stringify(TEXTS[language]))", language)
+    other = await page.evaluate(
+        "(language) => JSON.parse(JSON.stringify(TEXTS[language]))", "de" if language == "en" else "en"
+    )
+    shown = await page.evaluate("document.body.innerText.replace(document.getElementById('reason').innerText, '')")
+
+    def strings(texts: dict) -> dict[str, str]:
+        return {key: value for key, value in texts.items() if isinstance(value, str)} | texts["modes"]
+
+    return [
+        text
+        for key, text in strings(texts).items()
+        if text != strings(other)[key] and re.search(rf"(?<!\w){re.escape(text)}(?!\w)", shown)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("locale", "lang", "texts"),
+    [
+        (
+            "de-DE",
+            "de",
+            {
+                "h2": "Nulleinspeisung",
+                "#enabled": "EIN",
+                "#switch": "Ausschalten",
+                "#mode": "regelt",
+                "#grid": "1.234 W",
+                "#exported": "5,68 kWh",
+                "#diverters tr >> nth=0": "44 %",
+            },
+        ),
+        (
+            "en-US",
+            "en",
+            {
+                "h2": "Zero export",
+                "#enabled": "ON",
+                "#switch": "Switch off",
+                "#mode": "regulating",
+                "#grid": "1,234 W",
+                "#exported": "5.68 kWh",
+                "#diverters tr >> nth=0": "44 %",
+            },
+        ),
+    ],
+)
+async def test_page_speaks_the_browsers_language(
+    page: Page, mqtt_settings: MqttSettings, probe: MqttProbe, lang: str, texts: dict[str, str]
+):
+    await publish_everything(probe, Topics(mqtt_settings.topic_prefix))
+    await page.goto("/")
+    await expect(page.locator("#grid")).to_have_text(texts["#grid"], timeout=TIMEOUT_MS)
+    await expect(page.locator("#diverters-card")).to_be_visible()
+    await expect(page.locator("html")).to_have_attribute("lang", lang)
+    for selector, text in texts.items():
+        await expect(page.locator(selector).first).to_contain_text(text)
+    await expect(page.locator("#reason")).to_have_text("grid within the deadband")  # the controller's, as it comes
+    other = "en" if lang == "de" else "de"
+    assert await visible_texts_of(page, other) == []
+    unfilled = await page.evaluate(
+        "(lang) => [...document.querySelectorAll('[data-text]')]"
+        ".filter((element) => element.textContent !== TEXTS[lang][element.dataset.text])"
+        ".map((element) => element.dataset.text)",
+        lang,
+    )
+    assert unfilled == []  # every label, heading and option from the dictionary
+
+
+@pytest.mark.parametrize("locale", ["en-US"])
+async def test_language_switch_is_remembered(page: Page, mqtt_settings: MqttSettings, probe: MqttProbe):
+    await publish_everything(probe, Topics(mqtt_settings.topic_prefix))
+    await page.goto("/")
+    await expect(page.locator("#grid")).to_have_text("1,234 W", timeout=TIMEOUT_MS)
+    await page.locator("#tuning button").click()
+    await expect(page.locator("#tuning-status")).to_have_text("nothing changed")
+
+    await page.get_by_role("button", name="DE", exact=True).click()
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    await expect(page.locator("#grid")).to_have_text("1.234 W")
+    await expect(page.locator("#tuning-status")).to_have_text("nichts geändert")  # a message shown before, too
+    await expect(page.locator("#connection")).to_have_text("live")
+    await expect(page.locator("#tuning button")).to_have_text("Speichern")
+    await expect(page.get_by_role("button", name="DE", exact=True)).to_have_attribute("aria-pressed", "true")
+    await page.reload()
+    await expect(page.locator("#grid")).to_have_text("1.234 W", timeout=TIMEOUT_MS)
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    await expect(page.locator("h2", has_text="Wechselrichter")).to_be_visible()
+
+    await page.get_by_role("button", name="EN", exact=True).click()
+    await page.reload()
+    await expect(page.locator("#grid")).to_have_text("1,234 W", timeout=TIMEOUT_MS)
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.locator("#tuning button")).to_have_text("Save")
