@@ -361,3 +361,46 @@ async def test_language_switch_is_remembered(page: Page, mqtt_settings: MqttSett
     await expect(page.locator("#grid")).to_have_text("1,234 W", timeout=TIMEOUT_MS)
     await expect(page.locator("html")).to_have_attribute("lang", "en")
     await expect(page.locator("#tuning button")).to_have_text("Save")
+
+
+def luminance(rgb: list[float]) -> float:
+    """WCAG's relative luminance of an sRGB color (0-255 per channel)."""
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255 for v in rgb))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+# Each text's color and the background it is drawn on (its nearest ancestor with one), as [r, g, b].
+COLORS_JS = """(selectors) => selectors.map((selector) => {
+  const rgb = (color) => color.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  let element = document.querySelector(selector);
+  const color = rgb(getComputedStyle(element).color);
+  while (getComputedStyle(element).backgroundColor === "rgba(0, 0, 0, 0)") element = element.parentElement;
+  return [color, rgb(getComputedStyle(element).backgroundColor)];
+})"""
+TEXTS = ["body", "#connection", "#enabled", "#switch", "#reason", "dt", "#diverters td", "#services li.on",
+         "#services li.off", ".key.grid", ".key.output", "#scale", "#switch-error", "label span"]  # fmt: skip
+
+
+@pytest.mark.parametrize("locale", ["de-DE"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_colors_follow_the_color_scheme_and_are_readable(
+    page: Page, mqtt_settings: MqttSettings, probe: MqttProbe, scheme: str
+):
+    await publish_everything(probe, Topics(mqtt_settings.topic_prefix))
+    await page.emulate_media(color_scheme=scheme)
+    await page.goto("/")
+    await expect(page.locator("#services li.off")).to_have_text("meter: offline", timeout=TIMEOUT_MS)
+    await expect(page.locator("#grid")).to_have_text("1.234 W", timeout=TIMEOUT_MS)
+
+    colors = await page.evaluate(COLORS_JS, TEXTS)
+    text, background = (luminance(rgb) for rgb in colors[0])
+    assert (background < 0.05 and text > 0.6) if scheme == "dark" else (background > 0.8 and text < 0.05)
+    for selector, (color, behind) in zip(TEXTS, colors, strict=True):
+        lighter, darker = sorted((luminance(color), luminance(behind)), reverse=True)
+        assert (lighter + 0.05) / (darker + 0.05) >= 4.5, f"{selector}: {color} on {behind}"  # WCAG AA
+
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    for width in (1280, 390):
+        await page.set_viewport_size({"width": width, "height": 900})
+        await page.screenshot(path=artifacts / f"web-ui-de-{scheme}-{width}.png", full_page=True)
