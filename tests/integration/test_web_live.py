@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.integration, needs_chromium]
 
 STARTUP_MS = 90_000  # five Python processes starting on a loaded 2-core machine
 STEP_MS = 30_000
-WATTS = re.compile(r"^-?\d+ W$")
+WATTS = re.compile(r"^-?\d{1,3}(,\d{3})* W$")  # en-US: "1,234 W"
 
 
 async def test_page_shows_the_simulated_system_and_switches_it_off(system: System):
