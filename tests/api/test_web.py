@@ -404,3 +404,18 @@ async def test_colors_follow_the_color_scheme_and_are_readable(
     for width in (1280, 390):
         await page.set_viewport_size({"width": width, "height": 900})
         await page.screenshot(path=artifacts / f"web-ui-de-{scheme}-{width}.png", full_page=True)
+
+
+@pytest.mark.parametrize("locale", ["de-DE"])  # the longer words
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_device_tables_fit_their_cards(page: Page, mqtt_settings: MqttSettings, probe: MqttProbe, width: int):
+    # Before: the inverter and diverter tables were cut off on the right at 1280 and at 390 px ("Limit Se…").
+    await publish_everything(probe, Topics(mqtt_settings.topic_prefix))
+    await page.set_viewport_size({"width": width, "height": 900})
+    await page.goto("/")
+    await expect(page.locator("#diverters tr >> nth=0")).to_contain_text("44 %", timeout=TIMEOUT_MS)
+    overflows = await page.evaluate(
+        "[...document.querySelectorAll('.card table')].map(t => t.scrollWidth - t.parentElement.clientWidth)"
+    )
+    assert len(overflows) == 2
+    assert all(overflow <= 0 for overflow in overflows), overflows
