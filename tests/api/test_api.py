@@ -181,7 +181,7 @@ async def test_state_and_metrics(api_client, mqtt_settings, probe):  # noqa: PLR
         device = DeviceState(actuator_id="roof", device_id="114182912345", reachable=True, producing=True, power_w=300)
         await probe.publish(topics.device_state("roof", "114182912345"), device.model_dump_json(), retain=True)
         await probe.publish(topics.actuator_announce(PWM), pwm_announcement().model_dump_json(), retain=True)
-        await wait_until(lambda: (PWM, HEATER) in gateway.snapshot.kinds)
+        await wait_until(lambda: (PWM, HEATER) in gateway.snapshot.announced)
         for energy_wh in (7000.0, 7004.5):
             heater = consumer_state(880.0, duty=0.44, energy_wh=energy_wh)
             await probe.publish(topics.device_state(PWM, HEATER), heater.model_dump_json(), retain=True)
@@ -202,10 +202,12 @@ async def test_state_and_metrics(api_client, mqtt_settings, probe):  # noqa: PLR
         assert state["setpoints_w"] == {"114182912345": 310.0, HEATER: 900.0}
         assert state["actuators"]["roof"]["114182912345"]["power_w"] == 300
         assert state["actuators"]["roof"]["114182912345"]["kind"] == "inverter"
+        assert state["actuators"]["roof"]["114182912345"]["name"] == "114182912345"  # not announced: its id
         assert state["actuators"][PWM][HEATER] | {"timestamp": 0} == {
             **consumer_state(880.0, duty=0.44, energy_wh=7004.5).model_dump(),
             "timestamp": 0,
             "kind": "consumer",
+            "name": "heating rod",  # as announced
         }
         assert (state["diverter_power_w"], state["consumption_w"]) == (880.0, 900.0)
         assert state["energy_today"] == {
@@ -239,7 +241,7 @@ async def test_state_and_metrics(api_client, mqtt_settings, probe):  # noqa: PLR
         assert (await client.get("/healthz")).status_code == 200
         assert (await client.get("/openapi.json")).json()["info"]["title"] == "zeropower API"
         await probe.publish(topics.actuator_announce(PWM), b"", retain=True)  # the actuator is removed
-        await wait_until(lambda: not gateway.snapshot.kinds)
+        await wait_until(lambda: not gateway.snapshot.announced)
         assert (await client.get("/api/state")).json()["diverter_power_w"] is None
 
 

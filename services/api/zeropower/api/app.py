@@ -119,7 +119,8 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
         grid = snapshot.grid
         actuators: dict[str, dict[str, Any]] = {}
         for key, device in sorted(snapshot.devices.items()):
-            actuators.setdefault(key[0], {})[key[1]] = {**device.model_dump(), "kind": snapshot.kind(key)}
+            described = {"kind": snapshot.kind(key), "name": snapshot.name(key)}
+            actuators.setdefault(key[0], {})[key[1]] = {**device.model_dump(), **described}
         consumers = snapshot.consumers().values()
         diverter_power = [device.power_w for device in consumers if device.power_w is not None]
         received_at = snapshot.grid_received_at

@@ -17,6 +17,7 @@ from zeropower.controller.settings import ControllerTunables, TunablesUpdateBase
 from zeropower.shared.messages import (
     ActuatorAnnouncement,
     ControllerState,
+    DeviceInfo,
     DeviceKind,
     DeviceState,
     EnergyToday,
@@ -56,11 +57,17 @@ class Snapshot:
     grid_received_at: float | None = None  # time.monotonic() when the newest grid reading arrived
     availability: dict[str, str] = field(default_factory=dict)  # service id -> online/offline
     devices: dict[DeviceKey, DeviceState] = field(default_factory=dict)
-    kinds: dict[DeviceKey, DeviceKind] = field(default_factory=dict)  # from the actuators' announcements
+    announced: dict[DeviceKey, DeviceInfo] = field(default_factory=dict)  # from the actuators' announcements
 
     def kind(self, key: DeviceKey) -> DeviceKind:
         """What a device is, as its actuator announced it (an inverter until announced otherwise)."""
-        return self.kinds.get(key, "inverter")
+        info = self.announced.get(key)
+        return "inverter" if info is None else info.kind
+
+    def name(self, key: DeviceKey) -> str:
+        """A device's name, as its actuator announced it (its id until announced)."""
+        info = self.announced.get(key)
+        return key[1] if info is None else info.name
 
     def consumers(self) -> dict[DeviceKey, DeviceState]:
         """The states of the consumer devices (diverters), sorted by key."""
@@ -200,9 +207,9 @@ class Gateway:
     async def _on_announcement(self, message: IncomingMessage) -> None:
         self._count()
         actuator_id = message.topic.split("/")[-2]
-        kinds = self.snapshot.kinds
-        for key in [key for key in kinds if key[0] == actuator_id]:
-            del kinds[key]
+        announced = self.snapshot.announced
+        for key in [key for key in announced if key[0] == actuator_id]:
+            del announced[key]
         if not message.payload:  # the actuator was removed
             return
         try:
@@ -210,7 +217,7 @@ class Gateway:
         except InvalidMessageError as error:
             self._invalid(message, error)
             return
-        kinds.update({(actuator_id, device.device_id): device.kind for device in announcement.devices})
+        announced.update({(actuator_id, device.device_id): device for device in announcement.devices})
 
     async def _on_energy_today(self, message: IncomingMessage) -> None:
         """Continue the day from the totals a previous run left retained (only before publishing any)."""

@@ -176,14 +176,14 @@ function fillTable(id, rows) {
 
 function renderInverters(state) {
   const rows = devicesOf(state, "inverter").map(([id, device]) =>
-    [id, watts(device.power_w), watts(device.limit_w), watts(state.setpoints_w[id])]);
+    [device.name, watts(device.power_w), watts(device.limit_w), watts(state.setpoints_w[id])]);
   rows.push([t("sum"), watts(state.output_w), watts(state.limit_w), ""]);
   fillTable("inverters", rows);
 }
 
 function renderDiverters(state) {
   const rows = devicesOf(state, "consumer").map(([id, device]) =>
-    [id, watts(device.power_w), percent(device.duty), watts(state.setpoints_w[id]), energy(device.energy_wh)]);
+    [device.name, watts(device.power_w), percent(device.duty), watts(state.setpoints_w[id]), energy(device.energy_wh)]);
   $("diverters-card").hidden = rows.length === 0;
   rows.push([t("sum"), watts(state.diverter_power_w), "", watts(state.consumption_w), ""]);
   fillTable("diverters", rows);
