@@ -439,7 +439,8 @@ class ZeroExportController:
         gain = (1.0 if sun_limited else self.settings.raise_gain) if raising else self.settings.cut_gain
         total = current + gain * (wanted - current)
         before = sum(self._setpoint_or_output(d) for d in inverters)
-        for device_id, limit_w in self._allocate(total, shares, stands_for, raising, now).items():
+        limits, waits = self._allocate(total, shares, stands_for, raising, now)
+        for device_id, limit_w in limits.items():
             device = self._devices[device_id]
             if not self._keeps_sun_limited_limit(device, limit_w):
                 self._set(device, limit_w, now)
@@ -452,68 +453,64 @@ class ZeroExportController:
                 return f"exporting {beyond:.0f} W beyond target with all inverters at their minimum"
             if moved < -0.5:
                 return f"cut limits by {-moved:.0f} W"
-            return self._held_by_budget(inverters, raising, now) or "limits where the load needs them"
+            return _held_by_budget(waits, raising) or "limits where the load needs them"
         if moved < 0.5:
-            return self._held_by_budget(inverters, raising, now) or "inverters at what they can deliver"
+            return _held_by_budget(waits, raising) or "inverters at what they can deliver"
         if total >= ceiling:
             return f"import: raised limits by {moved:.0f} W to what the inverters can deliver"
         return f"import: raised limits by {moved:.0f} W"
 
-    def _held_by_budget(self, inverters: list[_Device], raising: bool, now: float) -> str:
-        """Why no limit moved, if a command budget holds the change back: which inverters and for how long."""
-        waits = {}
-        for device in inverters:
-            budget, setpoint = device.budget, device.setpoint_w
-            if budget is None or setpoint is None:
-                continue
-            room = self._available(device) - setpoint if raising else setpoint - device.info.min_w
-            change_w = 1.0 if raising else -1.0
-            if room > FULL_TOLERANCE_W and not budget.allows(change_w, now):
-                waits[device.info.name] = budget.ready_at(budget.needed(change_w)) - now
-        if not waits:
-            return ""
-        change = "raise" if raising else "cut"
-        names = ", ".join(sorted(waits))
-        return f"{change} held back by the command budget of {names} (next command in {min(waits.values()):.0f} s)"
-
     def _allocate(
         self, total_w: float, shares: list[Share], stands_for: dict[str, float], raising: bool, now: float
-    ) -> dict[str, float]:
+    ) -> tuple[dict[str, float], dict[str, float]]:
         """Split ``total_w`` over the inverters that move with the change and whose budget lets them move now.
 
         An inverter keeps its limit when its share would move its output against the change (a raise takes
         no output away, a cut gives none: no commands to shuffle output between inverters) or when its
-        command budget would hold the move back; the others take its share.
+        command budget would hold the move back; the others take its share. Returns the limits, and the
+        seconds until its budget allows the move for each inverter (by name) the budget held back.
         """
         held: dict[str, float] = {}
+        waits: dict[str, float] = {}
         ramps = [self.dynamics(self._devices[share.device_id]).ramp_w_per_s for share in shares]
         alone_w = RAMP_ALONE_S * max(ramps, default=0.0)
         while True:
             free = [share for share in shares if share.device_id not in held]
             kept = sum(held.values())
             limits = allocate(total_w - kept, free, self.settings.allocation, stands_for, alone_w) if free else {}
-            blocked = {
-                device_id: stands_for[device_id]
-                for device_id, limit_w in limits.items()
-                if not self._moves_with(self._devices[device_id], limit_w, raising, now)
-            }
+            blocked = {}
+            for device_id, limit_w in limits.items():
+                device = self._devices[device_id]
+                wait = self._budget_wait(device, limit_w, now)
+                if wait is not None and abs(limit_w - (device.setpoint_w or 0.0)) > FULL_TOLERANCE_W:
+                    waits[device.info.name] = wait
+                if wait is not None or not self._moves_with(device, limit_w, raising):
+                    blocked[device_id] = stands_for[device_id]
             if not blocked:
-                return limits
+                return limits, waits
             held.update(blocked)
 
-    def _moves_with(self, device: _Device, limit_w: float, raising: bool, now: float) -> bool:
-        """Whether a new limit moves the inverter's output the change's way (or not at all) within its budget.
+    def _moves_with(self, device: _Device, limit_w: float, raising: bool) -> bool:
+        """Whether a new limit moves the inverter's output the change's way (or not at all).
 
         A sun-limited inverter's limit may come down to its output on a raise: that moves no output.
         """
         if device.setpoint_w is None:
             return True
-        if raising and limit_w < min(device.setpoint_w, self._available(device)) - FULL_TOLERANCE_W:
-            return False
-        if not raising and limit_w > device.setpoint_w + FULL_TOLERANCE_W:
-            return False
-        sent_w = device.setpoint_w if device.sent_w is None else device.sent_w
-        return device.budget is None or device.budget.allows(limit_w - sent_w, now)
+        if raising:
+            return limit_w >= min(device.setpoint_w, self._available(device)) - FULL_TOLERANCE_W
+        return limit_w <= device.setpoint_w + FULL_TOLERANCE_W
+
+    @staticmethod
+    def _budget_wait(device: _Device, limit_w: float, now: float) -> float | None:
+        """Seconds until the inverter's budget allows the move to ``limit_w`` (None: it does now)."""
+        budget, setpoint = device.budget, device.setpoint_w
+        if budget is None or setpoint is None:
+            return None
+        change_w = limit_w - (setpoint if device.sent_w is None else device.sent_w)
+        if budget.allows(change_w, now):
+            return None
+        return budget.ready_at(budget.needed(change_w)) - now
 
     def _keeps_sun_limited_limit(self, device: _Device, limit_w: float) -> bool:
         """Whether a sun-limited inverter keeps its limit: a small move above its output changes nothing now.
@@ -641,3 +638,11 @@ class ZeroExportController:
             setpoints_w={d.info.device_id: d.setpoint_w for d in enabled if d.setpoint_w is not None},
         )
         return Decision(state=state, setpoints=setpoints, dry_run=self.settings.dry_run)
+
+
+def _held_by_budget(waits: dict[str, float], raising: bool) -> str:
+    """Why no limit moved, if command budgets held the change back: which inverters and for how long."""
+    if not waits:
+        return ""
+    change, names = "raise" if raising else "cut", ", ".join(sorted(waits))
+    return f"{change} held back by the command budget of {names} (next command in {min(waits.values()):.0f} s)"
