@@ -26,6 +26,19 @@ class FakeClock:
         return self.now
 
 
+def roof_state(limit_w: float, **reported: float | None) -> DeviceState:
+    """The roof inverter at its limit, as actuator-opendtu reports it (with ``reported``'s extra fields)."""
+    return DeviceState(
+        actuator_id="opendtu",
+        device_id=ROOF,
+        reachable=True,
+        producing=True,
+        power_w=limit_w,
+        limit_w=limit_w,
+        **reported,
+    )
+
+
 def test_the_controller_counts_exactly_the_commands_the_actuator_sends():
     clock = FakeClock()
     actuator = ActuatorOpenDtuSettings(
@@ -80,16 +93,7 @@ def test_a_resend_the_controller_cannot_foresee_reaches_its_mirror_with_the_devi
     controller.set_actuator("opendtu", [actuator.inverters_by_id[ROOF].device_info(ROOF, actuator.pacing)])
 
     def report(commands_left: float) -> None:
-        state = DeviceState(
-            actuator_id="opendtu",
-            device_id=ROOF,
-            reachable=True,
-            producing=True,
-            power_w=500,
-            limit_w=500,
-            commands_left=commands_left,
-        )
-        controller.on_device_state(state)
+        controller.on_device_state(roof_state(500, commands_left=commands_left))
 
     report(policy.commands_left(ROOF))
     clock.now += 3  # past the pacing the mirror assumes for the limit it adopted
@@ -125,17 +129,9 @@ def test_the_mirror_starts_from_the_last_command_the_actuator_reports(last_comma
         assert len(policy.next_commands()) == 1
         clock.now += last_command_s_ago
     sent_at = None if last_command_s_ago is None else 1763900000.0 + clock.now - last_command_s_ago
-    state = DeviceState(
-        actuator_id="opendtu",
-        device_id=ROOF,
-        reachable=True,
-        producing=True,
-        power_w=800,
-        limit_w=800,
-        last_command_w=None if sent_at is None else 800,
-        last_command_at=sent_at,
+    controller.on_device_state(
+        roof_state(800, last_command_w=None if sent_at is None else 800, last_command_at=sent_at)
     )
-    controller.on_device_state(state)
     for _ in range(4):
         decision = controller.on_grid(GridReading(timestamp=clock.now, power_w=-300))
         policy.on_setpoints(decision.setpoints["opendtu"], dry_run=False)
