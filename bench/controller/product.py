@@ -3,9 +3,10 @@
 The controller service hands ``set_actuator`` the actuators' announced devices, every device state,
 every grid reading (``on_grid``) and a 1 s ``tick``, and publishes each decision's setpoints; the
 actuator-opendtu service passes them to its CommandPolicy (3 s between raises, 2 s between reductions,
-changes under 10 W skipped) and sends what ``next_commands`` returns. All of the plant's inverters are
-announced by one actuator, as one OpenDTU serves them. The heater's (PWM) actuator applies its setpoint at
-once.
+changes under 10 W skipped) and sends what ``next_commands`` returns, then publishes the inverter's state
+again (its telemetry unchanged, with the new last command and command budget) after its debounce. All of
+the plant's inverters are announced by one actuator, as one OpenDTU serves them. The heater's (PWM)
+actuator applies its setpoint at once.
 """
 
 from __future__ import annotations
@@ -63,12 +64,15 @@ class Zeropower:
         self._logic = ZeroExportController(controller_settings(setup), self._clock)
         self.target_w = self._logic.settings.target_w
         self._policy: CommandPolicy | None = None
+        self._debounce_s = 0.0
+        self._states: dict[str, DeviceState] = {}  # each inverter's state as the actuator last published it
         if setup.heater:
             heater = DeviceInfo(device_id=HEATER_ID, name="heater", kind="consumer", min_w=0, max_w=HEATER_RATED_W)
             self._logic.set_actuator(PWM, [heater])
         else:
             settings = actuator_settings(setup)
             self._policy = CommandPolicy(settings, self._clock)
+            self._debounce_s = settings.telemetry_debounce_s
             self._logic.set_actuator(OPENDTU, announced(settings))
 
     def _clock(self) -> float:
@@ -78,20 +82,20 @@ class Zeropower:
         self._now = now_s
         for state in states:
             heater = state.device_id == HEATER_ID
-            self._logic.on_device_state(
-                DeviceState(
-                    timestamp=now_s,
-                    actuator_id=PWM if heater else OPENDTU,
-                    device_id=state.device_id,
-                    reachable=state.reachable,
-                    producing=not heater and state.power_w > 0,
-                    power_w=state.power_w,
-                    limit_w=None if heater else state.limit_w,
-                    duty=state.power_w / HEATER_RATED_W if heater else None,
-                    updated_at=now_s,
-                    commands_left=None if self._policy is None else self._policy.commands_left(state.device_id),
-                )
+            published = DeviceState(
+                timestamp=now_s,
+                actuator_id=PWM if heater else OPENDTU,
+                device_id=state.device_id,
+                reachable=state.reachable,
+                producing=not heater and state.power_w > 0,
+                power_w=state.power_w,
+                limit_w=None if heater else state.limit_w,
+                duty=state.power_w / HEATER_RATED_W if heater else None,
+                updated_at=now_s,
+                commands_left=None if self._policy is None else self._policy.commands_left(state.device_id),
             )
+            self._states[state.device_id] = published
+            self._logic.on_device_state(published)
 
     def on_meter(self, now_s: float, grid_w: float) -> dict[str, float]:
         self._now = now_s
@@ -100,8 +104,28 @@ class Zeropower:
         if tick.state.mode not in REGULATING_MODES:  # as the service: ticks carry setpoints only then
             commands.update(self._publish(tick))
         if self._policy is not None:
-            commands.update({command.device_id: command.limit_w for command in self._policy.next_commands()})
+            sent = {command.device_id: command.limit_w for command in self._policy.next_commands()}
+            commands.update(sent)
+            self._republish(now_s, sent)
         return commands
+
+    def _republish(self, now_s: float, sent: dict[str, float]) -> None:
+        """The actuator's state of each inverter just commanded, published again after its debounce."""
+        assert self._policy is not None
+        self._now = now_s + self._debounce_s
+        for device_id, limit_w in sent.items():
+            known = self._states.get(device_id)
+            if known is None:
+                continue
+            self._states[device_id] = known.model_copy(
+                update={
+                    "timestamp": self._now,
+                    "last_command_w": limit_w,
+                    "last_command_at": now_s,
+                    "commands_left": self._policy.commands_left(device_id),
+                }
+            )
+            self._logic.on_device_state(self._states[device_id])
 
     def _publish(self, decision: Decision) -> dict[str, float]:
         """Hand the setpoints to the actuators; returns the heater's (applied at once)."""

@@ -126,6 +126,49 @@ def test_a_change_in_flight_counts_from_the_output_telemetry_shows_now():
     assert "in flight" in decision.state.reason
 
 
+def published_again(state: DeviceState, clock: FakeClock, last_command_w: float) -> DeviceState:
+    """The state an actuator publishes again when it sends a command: the same telemetry sample."""
+    return state.model_copy(update={"timestamp": clock.now, "last_command_w": last_command_w})
+
+
+def test_a_state_published_again_with_a_command_is_not_a_new_measurement():
+    # Seen on the real processes: the sample (300 W) taken before a raise took effect, published again with a
+    # later command, counted as the output now; the controller then took the raise for not yet shown and cut
+    # 325 W on a 55 W export.
+    clock = FakeClock()
+    controller = make(clock, target_w=20, dead_time_s=5)
+    sample = telemetry(clock, 300, 300)
+    controller.on_device_state(sample)
+    raised = limit(controller.on_grid(grid(clock, 420)))  # the load rose by 400 W
+    assert raised == pytest.approx(300 + 0.7 * 400)
+    clock.advance(9)  # the raise has shown (dead time and ramp); the next sample is not in yet
+    cut = limit(controller.on_grid(grid(clock, -30)))  # a bit too much now: trim by 50 W
+    assert cut == pytest.approx(raised - 50)
+    clock.advance(0.3)
+    controller.on_device_state(published_again(sample, clock, cut))
+    clock.advance(0.7)
+    decision = controller.on_grid(grid(clock, -35))  # the trim is in flight: 5 W more is within the deadband
+    assert limit(decision) == pytest.approx(cut)
+
+
+def test_states_published_again_do_not_keep_stale_telemetry_fresh():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, device_stale_after_s=30)
+    sample = telemetry(clock, 600, 800)
+    controller.on_device_state(sample)
+    for second in range(1, 41):  # no new sample; the load swings and the actuator publishes each command
+        clock.advance(1)
+        decision = controller.on_grid(grid(clock, 100 if second // 5 % 2 else -100))
+        controller.on_device_state(published_again(sample, clock, limit(decision)))
+    assert limit(decision) == INVERTER.min_w  # unreachable: no telemetry for 40 s
+    assert decision.unreachable == {
+        "inverter roof (114182912345)": "no telemetry for over 30 s: at its minimum until it reports again"
+    }
+    clock.advance(1)
+    controller.on_device_state(telemetry(clock, 40, 40))
+    assert controller.on_grid(grid(clock, 0)).unreachable == {}
+
+
 def test_a_change_older_than_the_dead_time_counts_as_in_force_before_telemetry_shows_it():
     clock = FakeClock()
     controller = make(clock, target_w=0, deadband_w=10, dead_time_s=8)

@@ -113,6 +113,21 @@ async def test_an_inverters_radio_link_can_be_cut(settings, probe):
         await probe.wait_for_new(reachable, lambda m: m.text == "1")
 
 
+async def test_the_dtus_telemetry_can_be_stopped_while_commands_still_reach_the_inverters(settings, probe):
+    dtu = OpenDtuTopics(settings.sim.opendtu.prefix)
+    last_update = dtu.inverter(ROOF, "status/last_update")
+    async with running(settings, probe) as topics:
+        await probe.wait_for(last_update, lambda m: True)
+        await probe.publish(topics.sim_set_dtu_telemetry(), "off")
+        await probe.publish(dtu.limit_command(ROOF), "100")
+        await probe.wait_for_new(topics.sim_state(), state(lambda s: s.limit_w == 100))
+        mark = probe.mark()
+        await asyncio.sleep(5 * settings.sim.opendtu.publish_interval_s)
+        assert [m.topic for m in probe.messages[mark:] if m.topic.startswith(f"{dtu.prefix}/")] == []
+        await probe.publish(topics.sim_set_dtu_telemetry(), "on")
+        await probe.wait_for_new(last_update, lambda m: True)
+
+
 async def test_run_plant_follows_the_clock_in_steps():
     plant = Plant(SimSettings(pv=ConstantPv(power_w=0, clouds=CloudSettings(per_hour=0))))
     clock_s = [0.0]

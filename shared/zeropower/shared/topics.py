@@ -72,6 +72,10 @@ class Topics:
         """Command to the simulator: ``on``/``off`` switches one inverter's radio link (``+``: any)."""
         return f"{self.prefix}/sim/set/reachable/{serial}"
 
+    def sim_set_dtu_telemetry(self) -> str:
+        """Command to the simulator: ``on``/``off`` lets the simulated DTU publish its telemetry or not."""
+        return f"{self.prefix}/sim/set/dtu_telemetry"
+
     def sim_pwm_duty(self, output_id: str) -> str:
         """The duty cycle (0-1) a simulated PWM output drives, retained: the simulated heater follows it."""
         return f"{self.prefix}/sim/pwm/{output_id}/duty"

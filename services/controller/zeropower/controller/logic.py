@@ -36,11 +36,15 @@ UNANNOUNCED_KEPT = 256
 
 @dataclass
 class Decision:
-    """What one step decided: the controller's state and the setpoints per actuator."""
+    """What one step decided: the controller's state and the setpoints per actuator.
+
+    ``unreachable``: why each enabled device that cannot be counted on now is not, by the device it names.
+    """
 
     state: ControllerState
     setpoints: dict[str, dict[str, float]]
     dry_run: bool
+    unreachable: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -182,14 +186,23 @@ class ZeroExportController:
         self._take_device_state(device, state, now)
 
     def _take_device_state(self, device: _Device, state: DeviceState, now: float) -> None:
+        """Keep the state; only a new sample is a measurement (and makes the telemetry fresh).
+
+        An actuator publishes its state again when it sends a command (the last command, the budget left),
+        with the telemetry it last had: taken as measured now, an output seconds old would hide the changes
+        that have shown since.
+        """
         if device.setpoint_w is None:
             self._adopt(device, state, now)
+        new_sample = device.telemetry is None or _sample(device.telemetry) != _sample(state)
         device.telemetry = state
-        device.telemetry_at = now
         if device.budget is not None and state.commands_left is not None:
             # The mirror counts the sends it can foresee; the actuator also resends on its own (a reconnect, an
             # inverter back after a restart), and a restarted controller starts from a full bucket.
             device.budget.limit_to(state.commands_left, now)
+        if not new_sample:
+            return
+        device.telemetry_at = now
         if not device.is_consumer and state.power_w is not None:
             dynamics = self.dynamics(device)
             device.model.measure(now, state.power_w, state.limit_w, self.settings.sun_limit_margin_w, dynamics)
@@ -525,10 +538,17 @@ class ZeroExportController:
     # ---- device model ---------------------------------------------------------------------------
 
     def _reachable(self, device: _Device, now: float) -> bool:
+        return self._unreachable_because(device, now) is None
+
+    def _unreachable_because(self, device: _Device, now: float) -> str | None:
+        """Why a device cannot be counted on now (None: it can; one not heard of yet follows its setpoint)."""
         if device.telemetry is None or device.telemetry_at is None:
-            return True  # not heard of yet: assume it follows its limit
-        fresh = now - device.telemetry_at <= self.settings.device_stale_after_s
-        return fresh and device.telemetry.reachable
+            return None
+        if now - device.telemetry_at > self.settings.device_stale_after_s:
+            return f"no telemetry for over {self.settings.device_stale_after_s:g} s"
+        if not device.telemetry.reachable:
+            return "reported unreachable"
+        return None
 
     def _measured_output(self, device: _Device) -> float | None:
         return device.telemetry.power_w if device.telemetry is not None else None
@@ -637,7 +657,19 @@ class ZeroExportController:
             consumption_w=sum(d.setpoint_w or 0.0 for d in enabled if d.is_consumer),
             setpoints_w={d.info.device_id: d.setpoint_w for d in enabled if d.setpoint_w is not None},
         )
-        return Decision(state=state, setpoints=setpoints, dry_run=self.settings.dry_run)
+        unreachable = {
+            f"{'diverter' if d.is_consumer else 'inverter'} {d.info.name} ({d.info.device_id})": (
+                f"{why}: {'off' if d.is_consumer else 'at its minimum'} until it reports again"
+            )
+            for d in enabled
+            if (why := self._unreachable_because(d, now)) is not None
+        }
+        return Decision(state=state, setpoints=setpoints, dry_run=self.settings.dry_run, unreachable=unreachable)
+
+
+def _sample(state: DeviceState) -> tuple[float | None, float | None]:
+    """What tells one telemetry sample from the next: the device's time of it and the output it gave."""
+    return state.updated_at, state.power_w
 
 
 def _held_by_budget(waits: dict[str, float], raising: bool) -> str:

@@ -62,6 +62,7 @@ class ControllerService:
         self._last_mode: str | None = None
         self._setpoints_sent_at = -float("inf")
         self._learned: dict[str, Dynamics] = {}  # the dynamics last logged per inverter
+        self._unreachable: dict[str, ChangeLogger] = {}  # per device ever unreachable: why, logged once a change
         bus.subscribe(topics.grid_power(), self._on_grid)
         bus.subscribe(topics.all_actuator_announcements(), self._on_announcement)
         bus.subscribe(topics.availability(actuator_service_id("+")), self._on_actuator_availability)
@@ -266,6 +267,10 @@ class ControllerService:
         if state.mode != self._last_mode:
             log.info("mode %s: %s", state.mode, state.reason)
             self._last_mode = state.mode
+        for device in decision.unreachable.keys() - self._unreachable.keys():
+            self._unreachable[device] = ChangeLogger(log, device, clock=self._clock)
+        for device, logger in self._unreachable.items():
+            logger.report(decision.unreachable.get(device))
         regulating = state.mode in REGULATING_MODES
         now = self._clock()
         keepalive = regulating and not from_reading and now - self._setpoints_sent_at >= KEEPALIVE_S

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from zeropower.shared.messages import parse_on_off
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
 from zeropower.shared.topics import Topics
+from zeropower.sim.opendtu import OpenDtuEmulator
 from zeropower.sim.plant import Plant
 
 log = logging.getLogger("zeropower.sim.controls")
@@ -28,16 +29,18 @@ def parse_override(payload: str) -> float | None:
 
 
 class SimControls:
-    """Applies ``<p>/sim/set/load_w``, ``<p>/sim/set/pv_w`` and ``<p>/sim/set/reachable/<serial>`` to the plant.
+    """Applies ``<p>/sim/set/load_w``, ``pv_w`` and ``reachable/<serial>`` to the plant, ``dtu_telemetry`` to the DTU.
 
     Retained commands are ignored: a forgotten retained override would silently bend every later run.
     """
 
-    def __init__(self, plant: Plant, bus: MqttBus, topics: Topics) -> None:
+    def __init__(self, plant: Plant, dtu: OpenDtuEmulator, bus: MqttBus, topics: Topics) -> None:
         self._plant = plant
+        self._dtu = dtu
         bus.subscribe(topics.sim_set("load_w"), self._on_load)
         bus.subscribe(topics.sim_set("pv_w"), self._on_pv)
         bus.subscribe(topics.sim_set_reachable("+"), self._on_reachable)
+        bus.subscribe(topics.sim_set_dtu_telemetry(), self._on_dtu_telemetry)
         if plant.heater is not None:
             bus.subscribe(topics.sim_pwm_duty(plant.heater.settings.output_id), self._on_duty)
 
@@ -61,6 +64,16 @@ class SimControls:
             log.warning("ignoring %s: %s", message.topic, error)
             return
         log.info("radio link to %s %s", serial, "up" if inverter.link_ok else "down")
+
+    async def _on_dtu_telemetry(self, message: IncomingMessage) -> None:
+        if self._refuse_retained(message):
+            return
+        try:
+            self._dtu.publishing = parse_on_off(message.payload)
+        except ValueError as error:
+            log.warning("ignoring %s: %s", message.topic, error)
+            return
+        log.info("the DTU's telemetry %s", "flows" if self._dtu.publishing else "stopped (commands still go out)")
 
     async def _on_duty(self, message: IncomingMessage) -> None:
         """The PWM output's duty cycle (retained: it is the pin's state, not a command)."""

@@ -42,7 +42,8 @@ class OpenDtuEmulator:
 
     Like OpenDTU it ignores commands delivered as retained (a stale limit stored on the broker must never
     be applied at start-up) and commands whose payload is not a number. It runs the bus it is given: the
-    DTU's own connection, whose availability topic is to be ``dtu/status``.
+    DTU's own connection, whose availability topic is to be ``dtu/status``. With ``publishing`` off it
+    publishes nothing but still takes commands, as a DTU whose telemetry hung (a fault to test against).
     """
 
     def __init__(
@@ -54,6 +55,7 @@ class OpenDtuEmulator:
         self._clock = clock
         self._topics = OpenDtuTopics(settings.prefix)
         self._last_update: dict[str, int] = {}
+        self.publishing = True
         bus.subscribe(self._topics.all_limit_commands(), self._on_command)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -73,7 +75,9 @@ class OpenDtuEmulator:
                 disconnect.set()
 
     async def publish(self) -> None:
-        """Publish every inverter's topics and the totals once."""
+        """Publish every inverter's topics and the totals once (nothing while ``publishing`` is off)."""
+        if not self.publishing:
+            return
         inverters = list(self._plant.inverters.values())
         for inverter in inverters:
             await self._publish_inverter(inverter)

@@ -76,8 +76,8 @@ async def run(settings: SimServiceSettings, stop: asyncio.Event) -> None:
         client_id=f"zeropower-{SERVICE_ID}-opendtu-{host}",
         availability_topic=OpenDtuTopics(sim.opendtu.prefix).dtu_status(),
     )
-    SimControls(plant, bus, topics)  # it subscribes its handlers on the bus
     dtu = OpenDtuEmulator(plant, dtu_bus, sim.opendtu)
+    SimControls(plant, dtu, bus, topics)  # it subscribes its handlers on the bus
     shelly = ShellyEmulator(plant, sim.shelly, random.Random(f"{sim.seed}-shelly"))
     try:
         await shelly.start()
