@@ -20,7 +20,7 @@ import pytest
 from tests.integration.conftest import BALCONY, ROOF, running_system
 from zeropower.shared.messages import DeviceState
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]  # about 90 s: stale, then the budget
 
 STALE_AFTER_S = 15.0  # the controller's device_stale_after_s here (the product's default is 60 s)
 TELEMETRY_EVERY_S = 5.0  # the simulated DTU's publish interval (OpenDTU's default)
