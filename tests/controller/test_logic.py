@@ -162,7 +162,9 @@ def test_states_published_again_do_not_keep_stale_telemetry_fresh():
         controller.on_device_state(published_again(sample, clock, limit(decision)))
     assert limit(decision) == INVERTER.min_w  # unreachable: no telemetry for 40 s
     assert decision.unreachable == {
-        "inverter roof (114182912345)": "no telemetry for over 30 s: at its minimum until it reports again"
+        "inverter roof (114182912345)": (
+            "no telemetry for over 30 s: left out (an inverter at its minimum) until it reports again"
+        )
     }
     clock.advance(1)
     controller.on_device_state(telemetry(clock, 40, 40))

@@ -77,5 +77,6 @@ async def test_echoes_of_commands_do_not_keep_starved_telemetry_fresh(tmp_path: 
         assert all(process.poll() is None for process in system.processes.values())
     log = system.log("controller")  # the cause, once per inverter (the recovery follows the logger's quiet minute)
     for inverter in (f"inverter roof ({ROOF})", f"inverter balcony ({BALCONY})"):
-        stale = f"{inverter}: no telemetry for over {STALE_AFTER_S:g} s: at its minimum until it reports again"
+        why = f"no telemetry for over {STALE_AFTER_S:g} s: left out (an inverter at its minimum) until it reports again"
+        stale = f"{inverter}: {why}"
         assert log.count(stale) == 1

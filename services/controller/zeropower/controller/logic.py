@@ -659,7 +659,7 @@ class ZeroExportController:
         )
         unreachable = {
             f"{'diverter' if d.is_consumer else 'inverter'} {d.info.name} ({d.info.device_id})": (
-                f"{why}: {'off' if d.is_consumer else 'at its minimum'} until it reports again"
+                f"{why}: left out (an inverter at its minimum) until it reports again"
             )
             for d in enabled
             if (why := self._unreachable_because(d, now)) is not None
