@@ -178,5 +178,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def checked(values, requested_at=1700000000.0):
-    """What the service would publish for ``values`` (a first read, so no device time may be involved)."""
-    return ReadingGate("test meter", max_power_w=50_000, stale_after_s=10).judge(values, requested_at)
+    """What the service would publish for ``values`` (a first read, so no device time may be involved).
+
+    The driver's counters are taken as netted: they pass the plausibility checks as they are.
+    """
+    gate = ReadingGate("test meter", max_power_w=50_000, stale_after_s=10, netted_counters=True, energy_max_gap_s=10)
+    return gate.judge(values, requested_at)

@@ -50,22 +50,26 @@ def capture(name):
 
 async def test_shelly_pro_3em_triphase(device, http):
     device.json("/rpc/EM.GetStatus", capture("shelly_pro_3em_em_status.json"))
-    device.json("/rpc/EMData.GetStatus", capture("shelly_pro_3em_emdata_status.json"))
     config = ShellyGen2Config(type="shelly_gen2", url=device.url, energy_interval_s=0.01)
     meter = ShellyGen2Meter(config, http, timeout_s=2)
-    stop = asyncio.Event()
-    task = asyncio.create_task(meter.background(stop))
-    await wait_until(lambda: len(device.seen("/rpc/EMData.GetStatus")) >= 2)
+    await meter.background(asyncio.Event())  # returns at once: the triphase counters are not netted
     reading = checked(await meter.read())
-    stop.set()
-    await task
     assert reading.power_w == 558.965
     assert [(p.power_w, p.voltage_v, p.current_a, p.power_factor) for p in reading.phases] == [
         (375.5, 229.0, 2.392, 0.76),
         (170.8, 229.0, 1.037, 0.78),
         (12.7, 229.2, 0.428, 0.53),
     ]
-    assert (reading.energy_import_wh, reading.energy_export_wh) == (2589773.39, 1026.61)
+    assert (reading.energy_import_wh, reading.energy_export_wh) == (None, None)
+    assert not meter.netted_counters
+    assert device.seen("/rpc/EMData.GetStatus") == []
+
+
+def test_shelly_pro_3em_emdata_totals_are_the_sums_of_the_phase_counters():
+    """Why the triphase counters are not used: the device sums each phase's own counter, it does not net."""
+    data = capture("shelly_pro_3em_emdata_status.json")
+    for total, phase_key in (("total_act", "total_act_energy"), ("total_act_ret", "total_act_ret_energy")):
+        assert data[total] == pytest.approx(sum(data[f"{phase}_{phase_key}"] for phase in "abc"), abs=0.02)
 
 
 @pytest.mark.parametrize(("channel", "power", "energy"), [(0, 598.9, (3458.24, 1605.24)), (1, 0.0, (2768.67, 25.49))])
@@ -86,6 +90,7 @@ async def test_shelly_pro_3em_monophase(device, http, channel, power, energy):
     assert reading.power_w == power
     assert (reading.energy_import_wh, reading.energy_export_wh) == energy
     assert device.seen("/rpc/EM1.GetStatus")[-1].query == {"id": str(channel)}
+    assert meter.netted_counters
 
 
 async def test_shelly_em_gen1(device, http):
@@ -95,6 +100,7 @@ async def test_shelly_em_gen1(device, http):
     assert reading.power_w == -620.34
     assert (reading.phases[0].voltage_v, reading.phases[0].power_factor) == (235.68, -0.66)
     assert (reading.energy_import_wh, reading.energy_export_wh) == (401472.9, 653673.7)
+    assert meter.netted_counters  # one channel: its counters count the power read
     assert reading.timestamp == 1765000000.0  # not its unixtime 1676110566
 
 

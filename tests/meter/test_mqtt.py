@@ -18,7 +18,13 @@ async def listening(mqtt_settings, stale_after_s=10.0, **config):
     """The driver as the service runs it: every result through the gate, what is published queued."""
     bus = MqttBus(mqtt_settings, client_id="meter-test", availability_topic=f"{mqtt_settings.topic_prefix}/avail")
     meter = MqttMeter(MqttMeterConfig(type="mqtt", **config), bus, stale_after_s)
-    gate = ReadingGate(meter.description, max_power_w=50_000, stale_after_s=stale_after_s)
+    gate = ReadingGate(
+        meter.description,
+        max_power_w=50_000,
+        stale_after_s=stale_after_s,
+        netted_counters=meter.netted_counters,
+        energy_max_gap_s=stale_after_s,
+    )
     readings = asyncio.Queue()
 
     async def deliver(result):

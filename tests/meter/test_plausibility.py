@@ -13,7 +13,9 @@ AT = 1765000000.0
 
 
 def gate(max_power_w=50_000):
-    return ReadingGate("test meter", max_power_w=max_power_w, stale_after_s=10)
+    return ReadingGate(
+        "test meter", max_power_w=max_power_w, stale_after_s=10, netted_counters=True, energy_max_gap_s=10
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from zeropower.meter.key_path import resolve, split_path
-from zeropower.meter.reading import MeterError, RawValue, finite_number, missing_reading, summed, watts
+from zeropower.meter.reading import MeterError, finite_number, missing_reading, watts
 
 
 @pytest.mark.parametrize(
@@ -39,11 +39,6 @@ def test_finite_numbers(value, expected):
 def test_not_finite_numbers(value, message):
     with pytest.raises(MeterError, match=message.replace("(", r"\(").replace(")", r"\)")):
         finite_number(value, "x")
-
-
-def test_summed_counters_or_the_first_that_is_not_a_number():
-    assert summed([RawValue(1.5, "a"), RawValue("2", "b")], "total") == RawValue(3.5, "total")
-    assert summed([RawValue(1.5, "a"), RawValue("1_0", "b"), RawValue(None, "c")], "total") == RawValue("1_0", "b")
 
 
 def test_watts():

@@ -27,7 +27,8 @@ from zeropower.shared.topics import Topics
 from zeropower.sim.broker import free_port
 
 EM_STATUS = {"id": 0, "a_act_power": -100.0, "total_act_power": -300.5}
-EM_DATA = {"id": 0, "total_act": 1000.0, "total_act_ret": 2000.0}
+EM1_STATUS = {"id": 0, "act_power": -300.5, "voltage": 230.0}
+EM1_DATA = {"id": 0, "total_act_energy": 1000.0, "total_act_ret_energy": 2000.0}
 
 
 @contextlib.asynccontextmanager
@@ -56,14 +57,15 @@ async def test_publishes_readings_and_missing_readings_with_the_cause(mqtt_setti
     caplog.set_level(logging.INFO, logger="zeropower.meter")
     topics = Topics(mqtt_settings.topic_prefix)
     device.json("/rpc/EM.GetStatus", EM_STATUS)
-    device.json("/rpc/EMData.GetStatus", EM_DATA)
     async with meter_service(mqtt_settings, shelly(device), poll_interval_s=0.05):
         await probe.wait_for(topics.availability("meter"), lambda m: m.text == "online")
         valid = await probe.wait_for(topics.grid_power())
         assert valid.retain is False
         assert payload(valid)["power_w"] == -300.5
-        assert payload(valid)["energy_export_wh"] == 2000.0
         assert payload(valid)["phases"][0]["power_w"] == -100.0
+        exporting = await probe.wait_for_new(topics.grid_power(), lambda m: payload(m)["energy_export_wh"] > 0)
+        assert payload(exporting)["energy_import_wh"] == 0.0  # integrated: the Pro 3EM's EMData is not netted
+        assert device.seen("/rpc/EMData.GetStatus") == []
 
         device.status("/rpc/EM.GetStatus", 500, "boom")
         missing = await probe.wait_for_new(topics.grid_power(), lambda m: payload(m)["power_w"] is None)
@@ -78,6 +80,9 @@ async def test_publishes_readings_and_missing_readings_with_the_cause(mqtt_setti
         device.json("/rpc/EM.GetStatus", EM_STATUS)
         await probe.wait_for_new(topics.grid_power(), lambda m: payload(m)["power_w"] == -300.5)
     await probe.wait_for(topics.availability("meter"), lambda m: m.text == "offline")
+    exported = [payload(m)["energy_export_wh"] for m in probe.on(topics.grid_power()) if payload(m)["power_w"]]
+    assert exported == sorted(exported)  # never backwards, across the missing readings
+    assert "energy counters (netted across phases): the integral of grid power since start" in caplog.text
 
     messages = [r.getMessage() for r in caplog.records if r.name == "zeropower.meter"]
     assert len([m for m in messages if "HTTP 500" in m]) == 1  # once, not per poll
@@ -87,7 +92,6 @@ async def test_publishes_readings_and_missing_readings_with_the_cause(mqtt_setti
 async def test_a_slow_meter_does_not_pile_up_requests(mqtt_settings, probe, device):
     topics = Topics(mqtt_settings.topic_prefix)
     device.json("/rpc/EM.GetStatus", EM_STATUS, delay_s=0.3)
-    device.json("/rpc/EMData.GetStatus", EM_DATA)
     async with meter_service(mqtt_settings, shelly(device), poll_interval_s=0.05, timeout_s=1.0):
         for _ in range(4):
             await probe.wait_for_new(topics.grid_power(), lambda m: payload(m)["power_w"] == -300.5)
@@ -288,20 +292,23 @@ async def test_a_home_assistant_sensor_reported_months_ago_is_frozen(mqtt_settin
 
 
 async def test_slow_counters_never_delay_the_power_and_readings_carry_the_request_time(mqtt_settings, probe, device):
-    """A Shelly that answers in 0.3 s (counters in 1 s): a reading every ~0.3 s, stamped when it was asked."""
+    """A Pro EM that answers in 0.3 s (counters in 1 s): a reading every ~0.3 s, stamped when it was asked."""
     topics = Topics(mqtt_settings.topic_prefix)
     asked_at = []
 
     async def slow_status(_):
         asked_at.append(time.time())
         await asyncio.sleep(0.3)  # the device is slow (simulation, not synchronisation)
-        return web.json_response(EM_STATUS)
+        return web.json_response(EM1_STATUS)
 
-    device.route("/rpc/EM.GetStatus", slow_status)
-    device.json("/rpc/EMData.GetStatus", EM_DATA, delay_s=1.0)
-    async with meter_service(mqtt_settings, shelly(device), poll_interval_s=0.05):
+    device.route("/rpc/EM1.GetStatus", slow_status)
+    device.json("/rpc/EM1Data.GetStatus", EM1_DATA, delay_s=1.0)
+    driver = ShellyGen2Config(type="shelly_gen2", url=device.url, profile="monophase")
+    async with meter_service(mqtt_settings, driver, poll_interval_s=0.05):
         for _ in range(6):
             await probe.wait_for_new(topics.grid_power(), lambda m: payload(m)["power_w"] == -300.5)
+        counted = await probe.wait_for_new(topics.grid_power(), lambda m: payload(m)["energy_import_wh"] is not None)
+        assert (payload(counted)["energy_import_wh"], payload(counted)["energy_export_wh"]) == (1000.0, 2000.0)
     stamps = [payload(m)["timestamp"] for m in probe.on(topics.grid_power())]
     gaps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
     assert max(gaps) < 0.6  # not 0.3 + 1.0 s per reading
@@ -319,7 +326,7 @@ class RecordingBus:
 
 async def test_a_bug_in_the_checks_costs_a_reading_not_the_service():
     bus = RecordingBus()
-    gate = ReadingGate("test meter", max_power_w=50_000, stale_after_s=10)
+    gate = ReadingGate("test meter", max_power_w=50_000, stale_after_s=10, netted_counters=True, energy_max_gap_s=10)
     publisher = ReadingPublisher(bus, "zp/meter/grid", "test meter", gate)
     await publisher.publish(MeterValues(power_w=1.0, phases=None), requested_at=1765000000.0)
     [(topic, reading)] = bus.published

@@ -22,7 +22,7 @@ def clean_environment(monkeypatch, tmp_path):
 def test_defaults():
     settings = MeterSettings()
     assert (settings.poll_interval_s, settings.timeout_s, settings.stale_after_s) == (1.0, 2.0, 10.0)
-    assert settings.max_power_w == 50_000
+    assert (settings.max_power_w, settings.energy_max_gap_s) == (50_000, 10.0)
     assert isinstance(settings.driver, SimConfig)
 
 
@@ -59,6 +59,8 @@ def test_yaml_with_environment_override(monkeypatch, tmp_path):
         ({"driver": {"type": "shelly_gen2", "url": "http://x", "pasword": "p"}}, "meter.driver.shelly_gen2.pasword"),
         ({"driver": {"type": "fronius"}}, "meter.driver: Input tag 'fronius' found using 'type' does not match"),
         ({"driver": {"type": "sim", "seed": 1, "colour": "red"}}, "meter.driver.sim.colour: Extra inputs"),
+        ({"poll_interval_s": 30}, "meter: Value error, energy_max_gap_s (10 s) must exceed poll_interval_s (30 s)"),
+        ({"energy_max_gap_s": 0}, "meter.energy_max_gap_s: Input should be greater than 0"),
     ],
 )
 def test_invalid_settings_name_the_field(meter, expected):

@@ -30,7 +30,6 @@ PRO_3EM = {
     "total_aprt_power": 882.413,
     "total_current": 3.856,
 }
-PRO_3EM_DATA = {"id": 0, "total_act": 5312000.5, "total_act_ret": 1201000.25, "a_total_act_energy": 1.0}
 PRO_EM_CHANNEL_1 = {"id": 1, "current": 1.473, "voltage": 226.9, "act_power": -332.2, "aprt_power": 335, "pf": 0.99}
 PRO_EM_DATA_1 = {"id": 1, "total_act_energy": 6644.9, "total_act_ret_energy": 2595.26}
 
@@ -54,35 +53,41 @@ async def counting(meter):
         await asyncio.wait_for(task, 5)
 
 
-async def counters_stored(device, method="EMData.GetStatus"):
+def monophase(device, http, clock=None, **config):
+    """The Pro EM's channel 1 (EM1 and EM1Data served), the profile whose counters are netted."""
+    device.json("/rpc/EM1.GetStatus", PRO_EM_CHANNEL_1)
+    return meter_for(device, http, clock, profile="monophase", channel=1, **config)
+
+
+async def counters_stored(device, method="EM1Data.GetStatus"):
     """Wait until the background has stored its first counters (it asks again only after storing them)."""
     await wait_until(lambda: len(device.seen(f"/rpc/{method}")) >= 2)
 
 
-async def test_pro_3em_triphase(device, http):
+async def test_pro_3em_triphase_has_no_netted_counters(device, http):
+    """EMData's total_act/total_act_ret sum each phase's own counter: the service integrates the power instead."""
     device.json("/rpc/EM.GetStatus", PRO_3EM)
-    device.json("/rpc/EMData.GetStatus", PRO_3EM_DATA)
     meter = meter_for(device, http, energy_interval_s=0.01)
     async with counting(meter):
-        await counters_stored(device)
         reading = checked(await meter.read())
+    assert not meter.netted_counters
     assert reading.power_w == 558.965
     assert [p.power_w for p in reading.phases] == [375.5, 100.0, 83.465]
     assert reading.phases[0].current_a == 2.392
     assert reading.phases[2].voltage_v == 231.0
     assert reading.phases[1].power_factor == 0.9
-    assert reading.energy_import_wh == 5312000.5
-    assert reading.energy_export_wh == 1201000.25
+    assert (reading.energy_import_wh, reading.energy_export_wh) == (None, None)
     assert device.seen("/rpc/EM.GetStatus")[-1].query == {"id": "0"}
+    assert device.seen("/rpc/EMData.GetStatus") == []
 
 
 async def test_pro_em_monophase_channel(device, http):
-    device.json("/rpc/EM1.GetStatus", PRO_EM_CHANNEL_1)
     device.json("/rpc/EM1Data.GetStatus", PRO_EM_DATA_1)
-    meter = meter_for(device, http, profile="monophase", channel=1, energy_interval_s=0.01)
+    meter = monophase(device, http, energy_interval_s=0.01)
     async with counting(meter):
-        await counters_stored(device, "EM1Data.GetStatus")
+        await counters_stored(device)
         reading = checked(await meter.read())
+    assert meter.netted_counters  # one channel: its counters count the power read
     assert reading.power_w == -332.2
     assert len(reading.phases) == 1
     assert reading.phases[0].current_a == 1.473
@@ -92,23 +97,22 @@ async def test_pro_em_monophase_channel(device, http):
 
 
 async def test_energy_can_be_switched_off(device, http):
-    device.json("/rpc/EM.GetStatus", PRO_3EM)
-    meter = meter_for(device, http, energy=False)
+    meter = monophase(device, http, energy=False)
     await meter.background(asyncio.Event())  # returns at once
+    assert not meter.netted_counters
     assert (await meter.read()).energy_import is None
-    assert device.seen("/rpc/EMData.GetStatus") == []
+    assert device.seen("/rpc/EM1Data.GetStatus") == []
 
 
 async def test_failing_energy_request_keeps_the_power(device, http, caplog):
-    device.json("/rpc/EM.GetStatus", PRO_3EM)
-    device.status("/rpc/EMData.GetStatus", 500, '{"code":-105,"message":"Argument id not found"}')
-    meter = meter_for(device, http, energy_interval_s=0.01)
+    device.status("/rpc/EM1Data.GetStatus", 500, '{"code":-105,"message":"Argument id not found"}')
+    meter = monophase(device, http, energy_interval_s=0.01)
     async with counting(meter):
         first = await meter.read()
-        await wait_until(lambda: len(device.seen("/rpc/EMData.GetStatus")) >= 3)
+        await wait_until(lambda: len(device.seen("/rpc/EM1Data.GetStatus")) >= 3)
         second = await meter.read()
-    assert (first.power_w, first.energy_import) == (558.965, None)
-    assert (second.power_w, second.energy_import) == (558.965, None)
+    assert (first.power_w, first.energy_import) == (-332.2, None)
+    assert (second.power_w, second.energy_import) == (-332.2, None)
     warnings = [r for r in caplog.records if "energy counters" in r.getMessage()]
     assert len(warnings) == 1  # logged once, not per poll
     assert "HTTP 500" in warnings[0].getMessage()
@@ -149,17 +153,17 @@ async def test_digest_sha256_authentication(device, http):
     guard = DigestGuard("admin", "s3cret")
 
     async def status(request: web.Request) -> web.Response:
-        return web.json_response(PRO_3EM if request.path.endswith("EM.GetStatus") else PRO_3EM_DATA)
+        return web.json_response(PRO_EM_CHANNEL_1 if request.path.endswith("EM1.GetStatus") else PRO_EM_DATA_1)
 
-    device.route("/rpc/EM.GetStatus", guard.protect(status))
-    device.route("/rpc/EMData.GetStatus", guard.protect(status))
-    meter = meter_for(device, http, password="s3cret", energy_interval_s=0.01)
+    device.route("/rpc/EM1.GetStatus", guard.protect(status))
+    device.route("/rpc/EM1Data.GetStatus", guard.protect(status))
+    meter = meter_for(device, http, profile="monophase", channel=1, password="s3cret", energy_interval_s=0.01)
     async with counting(meter):
         await counters_stored(device)
         reading = checked(await meter.read())
-    assert reading.power_w == 558.965
-    assert reading.energy_import_wh == 5312000.5
-    assert (await meter.read()).power_w == 558.965
+    assert reading.power_w == -332.2
+    assert reading.energy_import_wh == 6644.9
+    assert (await meter.read()).power_w == -332.2
 
 
 async def test_digest_with_wrong_password_is_401(device, http):
@@ -176,14 +180,13 @@ async def test_digest_with_wrong_password_is_401(device, http):
 
 
 async def test_counters_are_left_out_once_stale(device, http):
-    device.json("/rpc/EM.GetStatus", PRO_3EM)
-    device.json("/rpc/EMData.GetStatus", PRO_3EM_DATA)
+    device.json("/rpc/EM1Data.GetStatus", PRO_EM_DATA_1)
     now = [0.0]
-    meter = meter_for(device, http, clock=lambda: now[0], energy_interval_s=0.01)
+    meter = monophase(device, http, clock=lambda: now[0], energy_interval_s=0.01)
     async with counting(meter):
         await counters_stored(device)
     now[0] = 0.02  # twice energy_interval_s after the last answer: still attached
-    assert checked(await meter.read()).energy_import_wh == 5312000.5
+    assert checked(await meter.read()).energy_import_wh == 6644.9
     now[0] = 0.03
     assert (await meter.read()).energy_import is None
 
@@ -191,24 +194,32 @@ async def test_counters_are_left_out_once_stale(device, http):
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
-        ({"total_act": "1e308", "total_act_ret": 1.0}, "energy counter EMData.GetStatus total_act is '1e308'"),
-        ({"total_act": 1e11, "total_act_ret": 1.0}, "energy counter EMData.GetStatus total_act is 1e+11 Wh"),
-        ({"total_act": 5.0, "total_act_ret": -1}, "energy counter EMData.GetStatus total_act_ret is -1 Wh"),
+        (
+            {"total_act_energy": "1e308", "total_act_ret_energy": 1.0},
+            "energy counter EM1Data.GetStatus total_act_energy is '1e308'",
+        ),
+        (
+            {"total_act_energy": 1e11, "total_act_ret_energy": 1.0},
+            "energy counter EM1Data.GetStatus total_act_energy is 1e+11 Wh",
+        ),
+        (
+            {"total_act_energy": 5.0, "total_act_ret_energy": -1},
+            "energy counter EM1Data.GetStatus total_act_ret_energy is -1 Wh",
+        ),
     ],
 )
 async def test_implausible_counters_are_left_out_and_logged(device, http, caplog, data, problem):
-    device.json("/rpc/EM.GetStatus", PRO_3EM)
-    device.json("/rpc/EMData.GetStatus", data)
-    meter = meter_for(device, http, energy_interval_s=0.01)
+    device.json("/rpc/EM1Data.GetStatus", data)
+    meter = monophase(device, http, energy_interval_s=0.01)
     async with counting(meter):
         await counters_stored(device)
     reading = checked(await meter.read())
-    assert (reading.power_w, reading.energy_import_wh, reading.energy_export_wh) == (558.965, None, None)
+    assert (reading.power_w, reading.energy_import_wh, reading.energy_export_wh) == (-332.2, None, None)
     assert [r.getMessage() for r in caplog.records if problem in r.getMessage()]
 
 
 async def test_a_bug_while_reading_counters_does_not_end_the_background(device, http, caplog, monkeypatch):
-    meter = meter_for(device, http, energy_interval_s=0.01)
+    meter = monophase(device, http, energy_interval_s=0.01)
 
     async def broken(method):
         raise KeyError(method)

@@ -58,8 +58,14 @@ class GridReading(Message):
     phases: list[PhaseReading] = Field(
         default_factory=list, max_length=MAX_PHASES, description="Per-phase values, if the meter has them."
     )
-    energy_import_wh: EnergyWh | None = Field(None, description="Meter counter of imported energy in Wh.")
-    energy_export_wh: EnergyWh | None = Field(None, description="Meter counter of exported energy in Wh.")
+    energy_import_wh: EnergyWh | None = Field(
+        None,
+        description="Energy imported in Wh, netted across phases as a utility meter bills: the meter's own counter "
+        "when it has a netted one, else the meter service's integral of power_w since it started.",
+    )
+    energy_export_wh: EnergyWh | None = Field(
+        None, description="Energy exported in Wh, netted across phases; the same source as energy_import_wh."
+    )
     error: str | None = Field(None, description="Why the reading is missing; None for a valid reading.")
 
     @model_validator(mode="after")
@@ -215,8 +221,8 @@ class SimState(Message):
     limit_w: float = Field(description="Sum of the limits in force in W.")
     heater_w: float = Field(0.0, description="The simulated heater's power draw in W (from its PWM duty).")
     grid_w: float = Field(description="Grid power in W (positive = import).")
-    exported_wh: float = Field(description="Energy exported since start in Wh.")
-    imported_wh: float = Field(description="Energy imported since start in Wh.")
+    exported_wh: float = Field(description="Energy exported since start in Wh, netted across phases (grid_w < 0).")
+    imported_wh: float = Field(description="Energy imported since start in Wh, netted across phases (grid_w > 0).")
 
 
 class RecorderState(Message):

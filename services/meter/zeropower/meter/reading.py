@@ -48,8 +48,10 @@ class MeterValues:
     """One read of the meter, before the service's checks (plausibility, frozen device time).
 
     ``power_w`` is grid power in W, positive = import, after unit, sign and import - export: finite but not
-    yet bounded. ``timestamp`` is the device's own time of measurement (Unix s), None for the time the
-    request was sent. ``device_time`` is the device's clock for meters that have one: only its change counts.
+    yet bounded. ``energy_import``/``energy_export`` are the meter's own counters in Wh, handed in only by a
+    driver whose ``netted_counters`` is True: they count this power, netted across phases. ``timestamp`` is
+    the device's own time of measurement (Unix s), None for the time the request was sent. ``device_time`` is
+    the device's clock for meters that have one: only its change counts.
     """
 
     power_w: float
@@ -93,17 +95,6 @@ def optional_number(document: dict[str, Any], key: str) -> float | None:
         return finite_number(document.get(key), key)
     except MeterError:
         return None
-
-
-def summed(values: Sequence[RawValue], what: str) -> RawValue:
-    """The sum of raw counters as one raw value; the first one that is not a number when there is one."""
-    numbers = []
-    for value in values:
-        try:
-            numbers.append(finite_number(value.value, value.what))
-        except MeterError:
-            return value
-    return RawValue(sum(numbers), what)
 
 
 def watts(value: float, unit: PowerUnit, *, invert: bool = False) -> float:

@@ -119,7 +119,15 @@ async def run(settings: MeterServiceSettings, stop: asyncio.Event) -> None:
         meter = create_meter(
             config.driver, http=http, bus=bus, timeout_s=config.timeout_s, stale_after_s=config.stale_after_s
         )
-        gate = ReadingGate(meter.description, max_power_w=config.max_power_w, stale_after_s=config.stale_after_s)
+        gate = ReadingGate(
+            meter.description,
+            max_power_w=config.max_power_w,
+            stale_after_s=config.stale_after_s,
+            netted_counters=meter.netted_counters,
+            energy_max_gap_s=config.energy_max_gap_s,
+        )
+        counters = "the meter's own" if meter.netted_counters else "the integral of grid power since start"
+        log.info("energy counters (netted across phases): %s", counters)
         publisher = ReadingPublisher(bus, topics.grid_power(), meter.description, gate)
         async with asyncio.TaskGroup() as group:
             group.create_task(bus.run(stop))

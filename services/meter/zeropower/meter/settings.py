@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from zeropower.meter.drivers import DriverConfig
 from zeropower.meter.drivers.sim import SimConfig
@@ -36,7 +38,25 @@ class MeterSettings(StrictModel):
         description="Plausible grid power in W: a value beyond ±this (after unit, sign and import - export) is "
         "published as a missing reading, never as a number. A few times the house connection.",
     )
+    energy_max_gap_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Meters without netted energy counters: the longest time in s between two valid readings over "
+        "which the service integrates grid power into its counters (the power held until the next reading); "
+        "over a longer gap, or across a missing reading, the energy is unknown and not counted. More than "
+        "poll_interval_s.",
+    )
     driver: DriverConfig = Field(default_factory=SimConfig, description="The meter and how to reach it (by type).")
+
+    @model_validator(mode="after")
+    def _gap_spans_a_poll(self) -> Self:
+        if self.energy_max_gap_s <= self.poll_interval_s:
+            raise ValueError(
+                f"energy_max_gap_s ({self.energy_max_gap_s:g} s) must exceed poll_interval_s "
+                f"({self.poll_interval_s:g} s), else no interval between two polls would be counted"
+            )
+        return self
 
 
 class MeterServiceSettings(ServiceSettings):

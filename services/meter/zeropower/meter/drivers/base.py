@@ -19,6 +19,10 @@ class PolledMeter(Protocol):
     description: str
     """What is read, for logs and errors, e.g. ``Shelly Gen2 http://192.168.1.50 (EM 0)``."""
 
+    netted_counters: bool
+    """True when the driver hands in the meter's own energy counters and they count the power it reports,
+    netted across phases as a utility meter bills; False: it hands in none, the service integrates the power."""
+
     async def read(self) -> MeterValues:
         """Read grid power now: W, positive = import from the grid, negative = export.
 
@@ -33,6 +37,9 @@ class PushMeter(Protocol):
 
     description: str
     """What is listened to, for logs and the error of a stale reading."""
+
+    netted_counters: bool
+    """As for PolledMeter: True only when the meter's own counters are netted across phases."""
 
     async def run(self, deliver: Deliver, stop: asyncio.Event) -> None:
         """Hand every read to ``deliver`` until ``stop`` is set.

@@ -31,6 +31,8 @@ class HomeAssistantConfig(StrictModel):
 class HomeAssistantMeter:
     """Reads one entity's ``state``; only the units W and kW are accepted."""
 
+    netted_counters = False  # no energy counters: the service integrates the power
+
     def __init__(self, config: HomeAssistantConfig, client: httpx.AsyncClient, timeout_s: float) -> None:
         self._config = config
         self._url = f"{base_url(config.url)}/api/states/{config.entity_id}"

@@ -41,6 +41,8 @@ class HttpJsonConfig(StrictModel):
 class HttpJsonMeter:
     """GETs the document once per poll and takes the value(s) at the configured key path(s)."""
 
+    netted_counters = False  # no energy counters: the service integrates the power
+
     def __init__(self, config: HttpJsonConfig, client: httpx.AsyncClient, timeout_s: float) -> None:
         self._config = config
         self._url = str(config.url)

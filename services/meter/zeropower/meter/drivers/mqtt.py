@@ -59,6 +59,8 @@ class MqttMeter:
     import minus the newest export, provided both arrived within ``stale_after_s`` (local monotonic clock).
     """
 
+    netted_counters = False  # no energy counters: the service integrates the power
+
     def __init__(
         self,
         config: MqttMeterConfig,

@@ -2,6 +2,12 @@
 
 Gen1's ``unixtime`` is the device clock in whole seconds, not when it measured, so readings carry the time
 their request was sent, and a device answering with a stuck value cannot be told from a steady load.
+
+Energy counters: each emeter's ``total``/``total_returned`` (Wh) count that one channel's power. With
+``channel`` set they are the counters of the power read, so they are handed in. The 3EM's phases have no
+netted counter: its per-phase counters summed count one phase feeding in while another draws as both export
+and import (ioBroker.shelly issue #369, "Total_returned of Shelly 3EM doesnt Sum all 3 phases"; evcc's
+shelly-3em template integrates the power instead), so over ``total_power`` the service integrates the power.
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ from zeropower.meter.reading import (
     RawValue,
     finite_number,
     optional_number,
-    summed,
 )
 from zeropower.shared.settings import StrictModel
 
@@ -51,10 +56,11 @@ class ShellyGen1Meter:
         auth = httpx.BasicAuth(config.username, password) if password else None
         self._http = JsonHttp(client, timeout_s, auth)
         which = "total_power" if config.channel is None else f"emeter {config.channel}"
+        self.netted_counters = config.channel is not None
         self.description = f"Shelly Gen1 {base_url(config.url)} ({which})"
 
     async def read(self) -> MeterValues:
-        """Grid power in W, positive = import (``total_power``, or the configured emeter's ``power``)."""
+        """Grid power in W, positive = import (``total_power``, or the configured emeter's ``power`` and counters)."""
         status = await self._http.get_json(self._url)
         emeters = resolve(status, "emeters")
         if not isinstance(emeters, list) or not emeters:
@@ -63,20 +69,19 @@ class ShellyGen1Meter:
         if channel is None:
             if "total_power" not in status:
                 raise MeterError("/status has no 'total_power' (a Shelly EM needs 'channel' set to 0 or 1)")
-            used = list(enumerate(emeters))
+            for index, emeter in enumerate(emeters):
+                _check_valid(index, emeter)
             power = finite_number(status["total_power"], "total_power")
-        else:
-            if channel >= len(emeters):
-                raise MeterError(f"channel {channel} does not exist: the device has {len(emeters)} emeters")
-            used = [(channel, emeters[channel])]
-            power = finite_number(resolve(emeters[channel], "power"), f"emeters/{channel}/power")
-        for index, emeter in used:
-            _check_valid(index, emeter)
+            return MeterValues(power_w=power, phases=[_phase(emeter) for emeter in emeters])
+        if channel >= len(emeters):
+            raise MeterError(f"channel {channel} does not exist: the device has {len(emeters)} emeters")
+        emeter = emeters[channel]
+        _check_valid(channel, emeter)
         return MeterValues(
-            power_w=power,
-            phases=[_phase(emeter) for _, emeter in used],
-            energy_import=_energy(used, "total"),
-            energy_export=_energy(used, "total_returned"),
+            power_w=finite_number(resolve(emeter, "power"), f"emeters/{channel}/power"),
+            phases=[_phase(emeter)],
+            energy_import=RawValue(emeter.get("total"), f"emeters/{channel}/total"),
+            energy_export=RawValue(emeter.get("total_returned"), f"emeters/{channel}/total_returned"),
         )
 
 
@@ -94,8 +99,3 @@ def _phase(emeter: dict[str, Any]) -> PhaseValues:
         current_a=optional_number(emeter, "current"),
         power_factor=optional_number(emeter, "pf"),
     )
-
-
-def _energy(emeters: list[tuple[int, dict[str, Any]]], key: str) -> RawValue:
-    """A counter (Wh) summed over the emeters read."""
-    return summed([RawValue(emeter.get(key), f"emeters/{index}/{key}") for index, emeter in emeters], key)

@@ -1,8 +1,15 @@
 """Shelly Gen2/Gen3/Pro energy meters over RPC: Pro 3EM and 3EM Gen3 (EM), Pro EM and EM Gen3 (EM1).
 
-Each poll is one request for the power; the energy counters are read in the background every
-``energy_interval_s``, so a slow counter request never delays the power. Gen2 answers carry no measurement
-time: readings carry the time their request was sent.
+Each poll is one request for the power. Gen2 answers carry no measurement time: readings carry the time
+their request was sent.
+
+Energy counters: in the monophase profile, ``EM1Data`` ``total_act_energy``/``total_act_ret_energy`` (Wh)
+count the one channel read, the power published, so they are read in the background every
+``energy_interval_s`` (a slow counter request never delays the power) and handed in. In the triphase profile
+``EMData`` ``total_act``/``total_act_ret`` are documented as the total active (returned) energy "on all
+phases" (Shelly Gen2 API, EMData status): the sums of ``a_``/``b_``/``c_total_act_energy``, each phase counted
+on its own, not netted across phases as a utility meter bills. They are not read; the service integrates the
+power instead (as evcc does for the Gen1 3EM).
 """
 
 from __future__ import annotations
@@ -45,18 +52,23 @@ class ShellyGen2Config(StrictModel):
     password: SecretStr | None = Field(
         None, description="Password of user admin when authentication is on (HTTP digest); unset or empty = none."
     )
-    energy: bool = Field(True, description="Also read the energy counters (EMData / EM1Data) in the background.")
+    energy: bool = Field(
+        True,
+        description="Monophase: also read the channel's energy counters (EM1Data) in the background; false: the "
+        "service integrates the power. Triphase: no effect (EMData counts each phase on its own, so the "
+        "service always integrates the power).",
+    )
     energy_interval_s: float = Field(
         10.0,
         gt=0,
         le=3600,
-        description="Time between reads of the energy counters in s, beside the polls (never delaying the "
-        "power); counters older than twice this are left out of the readings.",
+        description="Monophase: time between reads of the energy counters in s, beside the polls (never delaying "
+        "the power); counters older than twice this are left out of the readings.",
     )
 
 
 class ShellyGen2Meter:
-    """Reads ``EM.GetStatus`` or ``EM1.GetStatus`` per poll and, when enabled, the counters in the background."""
+    """Reads ``EM.GetStatus`` or ``EM1.GetStatus`` per poll and, monophase, the counters in the background."""
 
     def __init__(
         self,
@@ -73,6 +85,7 @@ class ShellyGen2Meter:
         self._clock = clock
         component = "EM" if config.profile == "triphase" else "EM1"
         self._component = component
+        self.netted_counters = component == "EM1" and config.energy
         self.description = f"Shelly Gen2 {base_url(config.url)} ({component} {config.channel})"
         self._energy_problem = ChangeLogger(log, f"{self.description} energy counters")
         self._counters: tuple[RawValue, RawValue, float] | None = None  # import, export, when read (monotonic)
@@ -95,8 +108,8 @@ class ShellyGen2Meter:
         return MeterValues(power_w=power, phases=phases, energy_import=energy_import, energy_export=energy_export)
 
     async def background(self, stop: asyncio.Event) -> None:
-        """Read the energy counters every ``energy_interval_s`` until ``stop`` (nothing when ``energy`` is off)."""
-        while self._config.energy and not stop.is_set():
+        """Read the netted energy counters every ``energy_interval_s`` until ``stop`` (nothing without them)."""
+        while self.netted_counters and not stop.is_set():
             await unless_stopped(stop, self._read_counters())
             await wait_for_stop(stop, self._config.energy_interval_s)
 
@@ -113,10 +126,7 @@ class ShellyGen2Meter:
 
     async def _read_counters(self) -> None:
         """Import and export counters (Wh, checked by the service); a failure is logged and keeps the old ones."""
-        if self._component == "EM":
-            method, import_key, export_key = "EMData.GetStatus", "total_act", "total_act_ret"
-        else:
-            method, import_key, export_key = "EM1Data.GetStatus", "total_act_energy", "total_act_ret_energy"
+        method, import_key, export_key = "EM1Data.GetStatus", "total_act_energy", "total_act_ret_energy"
         try:
             data = await self._get(method)
             if not isinstance(data, dict):

@@ -7,12 +7,11 @@ simulator process (``zeropower.sim``) and reads its simulated Shelly Pro 3EM wit
 from __future__ import annotations
 
 import random
-import time
 from typing import Literal
 
 from pydantic import Field, PositiveFloat
 
-from zeropower.meter.reading import MeterValues, RawValue
+from zeropower.meter.reading import MeterValues
 from zeropower.shared.settings import StrictModel
 
 
@@ -35,31 +34,20 @@ class SimConfig(StrictModel):
 class SimMeter:
     """Each read steps the household once: appliances may switch, then noise is added."""
 
+    netted_counters = False  # no energy counters: the service integrates the power
+
     def __init__(self, config: SimConfig) -> None:
         self._config = config
         self._random = random.Random(config.seed)
         self._switched_on = [False] * len(config.appliances_w)
-        self._energy_import_wh = 0.0
-        self._energy_export_wh = 0.0
-        self._last_read: float | None = None
         self.description = f"simulated meter (base {config.base_load_w:g} W, PV {config.pv_w:g} W)"
 
     async def read(self) -> MeterValues:
-        """Simulated grid power in W, positive = import; energy counters integrate it since start."""
+        """Simulated grid power in W, positive = import."""
         config = self._config
         for index in range(len(self._switched_on)):
             if self._random.random() < config.switch_probability:
                 self._switched_on[index] = not self._switched_on[index]
         load = config.base_load_w + sum(w for w, on in zip(config.appliances_w, self._switched_on, strict=True) if on)
         power = load + self._random.gauss(0.0, config.noise_w) - config.pv_w
-        now = time.monotonic()
-        if self._last_read is not None:
-            hours = (now - self._last_read) / 3600
-            self._energy_import_wh += max(power, 0.0) * hours
-            self._energy_export_wh += max(-power, 0.0) * hours
-        self._last_read = now
-        return MeterValues(
-            power_w=round(power, 1),
-            energy_import=RawValue(round(self._energy_import_wh, 3), "simulated import"),
-            energy_export=RawValue(round(self._energy_export_wh, 3), "simulated export"),
-        )
+        return MeterValues(power_w=round(power, 1))

@@ -51,6 +51,8 @@ class TasmotaMeter:
     script's last meter value, so it cannot show a stuck value either.
     """
 
+    netted_counters = False  # no energy counters: the service integrates the power
+
     def __init__(self, config: TasmotaConfig, client: httpx.AsyncClient, timeout_s: float) -> None:
         self._config = config
         password = secret_value(config.password)

@@ -25,6 +25,8 @@ class VzloggerConfig(StrictModel):
 class VzloggerMeter:
     """Reads the newest tuple ``[timestamp_ms, value]`` of one channel."""
 
+    netted_counters = False  # no energy counters: the service integrates the power
+
     def __init__(self, config: VzloggerConfig, client: httpx.AsyncClient, timeout_s: float) -> None:
         self._uuid = config.uuid
         self._url = f"{base_url(config.url)}/{config.uuid}"

@@ -47,6 +47,8 @@ class VzloggerPushMeter:
     used gets 400 with the reason and turns into a missing reading.
     """
 
+    netted_counters = False  # no energy counters: the service integrates the power
+
     def __init__(self, config: VzloggerPushConfig) -> None:
         self._config = config
         self._deliver: Deliver | None = None
