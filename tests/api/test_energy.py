@@ -1,4 +1,4 @@
-"""Today's energy bookkeeping: counter differences, power integration, resets, jumps, midnight and restore."""
+"""Today's energy bookkeeping: counter differences, a diverter's power integrated, resets, jumps, midnight, restore."""
 
 from __future__ import annotations
 
@@ -76,27 +76,41 @@ def test_counters_count_their_differences_and_power_is_ignored(clock):
     assert energy.exported_wh == pytest.approx(400)
 
 
-def test_without_counters_power_is_integrated_by_direction(clock):
+def test_grid_power_is_never_integrated_and_a_gap_in_the_counters_is_counted_when_they_return(clock):
+    """The meter publishes the one netted counter pair; readings without it count nothing here."""
     energy = day_energy(clock)
-    energy.add_grid(grid(1000))
-    clock.advance(36)  # 1000 W held for 36 s: 10 Wh imported
+    energy.add_grid(grid(1000))  # power alone: nothing to count
+    clock.advance(36)
     energy.add_grid(grid(-2000))
-    clock.advance(18)  # 2000 W exported for 18 s: 10 Wh
-    energy.add_grid(grid(None))  # a missing reading is skipped
-    energy.add_grid(grid(0))
-    assert energy.imported_wh == pytest.approx(10)
-    assert energy.exported_wh == pytest.approx(10)
+    assert energy.totals() == DayTotals("2026-11-23", None, None, None)
+    energy.add_grid(grid(500, imported=100, exported=40))  # the baseline
+    clock.advance(10)
+    energy.add_grid(grid(None))  # a missing reading (no counters)
+    energy.add_grid(grid(500))  # counters stale for a while
+    clock.advance(10)
+    energy.add_grid(grid(500, imported=103, exported=40))  # the rise over the gap counts
+    assert (energy.imported_wh, energy.exported_wh) == (3, 0)
 
 
-def test_a_gap_longer_than_max_gap_is_not_integrated(clock):
+def test_a_meter_service_restart_counting_from_zero_keeps_the_totals(clock):
+    """The meter's integrated counters start from 0 at its restart: a new meter cycle, nothing lost or negative."""
     energy = day_energy(clock)
-    energy.add_grid(grid(1000))
+    for imported in (0.0, 5.0, 7.5, 0.0, 0.25, 2.0):
+        energy.add_grid(grid(100, imported=imported, exported=1.0))
+        clock.advance(1)
+    assert energy.imported_wh == pytest.approx(7.5 + 2.0)
+    assert energy.exported_wh == 0
+
+
+def test_a_diverter_gap_longer_than_max_gap_is_not_integrated(clock):
+    energy = day_energy(clock)
+    energy.add_diverter(("pwm", "rod"), consumer_state(1000))
     clock.advance(MAX_GAP_S + 1)
-    energy.add_grid(grid(1000))
-    assert energy.imported_wh == 0
+    energy.add_diverter(("pwm", "rod"), consumer_state(1000))
+    assert energy.diverted_wh == 0
     clock.advance(3.6)
-    energy.add_grid(grid(0))
-    assert energy.imported_wh == pytest.approx(1)
+    energy.add_diverter(("pwm", "rod"), consumer_state(0))
+    assert energy.diverted_wh == pytest.approx(1)
 
 
 def test_a_counter_reset_restarts_from_the_new_value(clock):
@@ -155,26 +169,16 @@ def test_a_diverter_power_beyond_a_house_connection_or_negative_is_not_integrate
     assert energy.message().diverted_wh == 10
 
 
-def test_a_grid_power_beyond_a_house_connection_is_not_integrated(clock):
-    energy = day_energy(clock)
-    energy.add_grid(grid(-MAX_POWER_W))
-    clock.advance(36)
-    energy.add_grid(grid(1000))
-    clock.advance(36)
-    energy.add_grid(grid(0))
-    assert (energy.imported_wh, energy.exported_wh) == (pytest.approx(10), 0)
-
-
 def test_wall_clock_steps_change_the_day_but_not_the_elapsed_time(clock):
     energy = day_energy(clock)
-    energy.add_grid(grid(1000))
+    energy.add_diverter(("pwm", "rod"), consumer_state(1000))
     clock.step_wall(-3600)  # the wall clock is set back an hour (same day)
     clock.advance(36)
-    energy.add_grid(grid(1000))
+    energy.add_diverter(("pwm", "rod"), consumer_state(1000))
     clock.step_wall(+7200)  # and forward two hours
     clock.advance(36)
-    energy.add_grid(grid(0))
-    assert energy.imported_wh == pytest.approx(20)
+    energy.add_diverter(("pwm", "rod"), consumer_state(0))
+    assert energy.diverted_wh == pytest.approx(20)
 
 
 def test_midnight_starts_a_new_day_and_keeps_the_counter_baseline(clock):
@@ -204,9 +208,9 @@ def test_diverted_from_energy_counters_or_integrated_power(clock):
 
 def test_restore_adds_todays_saved_totals_only(clock):
     energy = day_energy(clock)
-    energy.add_grid(grid(1000))
+    energy.add_grid(grid(1000, imported=50, exported=0))
     clock.advance(3.6)
-    energy.add_grid(grid(0))  # 1 Wh counted before the retained totals arrived
+    energy.add_grid(grid(0, imported=51, exported=0))  # 1 Wh counted before the retained totals arrived
     assert not energy.restore(EnergyToday(date="2026-11-22", imported_wh=900, exported_wh=9, diverted_wh=90))
     assert energy.imported_wh == pytest.approx(1)
     assert energy.restore(EnergyToday(date="2026-11-23", imported_wh=900, exported_wh=9, diverted_wh=90))

@@ -1,11 +1,15 @@
 """Energy imported, exported and diverted today (since local midnight), from what the gateway sees on MQTT.
 
-Each quantity is summed from counter differences when its source reports an energy counter (the meter's
-``energy_import_wh``/``energy_export_wh``, a diverter's ``energy_wh``), else from its power integrated over
-time (the previous sample held until the next one). Elapsed times come from the monotonic clock; the wall
-clock only tells the day (the machine's local date).
+Imported and exported are the rises of the meter's published counters (``energy_import_wh``/
+``energy_export_wh``): the one netted figure the meter service publishes for every consumer (its meter's
+own netted counters, or its integral of grid power; docs/services/meter.md), never integrated again here.
+A reading without counters counts nothing; the counters' rise over such a gap is counted when they return.
+Diverted is the rise of each diverter's ``energy_wh``, or its power integrated over time (the previous sample
+held until the next one) for a diverter without a counter. Elapsed times come from the monotonic clock; the
+wall clock only tells the day (the machine's local date).
 
-Nothing absurd is counted. A counter that goes down (a reset or a replaced meter), or rises by more than a
+Nothing absurd is counted. A counter that goes down (a reset, a replaced meter, a restarted meter service
+counting from 0 again), or rises by more than a
 house connection could draw since it last changed (``MAX_HOUSE_POWER_W`` over the elapsed time plus
 ``JUMP_SLACK_S``), restarts from its new value: one interval is lost rather than a bogus jump counted. A
 power outside 0..``MAX_HOUSE_POWER_W`` is not integrated, nor a gap longer than ``MAX_GAP_S``. Implausible
@@ -115,16 +119,18 @@ class DayEnergy:
         self._implausible = ChangeLogger(log, "energy today")
 
     def add_grid(self, reading: GridReading) -> None:
-        """Count a grid reading (positive power = import); a missing reading is skipped."""
-        if reading.power_w is None:
+        """Count the rise of each counter a grid reading carries; a reading without counters counts nothing."""
+        if reading.energy_import_wh is None and reading.energy_export_wh is None:
             return
         at = self._now()
-        power_w = reading.power_w
-        imported, import_problem = self._imported.advance(at, max(power_w, 0.0), reading.energy_import_wh)
-        exported, export_problem = self._exported.advance(at, max(-power_w, 0.0), reading.energy_export_wh)
+        import_problem = export_problem = None
+        if reading.energy_import_wh is not None:
+            imported, import_problem = self._imported.advance(at, None, reading.energy_import_wh)
+            self.imported_wh = (self.imported_wh or 0.0) + imported
+        if reading.energy_export_wh is not None:
+            exported, export_problem = self._exported.advance(at, None, reading.energy_export_wh)
+            self.exported_wh = (self.exported_wh or 0.0) + exported
         self._implausible.report(import_problem or export_problem)
-        self.imported_wh = (self.imported_wh or 0.0) + imported
-        self.exported_wh = (self.exported_wh or 0.0) + exported
 
     def add_diverter(self, key: tuple[str, str], state: DeviceState) -> None:
         """Count one consumer device's state (its energy counter, else its power draw)."""

@@ -26,10 +26,14 @@ class GatewayCollector(Collector):
             power.add_metric([], grid.power_w)
         yield power
         imported = CounterMetricFamily(
-            "zeropower_grid_imported_energy_wh", "The meter's imported energy counter in Wh.", labels=[]
+            "zeropower_grid_imported_energy_wh",
+            "Energy imported from the grid in Wh, netted across phases: the meter service's published counter.",
+            labels=[],
         )
         exported = CounterMetricFamily(
-            "zeropower_grid_exported_energy_wh", "The meter's exported energy counter in Wh.", labels=[]
+            "zeropower_grid_exported_energy_wh",
+            "Energy exported to the grid in Wh, netted across phases: the meter service's published counter.",
+            labels=[],
         )
         if grid is not None and grid.energy_import_wh is not None:
             imported.add_metric([], grid.energy_import_wh)
