@@ -83,7 +83,7 @@ async def test_pro_3em_triphase_has_no_netted_counters(device, http):
 
 async def test_pro_em_monophase_channel(device, http):
     device.json("/rpc/EM1Data.GetStatus", PRO_EM_DATA_1)
-    meter = monophase(device, http, energy_interval_s=0.01)
+    meter = monophase(device, http, clock=lambda: 0.0, energy_interval_s=0.01)  # the counters never age here
     async with counting(meter):
         await counters_stored(device)
         reading = checked(await meter.read())
@@ -157,7 +157,9 @@ async def test_digest_sha256_authentication(device, http):
 
     device.route("/rpc/EM1.GetStatus", guard.protect(status))
     device.route("/rpc/EM1Data.GetStatus", guard.protect(status))
-    meter = meter_for(device, http, profile="monophase", channel=1, password="s3cret", energy_interval_s=0.01)
+    meter = meter_for(
+        device, http, lambda: 0.0, profile="monophase", channel=1, password="s3cret", energy_interval_s=0.01
+    )
     async with counting(meter):
         await counters_stored(device)
         reading = checked(await meter.read())
@@ -210,7 +212,7 @@ async def test_counters_are_left_out_once_stale(device, http):
 )
 async def test_implausible_counters_are_left_out_and_logged(device, http, caplog, data, problem):
     device.json("/rpc/EM1Data.GetStatus", data)
-    meter = monophase(device, http, energy_interval_s=0.01)
+    meter = monophase(device, http, clock=lambda: 0.0, energy_interval_s=0.01)  # the counters never age here
     async with counting(meter):
         await counters_stored(device)
     reading = checked(await meter.read())
