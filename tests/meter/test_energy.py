@@ -56,6 +56,13 @@ def test_phases_of_opposite_sign_are_netted():
     assert feed([(0, reading), (3600, reading)], max_gap_s=3600) == (200.0, 0.0)
 
 
+def test_readings_carry_when_the_counters_started_from_zero():
+    energy = NettedEnergy(10.0, Clock(), wall_clock=lambda: AT - 60)
+    counted = energy.count(valid(100.0))
+    assert (counted.energy_import_wh, counted.energy_export_wh, counted.energy_since) == (0.0, 0.0, AT - 60)
+    assert energy.count(MISSING).energy_since is None  # a missing reading carries no counters
+
+
 def test_a_gap_longer_than_max_gap_is_not_counted():
     assert feed([(0, valid(3600.0)), (10.5, valid(3600.0))]) == (0.0, 0.0)
     assert feed([(0, valid(3600.0)), (10, valid(3600.0))]) == pytest.approx((10.0, 0.0))  # at the limit: counted

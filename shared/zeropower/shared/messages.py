@@ -66,6 +66,11 @@ class GridReading(Message):
     energy_export_wh: EnergyWh | None = Field(
         None, description="Energy exported in Wh, netted across phases; the same source as energy_import_wh."
     )
+    energy_since: UnixTime | None = Field(
+        None,
+        description="Unix time the counters started from 0: the meter service's start for its integral; None for "
+        "a meter's own counters (started long ago).",
+    )
     error: str | None = Field(None, description="Why the reading is missing; None for a valid reading.")
 
     @model_validator(mode="after")

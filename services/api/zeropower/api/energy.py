@@ -4,6 +4,9 @@ Imported and exported are the rises of the meter's published counters (``energy_
 ``energy_export_wh``): the one netted figure the meter service publishes for every consumer (its meter's
 own netted counters, or its integral of grid power; docs/services/meter.md), never integrated again here.
 A reading without counters counts nothing; the counters' rise over such a gap is counted when they return.
+Counters that started from 0 today (``energy_since``: the meter service's integral, from its start) count
+from 0 when first seen or after a drop, not from the first value seen, so the day holds what the meter
+counted before the API saw it; unless totals saved after that start were restored, which hold it already.
 Diverted is the rise of each diverter's ``energy_wh``, or its power integrated over time (the previous sample
 held until the next one) for a diverter without a counter. Elapsed times come from the monotonic clock; the
 wall clock only tells the day (the machine's local date).
@@ -69,11 +72,17 @@ class _Source:
     power_w: float | None = None
     at: float | None = None  # monotonic time of the previous sample
 
-    def advance(self, at: float, power_w: float | None, counter_wh: float | None) -> tuple[float, str | None]:
-        """Take a new sample; return the energy in Wh since the previous one, and what was implausible."""
+    def advance(
+        self, at: float, power_w: float | None, counter_wh: float | None, *, from_zero: bool = False
+    ) -> tuple[float, str | None]:
+        """Take a new sample; return the energy in Wh since the previous one, and what was implausible.
+
+        ``from_zero``: the counter started from 0 since the day began, so a first value (or one after a drop)
+        counts whole.
+        """
         energy_wh, problem = 0.0, None
         if counter_wh is not None:
-            energy_wh, problem = self._count(at, counter_wh)
+            energy_wh, problem = self._count(at, counter_wh, from_zero)
         else:
             self.counter_wh = None
             if self.power_w is not None and self.at is not None and 0 < at - self.at <= MAX_GAP_S:
@@ -84,14 +93,22 @@ class _Source:
         self.power_w, self.at = power_w, at
         return energy_wh, problem
 
-    def _count(self, at: float, counter_wh: float) -> tuple[float, str | None]:
+    def starts_over(self, counter_wh: float) -> bool:
+        """Whether ``counter_wh`` is a first value or one after a drop (not a rise from the previous one)."""
+        return self.counter_wh is None or counter_wh < self.counter_wh
+
+    def _count(self, at: float, counter_wh: float, from_zero: bool) -> tuple[float, str | None]:
         """The counter's rise since the previous sample; a drop or an implausible rise restarts from the new value."""
         previous = self.counter_wh
         if previous == counter_wh:
             return 0.0, None
         self.counter_wh, since, self.counter_since = counter_wh, self.counter_since, at
         if previous is None or counter_wh < previous:
-            return 0.0, None
+            if not from_zero:
+                return 0.0, None
+            if counter_wh > MAX_DAY_WH:
+                return 0.0, f"{self.name} counter at {counter_wh:.0f} Wh since today: beyond a day, not counted"
+            return counter_wh, None
         rise = counter_wh - previous
         elapsed = at - since
         if rise > MAX_HOUSE_POWER_W * (elapsed + JUMP_SLACK_S) / 3600:
@@ -115,7 +132,9 @@ class DayEnergy:
         self._imported = _Source("grid import")
         self._exported = _Source("grid export")
         self._diverters: dict[tuple[str, str], _Source] = {}
-        self._restored = False
+        self._restored_from: float | None = None  # Unix time the restored totals were saved
+        # counted from 0 of a meter cycle before totals were restored: (its start, imported Wh, exported Wh)
+        self._cycle_credit: tuple[float, float, float] | None = None
         self._implausible = ChangeLogger(log, "energy today")
 
     def add_grid(self, reading: GridReading) -> None:
@@ -123,14 +142,33 @@ class DayEnergy:
         if reading.energy_import_wh is None and reading.energy_export_wh is None:
             return
         at = self._now()
+        since = reading.energy_since
+        from_zero = since is not None and self._counts_from_zero(since)
         import_problem = export_problem = None
+        counted_from_zero = [0.0, 0.0]  # what this reading counted from 0 rather than as a rise
         if reading.energy_import_wh is not None:
-            imported, import_problem = self._imported.advance(at, None, reading.energy_import_wh)
+            whole = from_zero and self._imported.starts_over(reading.energy_import_wh)
+            imported, import_problem = self._imported.advance(at, None, reading.energy_import_wh, from_zero=from_zero)
             self.imported_wh = (self.imported_wh or 0.0) + imported
+            counted_from_zero[0] = imported if whole else 0.0
         if reading.energy_export_wh is not None:
-            exported, export_problem = self._exported.advance(at, None, reading.energy_export_wh)
+            whole = from_zero and self._exported.starts_over(reading.energy_export_wh)
+            exported, export_problem = self._exported.advance(at, None, reading.energy_export_wh, from_zero=from_zero)
             self.exported_wh = (self.exported_wh or 0.0) + exported
+            counted_from_zero[1] = exported if whole else 0.0
+        if since is not None and any(counted_from_zero) and self._restored_from is None:
+            credit = self._cycle_credit if self._cycle_credit is not None and self._cycle_credit[0] == since else None
+            before = (0.0, 0.0) if credit is None else credit[1:]
+            self._cycle_credit = (since, before[0] + counted_from_zero[0], before[1] + counted_from_zero[1])
         self._implausible.report(import_problem or export_problem)
+
+    def _counts_from_zero(self, since: float) -> bool:
+        """Whether counters that started from 0 at ``since`` (Unix) count whole: today, after restored totals."""
+        local = self._clock()
+        started = datetime.fromtimestamp(since, tz=local.tzinfo)
+        if started.date().isoformat() != self.date or started > local:
+            return False
+        return self._restored_from is None or since > self._restored_from
 
     def add_diverter(self, key: tuple[str, str], state: DeviceState) -> None:
         """Count one consumer device's state (its energy counter, else its power draw)."""
@@ -148,12 +186,17 @@ class DayEnergy:
         False for another day, a second time, or totals beyond what a day can hold.
         """
         self._now()
-        if saved.date != self.date or self._restored:
+        if saved.date != self.date or self._restored_from is not None:
             return False
         if max(saved.imported_wh, saved.exported_wh, saved.diverted_wh) > MAX_DAY_WH:
             log.warning("not continuing today's saved energy totals: beyond the %.0f Wh a day can hold", MAX_DAY_WH)
             return False
-        self._restored = True
+        self._restored_from = saved.timestamp
+        credit = self._cycle_credit
+        if credit is not None and credit[0] <= saved.timestamp:  # the saved totals hold that cycle's start
+            self.imported_wh = (self.imported_wh or 0.0) - credit[1]
+            self.exported_wh = (self.exported_wh or 0.0) - credit[2]
+        self._cycle_credit = None
         self.imported_wh = (self.imported_wh or 0.0) + saved.imported_wh
         self.exported_wh = (self.exported_wh or 0.0) + saved.exported_wh
         self.diverted_wh = (self.diverted_wh or 0.0) + saved.diverted_wh
@@ -179,6 +222,7 @@ class DayEnergy:
         date = self._clock().date().isoformat()
         if date != self.date:
             self.date = date
+            self._cycle_credit = None
             self.imported_wh = None if self.imported_wh is None else 0.0
             self.exported_wh = None if self.exported_wh is None else 0.0
             self.diverted_wh = None if self.diverted_wh is None else 0.0

@@ -13,7 +13,8 @@ and for meters without counters, the meter service integrates the total grid pow
   never guessed;
 - the counters start at 0 when the service starts and only ever grow. A restart is a new meter cycle, as
   Home Assistant's ``total_increasing`` and Prometheus counters take any drop, and as the API's day totals
-  restart a counter that went down.
+  restart a counter that went down. Each reading carries the cycle's start (``energy_since``, wall time),
+  so the API counts a cycle that began today from 0, not from the first value it happened to see.
 """
 
 from __future__ import annotations
@@ -31,9 +32,12 @@ COUNTER_DECIMALS = 4
 class NettedEnergy:
     """Integrates the netted grid power of valid readings into an import and an export counter in Wh."""
 
-    def __init__(self, max_gap_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, max_gap_s: float, clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time
+    ) -> None:
         self._max_gap_s = max_gap_s
         self._clock = clock
+        self.since = wall_clock()  # Unix time the counters started from 0
         self.import_wh = 0.0
         self.export_wh = 0.0
         self._power_w: float | None = None  # power of the previous valid reading, held until the next one
@@ -58,5 +62,6 @@ class NettedEnergy:
             update={
                 "energy_import_wh": round(self.import_wh, COUNTER_DECIMALS),
                 "energy_export_wh": round(self.export_wh, COUNTER_DECIMALS),
+                "energy_since": self.since,
             }
         )
