@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests.api.payloads import consumer_state
 from zeropower.api.energy import JUMP_SLACK_S, MAX_DAY_WH, MAX_GAP_S, MAX_HOUSE_POWER_W, DayEnergy, DayTotals
-from zeropower.shared.messages import MAX_ENERGY_WH, MAX_POWER_W, EnergyToday, GridReading
+from zeropower.shared.messages import MAX_ENERGY_WH, MAX_POWER_W, MAX_TIMESTAMP, EnergyToday, GridReading
 
 TZ = timezone(timedelta(hours=1))  # "local" time east of UTC: the day starts at 23:00 UTC
 
@@ -124,15 +124,25 @@ def test_counters_that_started_yesterday_count_from_the_first_value_seen(clock):
     assert (energy.imported_wh, energy.exported_wh) == (1, 0)
 
 
-def test_a_restart_of_the_meter_counts_its_new_cycle_whole(clock):
+def test_a_first_value_beyond_what_could_flow_since_its_cycle_began_is_the_baseline(clock, caplog):
     energy = day_energy(clock)
-    started = clock.now - timedelta(hours=2)
-    energy.add_grid(cycle(40, 0, since=started))
+    energy.add_grid(cycle(3000, 0, since=clock.now - timedelta(seconds=1)))  # 3 kWh in 1 s
+    clock.advance(1)
+    energy.add_grid(cycle(3001, 0, since=clock.now - timedelta(seconds=2)))
+    assert energy.imported_wh == 1
+    assert "grid import counter at 3000 Wh is more than could flow since it started" in caplog.text
+
+
+def test_a_restart_of_the_meter_counts_on_from_its_new_cycle(clock):
+    energy = day_energy(clock)
+    energy.add_grid(cycle(40, 0, since=clock.now - timedelta(hours=2)))
     clock.advance(10)
     restarted = clock.now
     clock.advance(3)
-    energy.add_grid(cycle(0.5, 0, since=restarted))  # 3 s of the new cycle before its first reading here
-    assert energy.imported_wh == pytest.approx(40.5)
+    energy.add_grid(cycle(0.5, 0, since=restarted))  # a drop: the first 3 s of the new cycle are lost
+    clock.advance(1)
+    energy.add_grid(cycle(0.7, 0, since=restarted))
+    assert energy.imported_wh == pytest.approx(40.2)
 
 
 @pytest.mark.parametrize("grid_first", [True, False])
@@ -305,7 +315,9 @@ WALL_STEPS = st.floats(-3 * 86400, 3 * 86400)  # wall clock set back or forward
 
 
 def grid_readings() -> st.SearchStrategy[GridReading]:
-    return st.builds(grid, POWERS, COUNTERS, COUNTERS)
+    since = st.none() | st.floats(0, MAX_TIMESTAMP)  # when the counters started from 0: any time, also today
+    readings = st.builds(grid, POWERS, COUNTERS, COUNTERS)
+    return st.builds(lambda reading, start: reading.model_copy(update={"energy_since": start}), readings, since)
 
 
 def diverter_states() -> st.SearchStrategy[tuple[tuple[str, str], object]]:
@@ -352,8 +364,10 @@ def test_hostile_input_keeps_the_totals_finite_and_plausible(events):
         else:
             clock.step_wall(value)
         message = energy.message()  # always builds: every total within EnergyToday's bounds
-        # What a house connection could have drawn in the whole run, plus one day's restored totals.
-        bound = MAX_DAY_WH + 2 * MAX_HOUSE_POWER_W * (elapsed + JUMP_SLACK_S * samples) / 3600
+        # What a house connection could have drawn in the whole run, plus one day's restored totals and one
+        # first counter value counted whole (a cycle begun today: at most a day's worth and the slack).
+        whole = MAX_DAY_WH + MAX_HOUSE_POWER_W * JUMP_SLACK_S / 3600
+        bound = MAX_DAY_WH + whole + 2 * MAX_HOUSE_POWER_W * (elapsed + JUMP_SLACK_S * samples) / 3600
         for total in (energy.imported_wh, energy.exported_wh, energy.diverted_wh):
             assert total is None or (math.isfinite(total) and 0 <= total <= bound)
         assert message.date == energy.totals().date

@@ -4,9 +4,10 @@ Imported and exported are the rises of the meter's published counters (``energy_
 ``energy_export_wh``): the one netted figure the meter service publishes for every consumer (its meter's
 own netted counters, or its integral of grid power; docs/services/meter.md), never integrated again here.
 A reading without counters counts nothing; the counters' rise over such a gap is counted when they return.
-Counters that started from 0 today (``energy_since``: the meter service's integral, from its start) count
-from 0 when first seen or after a drop, not from the first value seen, so the day holds what the meter
+The first value of counters that started from 0 today (``energy_since``: the meter service's integral,
+from its start) counts whole, up to what a house could draw since then, so the day holds what the meter
 counted before the API saw it; unless totals saved after that start were restored, which hold it already.
+A drop (the meter service restarted) is a new baseline: its first seconds are lost.
 Diverted is the rise of each diverter's ``energy_wh``, or its power integrated over time (the previous sample
 held until the next one) for a diverter without a counter. Elapsed times come from the monotonic clock; the
 wall clock only tells the day (the machine's local date).
@@ -73,16 +74,16 @@ class _Source:
     at: float | None = None  # monotonic time of the previous sample
 
     def advance(
-        self, at: float, power_w: float | None, counter_wh: float | None, *, from_zero: bool = False
+        self, at: float, power_w: float | None, counter_wh: float | None, *, first_whole_up_to: float = 0.0
     ) -> tuple[float, str | None]:
         """Take a new sample; return the energy in Wh since the previous one, and what was implausible.
 
-        ``from_zero``: the counter started from 0 since the day began, so a first value (or one after a drop)
-        counts whole.
+        ``first_whole_up_to``: a first counter value up to this many Wh counts whole (a counter that started
+        from 0 today); any other first value is the baseline.
         """
         energy_wh, problem = 0.0, None
         if counter_wh is not None:
-            energy_wh, problem = self._count(at, counter_wh, from_zero)
+            energy_wh, problem = self._count(at, counter_wh, first_whole_up_to)
         else:
             self.counter_wh = None
             if self.power_w is not None and self.at is not None and 0 < at - self.at <= MAX_GAP_S:
@@ -93,22 +94,16 @@ class _Source:
         self.power_w, self.at = power_w, at
         return energy_wh, problem
 
-    def starts_over(self, counter_wh: float) -> bool:
-        """Whether ``counter_wh`` is a first value or one after a drop (not a rise from the previous one)."""
-        return self.counter_wh is None or counter_wh < self.counter_wh
-
-    def _count(self, at: float, counter_wh: float, from_zero: bool) -> tuple[float, str | None]:
+    def _count(self, at: float, counter_wh: float, first_whole_up_to: float) -> tuple[float, str | None]:
         """The counter's rise since the previous sample; a drop or an implausible rise restarts from the new value."""
         previous = self.counter_wh
         if previous == counter_wh:
             return 0.0, None
         self.counter_wh, since, self.counter_since = counter_wh, self.counter_since, at
-        if previous is None or counter_wh < previous:
-            if not from_zero:
-                return 0.0, None
-            if counter_wh > MAX_DAY_WH:
-                return 0.0, f"{self.name} counter at {counter_wh:.0f} Wh since today: beyond a day, not counted"
-            return counter_wh, None
+        if previous is None:
+            return self._first(counter_wh, first_whole_up_to)
+        if counter_wh < previous:
+            return 0.0, None
         rise = counter_wh - previous
         elapsed = at - since
         if rise > MAX_HOUSE_POWER_W * (elapsed + JUMP_SLACK_S) / 3600:
@@ -117,6 +112,14 @@ class _Source:
                 f"{MAX_HOUSE_POWER_W / 1000:.0f} kW could: not counted, counting on from {counter_wh:.0f} Wh"
             )
         return rise, None
+
+    def _first(self, counter_wh: float, whole_up_to: float) -> tuple[float, str | None]:
+        """A first counter value: counted whole up to ``whole_up_to``, else the baseline."""
+        if counter_wh <= whole_up_to:
+            return counter_wh, None
+        if whole_up_to > 0:
+            return 0.0, f"{self.name} counter at {counter_wh:.0f} Wh is more than could flow since it started"
+        return 0.0, None
 
 
 class DayEnergy:
@@ -142,33 +145,41 @@ class DayEnergy:
         if reading.energy_import_wh is None and reading.energy_export_wh is None:
             return
         at = self._now()
+        whole_up_to = self._whole_up_to(reading.energy_since)
+        problems, firsts = [], [0.0, 0.0]  # what each counter counted whole as its first value
+        for index, source, counter in (
+            (0, self._imported, reading.energy_import_wh),
+            (1, self._exported, reading.energy_export_wh),
+        ):
+            if counter is None:
+                continue
+            first = source.counter_wh is None
+            energy_wh, problem = source.advance(at, None, counter, first_whole_up_to=whole_up_to)
+            problems.append(problem)
+            firsts[index] = energy_wh if first else 0.0
+            if index == 0:
+                self.imported_wh = (self.imported_wh or 0.0) + energy_wh
+            else:
+                self.exported_wh = (self.exported_wh or 0.0) + energy_wh
         since = reading.energy_since
-        from_zero = since is not None and self._counts_from_zero(since)
-        import_problem = export_problem = None
-        counted_from_zero = [0.0, 0.0]  # what this reading counted from 0 rather than as a rise
-        if reading.energy_import_wh is not None:
-            whole = from_zero and self._imported.starts_over(reading.energy_import_wh)
-            imported, import_problem = self._imported.advance(at, None, reading.energy_import_wh, from_zero=from_zero)
-            self.imported_wh = (self.imported_wh or 0.0) + imported
-            counted_from_zero[0] = imported if whole else 0.0
-        if reading.energy_export_wh is not None:
-            whole = from_zero and self._exported.starts_over(reading.energy_export_wh)
-            exported, export_problem = self._exported.advance(at, None, reading.energy_export_wh, from_zero=from_zero)
-            self.exported_wh = (self.exported_wh or 0.0) + exported
-            counted_from_zero[1] = exported if whole else 0.0
-        if since is not None and any(counted_from_zero) and self._restored_from is None:
-            credit = self._cycle_credit if self._cycle_credit is not None and self._cycle_credit[0] == since else None
-            before = (0.0, 0.0) if credit is None else credit[1:]
-            self._cycle_credit = (since, before[0] + counted_from_zero[0], before[1] + counted_from_zero[1])
-        self._implausible.report(import_problem or export_problem)
+        if since is not None and any(firsts) and self._restored_from is None:
+            known = self._cycle_credit
+            before = known[1:] if known is not None and known[0] == since else (0.0, 0.0)
+            self._cycle_credit = (since, before[0] + firsts[0], before[1] + firsts[1])
+        self._implausible.report(next((problem for problem in problems if problem), None))
 
-    def _counts_from_zero(self, since: float) -> bool:
-        """Whether counters that started from 0 at ``since`` (Unix) count whole: today, after restored totals."""
+    def _whole_up_to(self, since: float | None) -> float:
+        """How much a first counter value may count whole: what a house could draw since its cycle began.
+
+        Nothing unless the cycle began today (``since``, Unix) and after the restored totals were saved.
+        """
+        if since is None or (self._restored_from is not None and since <= self._restored_from):
+            return 0.0
         local = self._clock()
-        started = datetime.fromtimestamp(since, tz=local.tzinfo)
-        if started.date().isoformat() != self.date or started > local:
-            return False
-        return self._restored_from is None or since > self._restored_from
+        if datetime.fromtimestamp(since, tz=local.tzinfo).date().isoformat() != self.date:
+            return 0.0
+        elapsed = local.timestamp() - since
+        return 0.0 if elapsed < 0 else MAX_HOUSE_POWER_W * (elapsed + JUMP_SLACK_S) / 3600
 
     def add_diverter(self, key: tuple[str, str], state: DeviceState) -> None:
         """Count one consumer device's state (its energy counter, else its power draw)."""
