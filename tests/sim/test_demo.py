@@ -1,6 +1,7 @@
 """``make demo``'s program runs the whole system, prints the tour, shows the main feature and stops cleanly."""
 
 import asyncio
+import re
 import signal
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def test_demo_runs_and_stops_cleanly(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "MQTT broker" in result.stdout
     assert "grid" in result.stdout
-    assert "exported" in result.stdout
+    assert re.search(r"exported +\d+\.\d\d Wh \| imported +\d+\.\d\d Wh", result.stdout)  # the meter's counters
     assert result.stdout.rstrip().endswith("stopped")
     assert "web UI and REST API: http://127.0.0.1:" in result.stdout
     assert_clean_logs(tmp_path)

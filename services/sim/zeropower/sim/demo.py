@@ -23,7 +23,7 @@ import aiomqtt
 import yaml
 from pydantic import ValidationError
 
-from zeropower.shared.messages import ControllerState, SimState
+from zeropower.shared.messages import ControllerState, GridReading, SimState
 from zeropower.shared.topics import Topics
 from zeropower.sim.broker import Broker, free_port, wait_for_port
 from zeropower.sim.settings import DayCurvePv, SimSettings
@@ -84,11 +84,17 @@ def port_or_free(preferred: int) -> int:
 
 @dataclass
 class StatusBoard:
-    """Turns the simulator's ground truth and the controller's state into lines for the terminal."""
+    """Turns the simulator's ground truth, the meter's energy and the controller's state into terminal lines.
+
+    The energy shown is the meter service's netted counters: the one figure the web UI, ``/metrics``, Home
+    Assistant and Grafana show too (the simulator's own integral also counts the seconds before the meter's
+    first reading).
+    """
 
     target_w: float
     started: float = field(default_factory=time.monotonic)
     sim: SimState | None = None
+    meter: GridReading | None = None
     controller: ControllerState | None = None
     last_load_w: float | None = None
     step_at: float | None = None
@@ -131,9 +137,14 @@ class StatusBoard:
             f"{self.elapsed():6.0f} s  grid {sim.grid_w:+6.0f} W | load {sim.load_w:5.0f} W"
             f" | PV {sim.pv_available_w:5.0f} W | limit {sim.limit_w:5.0f} W | output {sim.output_w:5.0f} W"
             f" | heater {sim.heater_w:5.0f} W"
-            f" | exported {sim.exported_wh:6.2f} Wh"
-            f" | imported {sim.imported_wh:6.1f} Wh{mode}"
+            f" | exported {_energy(self.meter and self.meter.energy_export_wh)}"
+            f" | imported {_energy(self.meter and self.meter.energy_import_wh)}{mode}"
         )
+
+
+def _energy(counter_wh: float | None) -> str:
+    """A meter counter for the status line ('-' until the meter has counted)."""
+    return "     - Wh" if counter_wh is None else f"{counter_wh:6.2f} Wh"
 
 
 async def show_status(port: int, board: StatusBoard, stop: asyncio.Event) -> None:
@@ -143,6 +154,7 @@ async def show_status(port: int, board: StatusBoard, stop: asyncio.Event) -> Non
     last_print = 0.0
     async with aiomqtt.Client("127.0.0.1", port, identifier="zeropower-demo") as client:
         await client.subscribe(topics.sim_state())
+        await client.subscribe(topics.grid_power())
         await client.subscribe(topics.controller_state())
         async for message in client.messages:
             if stop.is_set():
@@ -150,6 +162,11 @@ async def show_status(port: int, board: StatusBoard, stop: asyncio.Event) -> Non
             try:
                 if message.topic.matches(topics.controller_state()):
                     board.controller = ControllerState.model_validate_json(bytes(message.payload))  # type: ignore[arg-type]
+                    continue
+                if message.topic.matches(topics.grid_power()):
+                    reading = GridReading.model_validate_json(bytes(message.payload))  # type: ignore[arg-type]
+                    if reading.energy_import_wh is not None:  # a missing reading keeps the last counters
+                        board.meter = reading
                     continue
                 events = board.on_sim(SimState.model_validate_json(bytes(message.payload)))  # type: ignore[arg-type]
             except ValidationError:
