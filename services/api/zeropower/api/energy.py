@@ -146,27 +146,19 @@ class DayEnergy:
             return
         at = self._now()
         whole_up_to = self._whole_up_to(reading.energy_since)
-        problems, firsts = [], [0.0, 0.0]  # what each counter counted whole as its first value
-        for index, source, counter in (
-            (0, self._imported, reading.energy_import_wh),
-            (1, self._exported, reading.energy_export_wh),
-        ):
-            if counter is None:
-                continue
-            first = source.counter_wh is None
-            energy_wh, problem = source.advance(at, None, counter, first_whole_up_to=whole_up_to)
-            problems.append(problem)
-            firsts[index] = energy_wh if first else 0.0
-            if index == 0:
-                self.imported_wh = (self.imported_wh or 0.0) + energy_wh
-            else:
-                self.exported_wh = (self.exported_wh or 0.0) + energy_wh
+        imported = exported = _Counted(0.0, 0.0, None)
+        if reading.energy_import_wh is not None:
+            imported = _count_grid(self._imported, at, reading.energy_import_wh, whole_up_to)
+            self.imported_wh = (self.imported_wh or 0.0) + imported.energy_wh
+        if reading.energy_export_wh is not None:
+            exported = _count_grid(self._exported, at, reading.energy_export_wh, whole_up_to)
+            self.exported_wh = (self.exported_wh or 0.0) + exported.energy_wh
         since = reading.energy_since
-        if since is not None and any(firsts) and self._restored_from is None:
+        if since is not None and (imported.whole_wh or exported.whole_wh) and self._restored_from is None:
             known = self._cycle_credit
             before = known[1:] if known is not None and known[0] == since else (0.0, 0.0)
-            self._cycle_credit = (since, before[0] + firsts[0], before[1] + firsts[1])
-        self._implausible.report(next((problem for problem in problems if problem), None))
+            self._cycle_credit = (since, before[0] + imported.whole_wh, before[1] + exported.whole_wh)
+        self._implausible.report(imported.problem or exported.problem)
 
     def _whole_up_to(self, since: float | None) -> float:
         """How much a first counter value may count whole: what a house could draw since its cycle began.
@@ -238,6 +230,22 @@ class DayEnergy:
             self.exported_wh = None if self.exported_wh is None else 0.0
             self.diverted_wh = None if self.diverted_wh is None else 0.0
         return self._monotonic()
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """What one grid counter's sample counted: the energy, the part of it a first value counted whole, why not."""
+
+    energy_wh: float
+    whole_wh: float
+    problem: str | None
+
+
+def _count_grid(source: _Source, at: float, counter_wh: float, whole_up_to: float) -> _Counted:
+    """Advance a grid counter; its first value counts whole up to ``whole_up_to``."""
+    first = source.counter_wh is None
+    energy_wh, problem = source.advance(at, None, counter_wh, first_whole_up_to=whole_up_to)
+    return _Counted(energy_wh, energy_wh if first else 0.0, problem)
 
 
 def _bounded(total_wh: float | None) -> float:
