@@ -51,29 +51,33 @@ class SimControls:
         self._apply_override(message, "PV", self._plant.set_pv_w)
 
     async def _on_reachable(self, message: IncomingMessage) -> None:
-        if self._refuse_retained(message):
+        link_ok = self._switch(message)
+        if link_ok is None:
             return
         serial = message.topic.rpartition("/")[2]
         inverter = self._plant.inverters.get(serial)
         if inverter is None:
             log.warning("ignoring %s: no inverter with serial %s", message.topic, serial)
             return
-        try:
-            inverter.link_ok = parse_on_off(message.payload)
-        except ValueError as error:
-            log.warning("ignoring %s: %s", message.topic, error)
-            return
-        log.info("radio link to %s %s", serial, "up" if inverter.link_ok else "down")
+        inverter.link_ok = link_ok
+        log.info("radio link to %s %s", serial, "up" if link_ok else "down")
 
     async def _on_dtu_telemetry(self, message: IncomingMessage) -> None:
-        if self._refuse_retained(message):
+        publishing = self._switch(message)
+        if publishing is None:
             return
+        self._dtu.publishing = publishing
+        log.info("the DTU's telemetry %s", "flows" if publishing else "stopped (commands still go out)")
+
+    def _switch(self, message: IncomingMessage) -> bool | None:
+        """An ``on``/``off`` command, or None (logged) when retained or neither."""
+        if self._refuse_retained(message):
+            return None
         try:
-            self._dtu.publishing = parse_on_off(message.payload)
+            return parse_on_off(message.payload)
         except ValueError as error:
             log.warning("ignoring %s: %s", message.topic, error)
-            return
-        log.info("the DTU's telemetry %s", "flows" if self._dtu.publishing else "stopped (commands still go out)")
+            return None
 
     async def _on_duty(self, message: IncomingMessage) -> None:
         """The PWM output's duty cycle (retained: it is the pin's state, not a command)."""
