@@ -55,6 +55,7 @@ AHOYDTU_TOPICS = {
     "inverter/roof/ch0/P_AC": "power_w",
     "inverter/roof/ch0/P_DC": "dc_power_w",
     "inverter/roof/ch0/active_PowerLimit": "limit_percent",
+    "inverter/roof/ch0/YieldTotal": "energy_wh",
     "inverter/roof/ch2/P_DC": "dc_channel_w",
 }
 #: Every topic the drivers read, with every DC input.
@@ -165,7 +166,7 @@ def test_property_any_payload_is_read_in_bounds_or_refused_with_value_error(make
     if isinstance(result, ValueError):
         assert len(str(result)) <= 500
     elif result is None:  # a DTU without a synchronised clock, or without the inverter's yield yet
-        assert topic.endswith(("last_update", "last_success", "yieldtotal"))
+        assert topic.endswith(("last_update", "last_success", "yieldtotal", "YieldTotal"))
     else:
         assert_bounded(result)
 
@@ -316,7 +317,10 @@ def test_opendtu_subscribes_per_inverter():
         ("ch1/P_DC", "25", TelemetryUpdate("roof", dc_channel_w=(1, 25))),
         ("ch6/P_DC", "12.3", TelemetryUpdate("roof", dc_channel_w=(6, 12.3))),
         ("ch1/U_DC", "38.9", None),
-        ("ch0/YieldTotal", "1234.567", None),
+        ("ch0/YieldTotal", "1234.57", TelemetryUpdate("roof", energy_wh=1234570)),  # kWh, %g: 6 digits
+        ("ch0/YieldTotal", "0.123", TelemetryUpdate("roof", energy_wh=123)),
+        ("ch0/YieldTotal", "0", None),  # AhoyDTU does not have the inverter's counter yet
+        ("ch1/YieldTotal", "617.2", None),  # a DC input's share: the inverter's own counter is on ch0
         ("ch0/PowerLimit", "80", None),  # the manual's name: AhoyDTU has not published it since 0.5.90
         ("ack_pwr_limit", "600.0", None),
         ("radio_stat", '{"tx":12,"success":11}', None),

@@ -20,6 +20,7 @@ from zeropower.actuator_opendtu.drivers.base import (
     parse_percent,
     parse_power,
     parse_unix_time,
+    yield_total,
 )
 from zeropower.actuator_opendtu.inverters import InverterSettings
 from zeropower.shared.settings import StrictModel
@@ -101,13 +102,14 @@ _READERS: dict[str, Callable[[str, str], TelemetryUpdate | None]] = {
     "ch0/P_DC": _power("dc_power_w"),
     # the limit in force in %; named so since 0.5.90 (2023), the manual's ``PowerLimit`` is older
     "ch0/active_PowerLimit": _power_limit,
+    "ch0/YieldTotal": yield_total,  # kWh, retained, %g of a value rounded to 3 decimals (``1234.57``)
 }
 #: A DC input's power: Hoymiles inverters have at most 6 (HMT-2250), ch1-ch6; ch0 is the whole inverter.
 _DC_INPUT = re.compile(r"ch([1-6])/P_DC")
 
 
 class AhoyDtuDriver:
-    """AhoyDTU's topics: ``<prefix>/<name>/available``, ``ch0/P_AC``, ``ch<n>/P_DC``; ``<prefix>/ctrl/limit/<i>``."""
+    """AhoyDTU's topics: telemetry on ``<prefix>/<name>/...``, commands on ``<prefix>/ctrl/limit/<i>``."""
 
     def __init__(self, prefix: str, indexes: Mapping[str, int]) -> None:
         self._topics = AhoyDtuTopics(prefix)

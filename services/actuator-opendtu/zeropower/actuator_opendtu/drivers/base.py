@@ -108,6 +108,12 @@ def parse_energy_kwh(text: str) -> float | None:
     return round(value * 1000, 3) if value > 0 else None
 
 
+def yield_total(device_id: str, text: str) -> TelemetryUpdate | None:
+    """An inverter's lifetime yield in kWh (both DTUs publish it so); None for ``0`` (see parse_energy_kwh)."""
+    energy_wh = parse_energy_kwh(text)
+    return None if energy_wh is None else TelemetryUpdate(device_id, energy_wh=energy_wh)
+
+
 def parse_flag(text: str) -> bool:
     """A ``0``/``1`` flag; ValueError otherwise."""
     word = text.strip()

@@ -17,12 +17,12 @@ from zeropower.actuator_opendtu.drivers.base import (
     LimitCommand,
     TelemetryUpdate,
     check_max_limits,
-    parse_energy_kwh,
     parse_flag,
     parse_limit,
     parse_percent,
     parse_power,
     parse_unix_time,
+    yield_total,
 )
 from zeropower.actuator_opendtu.inverters import InverterSettings
 from zeropower.shared.settings import StrictModel
@@ -79,11 +79,6 @@ def _limit_absolute(serial: str, text: str) -> TelemetryUpdate:
     return TelemetryUpdate(serial, limit_w=parse_limit(text))
 
 
-def _yield_total(serial: str, text: str) -> TelemetryUpdate | None:
-    energy_wh = parse_energy_kwh(text)
-    return None if energy_wh is None else TelemetryUpdate(serial, energy_wh=energy_wh)
-
-
 def _limit_relative(serial: str, text: str) -> TelemetryUpdate:
     return TelemetryUpdate(serial, limit_percent=parse_percent(text))
 
@@ -96,7 +91,7 @@ _READERS: dict[str, Callable[[str, str], TelemetryUpdate | None]] = {
     "status/limit_relative": _limit_relative,
     "0/power": _power("power_w"),
     "0/powerdc": _power("dc_power_w"),
-    "0/yieldtotal": _yield_total,
+    "0/yieldtotal": yield_total,
 }
 #: A DC input's power: Hoymiles inverters have at most 6 (HMT-2250), numbered 1-6; channel 0 is the whole inverter.
 _DC_INPUT = re.compile(r"([1-6])/power")
