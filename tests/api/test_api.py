@@ -214,6 +214,7 @@ async def test_state_and_metrics(api_client, mqtt_settings, probe):  # noqa: PLR
             "date": datetime.now().astimezone().date().isoformat(),
             "imported_wh": 10.0,
             "exported_wh": 0.0,
+            "produced_wh": None,  # the roof is not announced: not known to be an inverter
             "diverted_wh": 4.5,
         }
         assert state["availability"]["meter"] == "online"

@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 
 from tests.api.payloads import consumer_state
 from zeropower.api.energy import JUMP_SLACK_S, MAX_DAY_WH, MAX_GAP_S, MAX_HOUSE_POWER_W, DayEnergy, DayTotals
-from zeropower.shared.messages import MAX_ENERGY_WH, MAX_POWER_W, MAX_TIMESTAMP, EnergyToday, GridReading
+from zeropower.shared.messages import (
+    MAX_ENERGY_WH,
+    MAX_POWER_W,
+    MAX_TIMESTAMP,
+    DeviceState,
+    EnergyToday,
+    GridReading,
+)
 
 TZ = timezone(timedelta(hours=1))  # "local" time east of UTC: the day starts at 23:00 UTC
 
@@ -55,11 +62,12 @@ def grid(power_w: float | None, imported: float | None = None, exported: float |
 
 def test_nothing_seen_is_unknown(clock):
     energy = day_energy(clock)
-    assert energy.totals() == DayTotals("2026-11-23", None, None, None)
+    assert energy.totals() == DayTotals("2026-11-23", None, None, None, None)
     assert energy.message().model_dump(exclude={"timestamp"}) == {
         "date": "2026-11-23",
         "imported_wh": 0.0,
         "exported_wh": 0.0,
+        "produced_wh": 0.0,
         "diverted_wh": 0.0,
     }
 
@@ -82,7 +90,7 @@ def test_grid_power_is_never_integrated_and_a_gap_in_the_counters_is_counted_whe
     energy.add_grid(grid(1000))  # power alone: nothing to count
     clock.advance(36)
     energy.add_grid(grid(-2000))
-    assert energy.totals() == DayTotals("2026-11-23", None, None, None)
+    assert energy.totals() == DayTotals("2026-11-23", None, None, None, None)
     energy.add_grid(grid(500, imported=100, exported=40))  # the baseline
     clock.advance(10)
     energy.add_grid(grid(None))  # a missing reading (no counters)
@@ -264,7 +272,7 @@ def test_midnight_starts_a_new_day_and_keeps_the_counter_baseline(clock):
     energy.add_grid(grid(100, imported=1_010, exported=50))
     assert energy.totals().imported_wh == pytest.approx(10)
     clock.advance(1)  # 00:00:00.5 local (23:00 UTC): a new day
-    assert energy.totals() == DayTotals("2026-11-24", 0.0, 0.0, None)
+    assert energy.totals() == DayTotals("2026-11-24", 0.0, 0.0, None, None)
     energy.add_grid(grid(100, imported=1_015, exported=50))
     assert energy.imported_wh == pytest.approx(5)  # from the last counter of yesterday, not from zero
 
@@ -281,6 +289,35 @@ def test_diverted_from_energy_counters_or_integrated_power(clock):
     assert energy.diverted_wh == pytest.approx(3.5)
 
 
+def inverter_state(power_w: float, energy_wh: float | None) -> DeviceState:
+    return DeviceState(
+        actuator_id="opendtu",
+        device_id="114182912345",
+        reachable=True,
+        producing=True,
+        power_w=power_w,
+        energy_wh=energy_wh,
+    )
+
+
+def test_produced_from_each_inverters_yield_counter_only(clock):
+    energy = day_energy(clock)
+    roof, balcony = ("opendtu", "114182912345"), ("opendtu", "116180400144")
+    energy.add_inverter(roof, inverter_state(600, None))  # OpenDTU has no counter yet: its power is not integrated
+    assert energy.produced_wh is None
+    energy.add_inverter(roof, inverter_state(600, 1_234_567))  # the first counter: the baseline
+    energy.add_inverter(balcony, inverter_state(300, 98_000))
+    clock.advance(60)
+    energy.add_inverter(roof, inverter_state(600, 1_234_577))
+    energy.add_inverter(roof, inverter_state(650, 1_234_577))  # a command's echo: the same counter
+    energy.add_inverter(balcony, inverter_state(300, 98_005))
+    assert energy.produced_wh == pytest.approx(15)
+    clock.advance(1)
+    energy.add_inverter(balcony, inverter_state(300, 198_005))  # 100 kWh in a second: not counted
+    assert energy.produced_wh == pytest.approx(15)
+    assert energy.message().produced_wh == 15
+
+
 def test_restore_adds_todays_saved_totals_only(clock):
     energy = day_energy(clock)
     energy.add_grid(grid(1000, imported=50, exported=0))
@@ -288,9 +325,21 @@ def test_restore_adds_todays_saved_totals_only(clock):
     energy.add_grid(grid(0, imported=51, exported=0))  # 1 Wh counted before the retained totals arrived
     assert not energy.restore(EnergyToday(date="2026-11-22", imported_wh=900, exported_wh=9, diverted_wh=90))
     assert energy.imported_wh == pytest.approx(1)
-    assert energy.restore(EnergyToday(date="2026-11-23", imported_wh=900, exported_wh=9, diverted_wh=90))
+    saved = EnergyToday(date="2026-11-23", imported_wh=900, exported_wh=9, produced_wh=3_000, diverted_wh=90)
+    assert energy.restore(saved)
     message = energy.message()
-    assert (message.date, message.imported_wh, message.exported_wh, message.diverted_wh) == ("2026-11-23", 901, 9, 90)
+    assert (message.date, message.imported_wh, message.exported_wh) == ("2026-11-23", 901, 9)
+    assert (message.produced_wh, message.diverted_wh) == (3_000, 90)
+
+
+def test_totals_saved_before_production_was_counted_restore_it_as_zero(clock):
+    """A retained EnergyToday of an earlier version has no ``produced_wh``: it parses, production counts on from 0."""
+    saved = EnergyToday.model_validate_json(
+        '{"timestamp": 1.0, "date": "2026-11-23", "imported_wh": 900, "exported_wh": 9, "diverted_wh": 90}'
+    )
+    energy = day_energy(clock)
+    assert energy.restore(saved)
+    assert energy.totals().produced_wh == 0
 
 
 def test_restore_happens_once_and_only_with_totals_a_day_can_hold(clock):
@@ -301,7 +350,7 @@ def test_restore_happens_once_and_only_with_totals_a_day_can_hold(clock):
     assert energy.imported_wh == 900
     absurd = day_energy(clock)
     assert not absurd.restore(saved.model_copy(update={"exported_wh": MAX_DAY_WH + 1}))
-    assert absurd.totals() == DayTotals("2026-11-23", None, None, None)
+    assert absurd.totals() == DayTotals("2026-11-23", None, None, None, None)
     assert absurd.restore(saved.model_copy(update={"exported_wh": MAX_DAY_WH}))
 
 

@@ -111,7 +111,7 @@ DEVICE = DeviceState(
     energy_wh=1234567.0,
 )
 HEATER_STATE = consumer_state(880.0, duty=0.44, energy_wh=7004.5)
-TODAY = EnergyToday(date="2026-11-23", imported_wh=812.5, exported_wh=95.0, diverted_wh=2210.0)
+TODAY = EnergyToday(date="2026-11-23", imported_wh=812.5, exported_wh=95.0, produced_wh=3120.0, diverted_wh=2210.0)
 ACTUATORS = {"roof": announcement(), PWM: pwm_announcement()}
 
 
@@ -256,6 +256,7 @@ def test_energy_sensors_suit_the_energy_dashboard():
         "zeropower_grid_energy_export",
         "zeropower_grid_energy_import",
         "zeropower_imported_today",
+        "zeropower_produced_today",  # all inverters together: Energy dashboard → Solar panels, one total
         f"zeropower_{PWM}_{HEATER}_energy",
         f"zeropower_roof_{SERIAL}_energy",  # the inverter's yield: Energy dashboard → Solar panels
     ]
@@ -280,7 +281,7 @@ def test_topics_are_the_ones_the_services_use(topics):
         assert entities[f"zeropower_{key}"]["state_topic"] == topics.grid_power()
     for key in ("power", "limit", "energy", "reachable", "producing"):
         assert entities[f"zeropower_roof_{SERIAL}_{key}"]["state_topic"] == topics.device_state("roof", SERIAL)
-    for key in ("imported", "exported", "diverted"):
+    for key in ("imported", "exported", "produced", "diverted"):
         assert entities[f"zeropower_{key}_today"]["state_topic"] == topics.energy_today()
     availability = {
         "zeropower_zero_export": [topics.availability("controller")],
@@ -357,6 +358,7 @@ def test_target_and_deadband_numbers_use_the_controller_config_topics(topics):
         (f"zeropower_{PWM}_{HEATER}_energy", consumer_state(0.0), "None"),
         ("zeropower_imported_today", TODAY, "812.5"),
         ("zeropower_exported_today", TODAY, "95.0"),
+        ("zeropower_produced_today", TODAY, "3120.0"),
         ("zeropower_diverted_today", TODAY, "2210.0"),
     ],
 )

@@ -20,7 +20,7 @@ from zeropower.api.app import create_app
 from zeropower.api.gateway import Gateway
 from zeropower.api.settings import ApiSettings
 from zeropower.controller.settings import ControllerTunables
-from zeropower.shared.messages import DeviceState, GridReading
+from zeropower.shared.messages import ActuatorAnnouncement, DeviceInfo, DeviceState, GridReading
 from zeropower.shared.settings import MqttSettings
 from zeropower.shared.topics import Topics
 
@@ -80,6 +80,10 @@ async def page(base_url: str, locale: str) -> AsyncIterator[Page]:
     """A page in headless Chromium (the system's, never a downloaded one), 390 px wide like a phone."""
     async with chromium_page(base_url, TIMEOUT_MS, locale) as page:
         yield page
+
+
+def announcement(actuator_id: str, *devices: DeviceInfo) -> str:
+    return ActuatorAnnouncement(actuator_id=actuator_id, driver="opendtu", devices=list(devices)).model_dump_json()
 
 
 async def publish_system(probe: MqttProbe, topics: Topics) -> None:
@@ -156,6 +160,29 @@ async def test_page_is_live_switches_and_tunes(page: Page, mqtt_settings: MqttSe
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     await page.screenshot(path=artifacts / "web-ui.png", full_page=True)
+
+
+async def test_page_shows_todays_production(page: Page, mqtt_settings: MqttSettings, probe: MqttProbe):
+    """Today's production: the rises of the (announced) inverters' yield counters."""
+    topics = Topics(mqtt_settings.topic_prefix)
+    await publish_system(probe, topics)
+    await page.goto("/")
+    await expect(page.locator("#inverters")).to_contain_text("114182912345", timeout=TIMEOUT_MS)
+    await expect(page.locator("#produced-today")).to_have_text("\u2013")  # unknown: no inverter announced yet
+    roof = DeviceInfo(device_id="114182912345", name="roof", min_w=40, max_w=800)
+    await probe.publish(topics.actuator_announce("dtu1"), announcement("dtu1", roof), retain=True)
+    await expect(page.locator("#inverters")).to_contain_text("roof", timeout=TIMEOUT_MS)
+    for energy_wh in (1_234_567.0, 1_234_667.0):  # within what 100 kW give in the 10 s slack: counted
+        inverter = DeviceState(
+            actuator_id="dtu1",
+            device_id=roof.device_id,
+            reachable=True,
+            producing=True,
+            power_w=300.0,
+            energy_wh=energy_wh,
+        )
+        await probe.publish(topics.device_state("dtu1", roof.device_id), inverter.model_dump_json(), retain=True)
+    await expect(page.locator("#produced-today")).to_have_text("100 Wh", timeout=TIMEOUT_MS)
 
 
 async def test_tuning_form_keeps_the_field_being_edited(page: Page, mqtt_settings: MqttSettings, probe: MqttProbe):

@@ -4,6 +4,7 @@ Meter readings every 1 s, inverter telemetry every 5 s (as OpenDTU), limits appl
 Hoymiles model (dead time, ramp). No I/O: a simulated hour runs in well under a second.
 """
 
+import itertools
 from dataclasses import dataclass, field
 
 import pytest
@@ -159,6 +160,26 @@ def test_surplus_goes_into_the_heater_first_and_the_heater_gives_way_first():
     assert all(abs(grid - 20) < 40 for grid in settled_grid(loop))
     imported_wh = sum(max(grid - 20, 0.0) for t, grid in loop.grid_log if t > rise_at) / 3600.0
     assert imported_wh < 600 * 4 / 3600
+
+
+def test_diverters_switched_off_hand_their_draw_to_the_inverters_without_export():
+    loop = make_loop(dead_time_s=8.0, heater_w=2000)
+    loop.run(120)  # 300 W load, 1200 W output: the heater takes the 880 W surplus, nothing curtailed
+    assert loop.plant.heater.power_w == pytest.approx(1200 - 300 - 20, abs=40)
+    switched_off = loop.now
+    loop.controller.settings = loop.controller.settings.model_copy(update={"divert": False})
+    heater_log = []
+    for _ in range(60):
+        loop.run(1)
+        heater_log.append(loop.plant.heater.power_w)
+    assert loop.plant.heater.power_w == 0
+    assert all(later <= earlier + 1 for earlier, later in itertools.pairwise(heater_log))  # never up
+    assert loop.plant.limit_w == pytest.approx(300 + 20, abs=40)  # the inverters took the surplus over
+    assert loop.export_wh(switched_off) < 0.1  # 0.0 Wh; set to 0 at once it exported 2.9 Wh (880 W, a dead time)
+    assert all(abs(grid - 20) < 40 for grid in settled_grid(loop))
+    loop.controller.settings = loop.controller.settings.model_copy(update={"divert": True})
+    loop.run(90)
+    assert loop.plant.heater.power_w == pytest.approx(1200 - 300 - 20, abs=40)  # back on: it takes the surplus
 
 
 def test_a_heater_alone_absorbs_export_without_inverter_control():

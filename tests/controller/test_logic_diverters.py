@@ -92,6 +92,39 @@ def test_curtail_first_cuts_the_inverters_and_uses_the_diverter_only_at_their_mi
     assert decision.setpoints["opendtu"][INVERTER.device_id] == pytest.approx(300)
 
 
+def test_switched_off_diverters_only_give_way_as_the_inverters_take_over():
+    clock = FakeClock()
+    controller = make(clock, target_w=0, divert_gain=1.0)
+    steady(clock, controller, 800, 800)
+    controller.on_grid(grid(clock, -500))  # the heater takes 500 W
+    controller.settings = controller.settings.model_copy(update={"divert": False})
+    clock.advance(1)
+    decision = controller.on_grid(grid(clock, -100))  # surplus: the heater is not raised ...
+    assert decision.setpoints["pwm"]["heater"] == 500
+    assert decision.setpoints["opendtu"][INVERTER.device_id] < 800 - 500  # ... the inverter takes its draw over
+    assert "diverters switched off: 500 W left to release" in decision.state.reason
+    clock.advance(10)
+    controller.on_device_state(telemetry(clock, 200, 200))  # the cut arrived: the heater now imports
+    decision = controller.on_grid(grid(clock, 400))
+    assert decision.setpoints["pwm"]["heater"] == pytest.approx(100)  # it gives way by the import
+    clock.advance(1)
+    decision = controller.on_grid(grid(clock, 150))
+    assert decision.setpoints["pwm"]["heater"] == 0
+    assert "diverters switched off" not in decision.state.reason  # nothing left to release
+
+
+def test_a_switched_off_diverter_without_inverters_is_off_at_once():
+    clock = FakeClock()
+    controller = make(clock, inverter=False, target_w=0, divert_gain=1.0)
+    controller.on_device_state(heater_state(clock, 0))
+    controller.on_grid(grid(clock, -700))
+    controller.settings = controller.settings.model_copy(update={"divert": False})
+    clock.advance(1)
+    decision = controller.on_grid(grid(clock, 0))
+    assert decision.setpoints["pwm"]["heater"] == 0  # nothing could take its draw over
+    assert decision.state.reason == "diverters switched off"
+
+
 def test_a_diverter_alone_integrates_each_reading_like_the_reference_system():
     clock = FakeClock()
     controller = make(clock, inverter=False, target_w=-15, deadband_w=5, divert_gain=0.4)

@@ -247,6 +247,9 @@ class EnergyToday(Message):
     date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="The local date (YYYY-MM-DD) they count.")
     imported_wh: EnergyWh = Field(description="Energy imported from the grid today in Wh.")
     exported_wh: EnergyWh = Field(description="Energy exported to the grid today in Wh.")
+    produced_wh: EnergyWh = Field(
+        0.0, description="Energy the inverters produced today in Wh (0 in totals saved before it was counted)."
+    )
     diverted_wh: EnergyWh = Field(description="Energy the consumers (diverters) drew today in Wh.")
 
 

@@ -1,4 +1,4 @@
-"""Energy imported, exported and diverted today (since local midnight), from what the gateway sees on MQTT.
+"""Energy imported, exported, produced and diverted today (since local midnight), from what the gateway sees on MQTT.
 
 Imported and exported are the rises of the meter's published counters (``energy_import_wh``/
 ``energy_export_wh``): the one netted figure the meter service publishes for every consumer (its meter's
@@ -8,9 +8,11 @@ The first value of counters that started from 0 today (``energy_since``: the met
 from its start) counts whole, up to what a house could draw since then, so the day holds what the meter
 counted before the API saw it; unless totals saved after that start were restored, which hold it already.
 A drop (the meter service restarted) is a new baseline: its first seconds are lost.
-Diverted is the rise of each diverter's ``energy_wh``, or its power integrated over time (the previous sample
-held until the next one) for a diverter without a counter. Elapsed times come from the monotonic clock; the
-wall clock only tells the day (the machine's local date).
+Produced is the rise of each inverter's yield counter (``energy_wh``, OpenDTU's and AhoyDTU's lifetime yield);
+an inverter without one counts nothing (its power is not integrated: a silent DTU's inverter states repeat
+the last output with every command). Diverted is the rise of each diverter's ``energy_wh``, or its power
+integrated over time (the previous sample held until the next one) for a diverter without a counter.
+Elapsed times come from the monotonic clock; the wall clock only tells the day (the machine's local date).
 
 Nothing absurd is counted. A counter that goes down (a reset, a replaced meter, a restarted meter service
 counting from 0 again), or rises by more than a
@@ -60,6 +62,7 @@ class DayTotals:
     date: str
     imported_wh: float | None
     exported_wh: float | None
+    produced_wh: float | None
     diverted_wh: float | None
 
 
@@ -123,7 +126,7 @@ class _Source:
 
 
 class DayEnergy:
-    """Today's imported, exported and diverted energy in Wh; None for a quantity no source reported yet."""
+    """Today's imported, exported, produced and diverted energy in Wh; None for a quantity no source reported yet."""
 
     def __init__(self, clock: Clock = local_now, monotonic: Monotonic = time.monotonic) -> None:
         self._clock = clock
@@ -131,10 +134,11 @@ class DayEnergy:
         self.date = clock().date().isoformat()
         self.imported_wh: float | None = None
         self.exported_wh: float | None = None
+        self.produced_wh: float | None = None
         self.diverted_wh: float | None = None
         self._imported = _Source("grid import")
         self._exported = _Source("grid export")
-        self._diverters: dict[tuple[str, str], _Source] = {}
+        self._devices: dict[tuple[str, str], _Source] = {}
         self._restored_from: float | None = None  # Unix time the restored totals were saved
         # counted from 0 of a meter cycle before totals were restored: (its start, imported Wh, exported Wh)
         self._cycle_credit: tuple[float, float, float] | None = None
@@ -177,11 +181,22 @@ class DayEnergy:
         """Count one consumer device's state (its energy counter, else its power draw)."""
         if state.power_w is None and state.energy_wh is None:
             return
+        diverted_wh = self._advance("diverter", key, state.power_w, state.energy_wh)
+        self.diverted_wh = (self.diverted_wh or 0.0) + diverted_wh
+
+    def add_inverter(self, key: tuple[str, str], state: DeviceState) -> None:
+        """Count one inverter's state: the rise of its yield counter (nothing without one)."""
+        if state.energy_wh is None:
+            return
+        self.produced_wh = (self.produced_wh or 0.0) + self._advance("inverter", key, None, state.energy_wh)
+
+    def _advance(self, kind: str, key: tuple[str, str], power_w: float | None, counter_wh: float | None) -> float:
+        """Advance a device's source by one sample; the energy it counts (implausible samples logged)."""
         at = self._now()
-        source = self._diverters.setdefault(key, _Source(f"diverter {'/'.join(key)}"))
-        diverted, problem = source.advance(at, state.power_w, state.energy_wh)
+        source = self._devices.setdefault(key, _Source(f"{kind} {'/'.join(key)}"))
+        energy_wh, problem = source.advance(at, power_w, counter_wh)
         self._implausible.report(problem)
-        self.diverted_wh = (self.diverted_wh or 0.0) + diverted
+        return energy_wh
 
     def restore(self, saved: EnergyToday) -> bool:
         """Add totals saved earlier today (before a restart) to what is counted since, once.
@@ -191,7 +206,7 @@ class DayEnergy:
         self._now()
         if saved.date != self.date or self._restored_from is not None:
             return False
-        if max(saved.imported_wh, saved.exported_wh, saved.diverted_wh) > MAX_DAY_WH:
+        if max(saved.imported_wh, saved.exported_wh, saved.produced_wh, saved.diverted_wh) > MAX_DAY_WH:
             log.warning("not continuing today's saved energy totals: beyond the %.0f Wh a day can hold", MAX_DAY_WH)
             return False
         self._restored_from = saved.timestamp
@@ -202,13 +217,14 @@ class DayEnergy:
         self._cycle_credit = None
         self.imported_wh = (self.imported_wh or 0.0) + saved.imported_wh
         self.exported_wh = (self.exported_wh or 0.0) + saved.exported_wh
+        self.produced_wh = (self.produced_wh or 0.0) + saved.produced_wh
         self.diverted_wh = (self.diverted_wh or 0.0) + saved.diverted_wh
         return True
 
     def totals(self) -> DayTotals:
         """Today's date and totals (rolled over at midnight even without new samples)."""
         self._now()
-        return DayTotals(self.date, self.imported_wh, self.exported_wh, self.diverted_wh)
+        return DayTotals(self.date, self.imported_wh, self.exported_wh, self.produced_wh, self.diverted_wh)
 
     def message(self) -> EnergyToday:
         """Today's totals as the retained message (unknown quantities as 0)."""
@@ -217,6 +233,7 @@ class DayEnergy:
             date=self.date,
             imported_wh=_bounded(self.imported_wh),
             exported_wh=_bounded(self.exported_wh),
+            produced_wh=_bounded(self.produced_wh),
             diverted_wh=_bounded(self.diverted_wh),
         )
 
@@ -228,6 +245,7 @@ class DayEnergy:
             self._cycle_credit = None
             self.imported_wh = None if self.imported_wh is None else 0.0
             self.exported_wh = None if self.exported_wh is None else 0.0
+            self.produced_wh = None if self.produced_wh is None else 0.0
             self.diverted_wh = None if self.diverted_wh is None else 0.0
         return self._monotonic()
 

@@ -188,9 +188,14 @@ class Gateway:
             self._invalid(message, error)
             return
         self.snapshot.devices[key] = state
-        if self.snapshot.kind(key) == "consumer":
+        announced = self.snapshot.announced.get(key)
+        if announced is None:  # what it is (inverter or diverter) is not known yet: count from its next state on
+            return
+        if announced.kind == "consumer":
             self.energy.add_diverter(key, state)
-            await self._publish_energy()
+        else:
+            self.energy.add_inverter(key, state)
+        await self._publish_energy()
 
     async def _on_grid(self, message: IncomingMessage) -> None:
         self._count()

@@ -113,7 +113,11 @@ NUMBERS: dict[str, tuple[str, str, float, str | None, str | None]] = {
     "forecast_quantile": ("forecast_quantile", "Forecast quantile", 0.05, None, None),
 }
 #: The switches setting boolean tunables: field → (entity key, name).
-SWITCHES = {"dry_run": ("dry_run", "Dry run"), "forecast_load": ("forecast_load", "Forecast load")}
+SWITCHES = {
+    "divert": ("divert", "Diverters"),
+    "dry_run": ("dry_run", "Dry run"),
+    "forecast_load": ("forecast_load", "Forecast load"),
+}
 POWER: Payload = {
     "device_class": "power",
     "unit_of_measurement": "W",
@@ -316,7 +320,7 @@ class _Builder:
         """The API's device: today's energy totals it counts."""
         api, energy_today = self.devices.service(API, "zeropower API", "API service"), self.topics.energy_today()
         self.connectivity(api, API)
-        for direction in ("imported", "exported", "diverted"):
+        for direction in ("imported", "exported", "produced", "diverted"):
             key = f"{direction}_today"
             config = {"state_topic": energy_today, "value_template": _value(f"{direction}_wh"), **ENERGY}
             self.add("sensor", api, key, f"Energy {direction} today", config, unique_key=key, services=[API])

@@ -88,16 +88,17 @@ class GatewayCollector(Collector):
         yield from (power, duty, energy)
 
     def _energy_today(self) -> Metric:
-        """Energy imported, exported and diverted since local midnight (a gauge: it restarts every day)."""
+        """Energy imported, exported, produced and diverted since local midnight (a gauge: it restarts every day)."""
         today = GaugeMetricFamily(
             "zeropower_energy_today_wh",
-            "Energy since local midnight in Wh, by direction (imported, exported, diverted).",
+            "Energy since local midnight in Wh, by direction (imported, exported, produced, diverted).",
             labels=["direction"],
         )
         totals = self._gateway.energy.totals()
         for direction, value in (
             ("imported", totals.imported_wh),
             ("exported", totals.exported_wh),
+            ("produced", totals.produced_wh),
             ("diverted", totals.diverted_wh),
         ):
             if value is not None:

@@ -339,11 +339,11 @@ class ZeroExportController:
             return "no device reachable: inverters at their minimum until they report again"
         error = (self._grid.power_w or 0.0) - self.settings.target_w
         consumption = sum(d.setpoint_w or 0.0 for d in consumers)
-        reasons = [self._divert(now, consumers, error)] if consumers else []
+        reasons = [self._divert(now, consumers, error, inverters_take_over=bool(inverters))] if consumers else []
         if inverters:
             # The inverters regulate a virtual grid that counts the diverters' distance from where they
-            # should settle: at their maximum (use before curtail) or off (curtail first). Whatever the
-            # diverters absorb now, the inverters thus move until one side reaches its bound.
+            # should settle: at their maximum (use before curtail) or off (curtail first, switched off).
+            # Whatever the diverters absorb now, the inverters thus move until one side reaches its bound.
             preferred = sum(d.info.max_w for d in consumers) if self._use_before_curtail else 0.0
             reasons.append(self._regulate_inverters(now, inverters, error + preferred - consumption, consumption))
         for device in inverters:
@@ -352,22 +352,35 @@ class ZeroExportController:
 
     @property
     def _use_before_curtail(self) -> bool:
-        return self.settings.diverter_order == "use-before-curtail"
+        return self.settings.divert and self.settings.diverter_order == "use-before-curtail"
 
-    def _divert(self, now: float, consumers: list[_Device], error_w: float) -> str:
-        """Integral step of the diverters on the real grid error (their draw follows within a reading)."""
-        if abs(error_w) <= self.settings.deadband_w:
-            return ""
+    def _divert(self, now: float, consumers: list[_Device], error_w: float, *, inverters_take_over: bool) -> str:
+        """Integral step of the diverters on the real grid error (their draw follows within a reading).
+
+        Switched off (``divert``), they only give way, as the inverters take over their draw, down to 0; with
+        no inverter to take it over they are off at once (as when zero export is paused).
+        """
         current = sum(d.setpoint_w or 0.0 for d in consumers)
-        shares = [Share(d.info.device_id, d.info.min_w, d.info.max_w, d.info.priority) for d in consumers]
-        wanted = current - self.settings.divert_gain * error_w
-        drawing = {d.info.device_id: d.setpoint_w or 0.0 for d in consumers}
-        for device_id, power_w in allocate(wanted, shares, self.settings.allocation, drawing).items():
-            self._set(self._devices[device_id], power_w, now)
+        if not self.settings.divert and not inverters_take_over:
+            self._set_all(consumers, now, inverter=lambda d: d.info.max_w)
+            return "diverters switched off"
+        if not self.settings.divert:  # any import above the target is released whole (it cannot turn into export)
+            wanted = current - max(error_w, 0.0)
+        elif abs(error_w) > self.settings.deadband_w:
+            wanted = current - self.settings.divert_gain * error_w
+        else:
+            wanted = current
+        if abs(wanted - current) >= 0.5:
+            shares = [Share(d.info.device_id, d.info.min_w, d.info.max_w, d.info.priority) for d in consumers]
+            drawing = {d.info.device_id: d.setpoint_w or 0.0 for d in consumers}
+            for device_id, power_w in allocate(wanted, shares, self.settings.allocation, drawing).items():
+                self._set(self._devices[device_id], power_w, now)
         new = sum(d.setpoint_w or 0.0 for d in consumers)
-        if abs(new - current) < 0.5:
-            return ""
-        return f"diverting {new:.0f} W ({new - current:+.0f} W)"
+        if not self.settings.divert:
+            return (
+                "" if new < 0.5 else f"diverters switched off: {new:.0f} W left to release as the inverters take over"
+            )
+        return f"diverting {new:.0f} W ({new - current:+.0f} W)" if abs(new - current) >= 0.5 else ""
 
     def _regulate_inverters(self, now: float, inverters: list[_Device], error: float, consumption_w: float) -> str:
         """Put the total limit where the load needs it: the output now plus the error (W above target).

@@ -84,6 +84,11 @@ class ControllerSettings(StrictModel):
     divert_gain: float = Field(
         0.5, gt=0, le=1, description="Share of the error a diverter (consumer) takes per grid reading."
     )
+    divert: bool = Field(
+        True,
+        description="Use the diverters (heaters) for surplus. Off: each is released as the inverters take over "
+        "its draw (never at once, which would export it for a dead time), then stays off.",
+    )
     diverter_order: DiverterOrder = Field(
         "use-before-curtail",
         description="On surplus, raise diverters before curtailing inverters (use-before-curtail), or the reverse.",
@@ -119,6 +124,7 @@ TUNABLE_FIELDS = (
     "raise_gain",
     "cut_gain",
     "divert_gain",
+    "divert",
     "diverter_order",
     "stale_after_s",
     "dead_time_s",

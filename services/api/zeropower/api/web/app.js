@@ -11,12 +11,12 @@ const TEXTS = {
     switchOn: "Switch on", switchOff: "Switch off", switchingOn: "switching on…", switchingOff: "switching off…",
     modes: { regulating: "regulating", paused: "paused", "fail-safe": "fail-safe", "dry-run": "dry-run", idle: "idle" },
     power: "Power", grid: "Grid", output: "Output", limit: "Limit", target: "Target", diverters: "Diverters",
-    energyToday: "Energy today", exported: "Exported", imported: "Imported", diverted: "Diverted",
+    energyToday: "Energy today", exported: "Exported", imported: "Imported", produced: "Produced", diverted: "Diverted",
     meterImport: "Meter import", meterExport: "Meter export",
     lastMinutes: "Last minutes", chart: "grid power and output", scale: (low, high, minutes) => `${low} … ${high}, last ${minutes} minutes`,
     inverters: "Inverters", device: "Device", setpoint: "Setpoint", duty: "Duty", energy: "Energy", sum: "Sum",
     services: "Services", tuning: "Tuning", targetW: "Target (W)", deadbandW: "Deadband (W)", raiseGain: "Raise gain",
-    cutGain: "Cut gain", divertGain: "Divert gain", onSurplus: "On surplus", useBeforeCurtail: "divert, then curtail",
+    cutGain: "Cut gain", divertGain: "Divert gain", divert: "Use the diverters for surplus", onSurplus: "On surplus", useBeforeCurtail: "divert, then curtail",
     curtailFirst: "curtail, then divert", staleAfterS: "Stale after (s)", deadTimeS: "Dead time (s)",
     forecastLoad: "Anticipate load changes", forecastQuantile: "Forecast quantile", dryRun: "Dry run", save: "Save",
     nothingChanged: "nothing changed", saving: "saving…", sent: "sent; the controller applies it within a step",
@@ -31,13 +31,14 @@ const TEXTS = {
     modes: { regulating: "regelt", paused: "pausiert", "fail-safe": "Sicherheitsmodus", "dry-run": "Probebetrieb",
       idle: "inaktiv" },
     power: "Leistung", grid: "Netz", output: "Erzeugung", limit: "Limit", target: "Netz-Sollwert",
-    diverters: "Heizstab", energyToday: "Energie heute", exported: "Einspeisung", imported: "Bezug",
+    diverters: "Heizstab", energyToday: "Energie heute", exported: "Einspeisung", imported: "Bezug", produced: "Erzeugt",
     diverted: "Heizstab", meterImport: "Zählerstand Bezug", meterExport: "Zählerstand Einspeisung",
     lastMinutes: "Letzte Minuten", chart: "Netzleistung und Erzeugung",
     scale: (low, high, minutes) => `${low} … ${high}, letzte ${minutes} Minuten`,
     inverters: "Wechselrichter", device: "Gerät", setpoint: "Vorgabe", duty: "Tastgrad", energy: "Energie",
     sum: "Summe", services: "Dienste", tuning: "Regelung", targetW: "Netz-Sollwert (W)", deadbandW: "Totband (W)",
     raiseGain: "Verstärkung Erhöhen", cutGain: "Verstärkung Absenken", divertGain: "Verstärkung Heizstab",
+    divert: "Überschuss in den Heizstab",
     onSurplus: "Bei Überschuss", useBeforeCurtail: "erst Heizstab, dann begrenzen",
     curtailFirst: "erst begrenzen, dann Heizstab", staleAfterS: "Messwert veraltet nach (s)",
     deadTimeS: "Totzeit (s)", forecastLoad: "Laständerungen vorhersagen", forecastQuantile: "Prognose-Quantil",
@@ -147,6 +148,7 @@ function show(state) {
     .format(new Date(`${today.date}T00:00`));  // local midnight of that day
   $("exported-today").textContent = energy(today.exported_wh);
   $("imported-today").textContent = energy(today.imported_wh);
+  $("produced-today").textContent = energy(today.produced_wh);
   $("diverted-today").textContent = energy(today.diverted_wh);
   $("imported").textContent = energy(state.grid_energy_import_wh);
   $("exported").textContent = energy(state.grid_energy_export_wh);
