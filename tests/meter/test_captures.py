@@ -108,6 +108,23 @@ async def test_tasmota_sml(device, http):
     device.json("/cm", capture("tasmota_sml_status10.json"))
     meter = TasmotaMeter(TasmotaConfig(type="tasmota", url=device.url, power_key="Power_curr"), http, timeout_s=2)
     assert checked(await meter.read()).power_w == -894
+    assert not meter.netted_counters  # no counter keys: the service integrates the power
+
+
+async def test_tasmota_sml_with_the_meters_own_counters(device, http):
+    device.json("/cm", capture("tasmota_sml_status10.json"))
+    config = TasmotaConfig(
+        type="tasmota",
+        url=device.url,
+        power_key="Power_curr",
+        energy_import_key="Total_in",
+        energy_export_key="Total_out",
+    )
+    meter = TasmotaMeter(config, http, timeout_s=2)
+    reading = checked(await meter.read())
+    assert reading.power_w == -894
+    assert (reading.energy_import_wh, reading.energy_export_wh) == pytest.approx((34_507_476.1, 14_737_142.2))  # kWh
+    assert meter.netted_counters  # the utility meter's 1.8.0 / 2.8.0: netted, as billed
 
 
 async def test_vzlogger_local_server(device, http):

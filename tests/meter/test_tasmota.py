@@ -3,6 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
+from tests.meter.conftest import checked
 from zeropower.meter.drivers.tasmota import TasmotaConfig, TasmotaMeter
 from zeropower.meter.reading import MeterError
 
@@ -62,6 +63,7 @@ async def test_credentials_go_into_the_query_but_never_into_errors(device, http)
         ({}, "set power_key"),
         ({"import_key": "in"}, "set power_key"),
         ({"power_key": "p", "import_key": "in", "export_key": "out"}, "not both"),
+        ({"power_key": "p", "energy_import_key": "Total_in"}, "both energy_import_key and energy_export_key"),
     ],
 )
 def test_config_needs_one_way_to_read_power(keys, match):
@@ -88,3 +90,16 @@ async def test_import_minus_export_in_kilowatts(device, http):
     device.json("/cm", {"StatusSNS": {"SML": {"pwr_imp": 0.0, "pwr_exp": 0.412}}})
     values = await meter_for(device, http, import_key="pwr_imp", export_key="pwr_exp", unit="kW").read()
     assert values.power_w == pytest.approx(-412.0)
+
+
+async def test_counters_in_wh_and_a_missing_counter_drops_both_but_not_the_power(device, http, caplog):
+    meter = meter_for(
+        device, http, power_key="curr_w", energy_import_key="E_in", energy_export_key="E_out", energy_unit="Wh"
+    )
+    device.json("/cm", {"StatusSNS": {"SML": {"curr_w": 250, "E_in": 1_234_567, "E_out": 890}}})
+    reading = checked(await meter.read())
+    assert (reading.power_w, reading.energy_import_wh, reading.energy_export_wh) == (250, 1_234_567, 890)
+    device.json("/cm", {"StatusSNS": {"SML": {"curr_w": 260, "E_in": 1_234_568}}})  # a script line failed
+    reading = checked(await meter.read())
+    assert (reading.power_w, reading.energy_import_wh, reading.energy_export_wh) == (260, None, None)
+    assert "energy counter StatusSNS/SML/E_out is missing (null), not a number" in caplog.text

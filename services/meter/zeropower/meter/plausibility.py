@@ -69,7 +69,7 @@ class Plausibility:
 def _counter(raw: RawValue | None) -> float | None:
     if raw is None:
         return None
-    value = finite_number(raw.value, f"energy counter {raw.what}")
+    value = finite_number(raw.value, f"energy counter {raw.what}") * raw.wh_per_unit
     if not 0 <= value <= MAX_COUNTER_WH:
         raise MeterError(f"energy counter {raw.what} is {value:g} Wh, outside 0..{MAX_COUNTER_WH:g} Wh")
     return value

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from zeropower.meter.device_time import DeviceTime
 
 PowerUnit = Literal["W", "kW", "mW"]
+EnergyUnit = Literal["Wh", "kWh"]
+#: Wh per energy unit.
+WH_PER_UNIT: dict[str, float] = {"Wh": 1.0, "kWh": 1000.0}
 
 _WATTS_PER_UNIT: dict[str, float] = {"W": 1.0, "kW": 1000.0, "mW": 0.001}
 
@@ -27,10 +30,14 @@ class MeterError(Exception):
 
 @dataclass(frozen=True)
 class RawValue:
-    """A value as the device sent it and where it was found; the service checks it before publishing."""
+    """A value as the device sent it and where it was found; the service checks it before publishing.
+
+    ``wh_per_unit``: an energy counter's Wh per unit it is sent in (1000 for kWh).
+    """
 
     value: Any
     what: str
+    wh_per_unit: float = 1.0
 
 
 @dataclass(frozen=True)

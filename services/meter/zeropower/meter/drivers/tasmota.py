@@ -10,7 +10,16 @@ from pydantic import Field, HttpUrl, SecretStr, model_validator
 
 from zeropower.meter.http import JsonHttp, base_url, secret_value
 from zeropower.meter.key_path import resolve
-from zeropower.meter.reading import MeterError, MeterValues, PowerUnit, finite_number, watts
+from zeropower.meter.reading import (
+    WH_PER_UNIT,
+    EnergyUnit,
+    MeterError,
+    MeterValues,
+    PowerUnit,
+    RawValue,
+    finite_number,
+    watts,
+)
 from zeropower.shared.settings import StrictModel
 
 
@@ -30,6 +39,16 @@ class TasmotaConfig(StrictModel):
         None, min_length=1, description="Key of the export power (OBIS 2.7.0), in unit; grid = import - export."
     )
     unit: PowerUnit = Field("W", description="Unit the script reports power in: W, kW or mW (its line's unit).")
+    energy_import_key: str | None = Field(
+        None,
+        min_length=1,
+        description="Key of the meter's import counter (OBIS 1.8.0, e.g. Total_in), in energy_unit; with "
+        "energy_export_key the meter's own counters are published, netted as the utility bills.",
+    )
+    energy_export_key: str | None = Field(
+        None, min_length=1, description="Key of the meter's export counter (OBIS 2.8.0, e.g. Total_out)."
+    )
+    energy_unit: EnergyUnit = Field("kWh", description="Unit the script reports the counters in: kWh or Wh.")
     invert: bool = Field(False, description="Flip the sign, for a script that counts export as positive.")
     username: str | None = Field(None, description="Web admin user, when a web password is set (usually admin).")
     password: SecretStr | None = Field(None, description="Web password (sent as a query parameter, as Tasmota wants).")
@@ -41,6 +60,8 @@ class TasmotaConfig(StrictModel):
             raise ValueError("set power_key (signed power) or both import_key and export_key")
         if self.power_key is not None and split != (None, None):
             raise ValueError("set either power_key or import_key/export_key, not both")
+        if (self.energy_import_key is None) != (self.energy_export_key is None):
+            raise ValueError("set both energy_import_key and energy_export_key, or neither")
         return self
 
 
@@ -48,13 +69,13 @@ class TasmotaMeter:
     """Reads ``Status 10`` and takes the configured keys under ``StatusSNS.<prefix>``.
 
     Readings carry the time their request was sent: ``StatusSNS.Time`` is the time of the answer, not of the
-    script's last meter value, so it cannot show a stuck value either.
+    script's last meter value, so it cannot show a stuck value either. With the counter keys set, the utility
+    meter's own import and export counters (netted across phases, as it bills) go with each reading.
     """
-
-    netted_counters = False  # no energy counters: the service integrates the power
 
     def __init__(self, config: TasmotaConfig, client: httpx.AsyncClient, timeout_s: float) -> None:
         self._config = config
+        self.netted_counters = config.energy_import_key is not None
         password = secret_value(config.password)
         query = {"cmnd": "Status 10"} | ({"user": config.username or "admin", "password": password} if password else {})
         self._url = f"{base_url(config.url)}/cm?{urlencode(query, quote_via=quote)}"  # Status%2010, as documented
@@ -74,4 +95,20 @@ class TasmotaMeter:
         for key, sign in self._terms:
             path = f"StatusSNS/{self._config.prefix}/{key}"
             power += sign * finite_number(resolve(status, path), path)
-        return MeterValues(power_w=watts(power, self._config.unit, invert=self._config.invert))
+        power_w = watts(power, self._config.unit, invert=self._config.invert)
+        if not self.netted_counters:
+            return MeterValues(power_w=power_w)
+        config = self._config
+        energy_import, energy_export = (
+            self._counter(status, key) for key in (config.energy_import_key, config.energy_export_key)
+        )
+        return MeterValues(power_w=power_w, energy_import=energy_import, energy_export=energy_export)
+
+    def _counter(self, status: object, key: str | None) -> RawValue:
+        """A counter as sent; one that is missing stays None, so the service drops both and says why."""
+        path = f"StatusSNS/{self._config.prefix}/{key}"
+        try:
+            value = resolve(status, path)
+        except MeterError:
+            value = None
+        return RawValue(value, path, WH_PER_UNIT[self._config.energy_unit])
