@@ -171,6 +171,26 @@ def test_states_published_again_do_not_keep_stale_telemetry_fresh():
     assert controller.on_grid(grid(clock, 0)).unreachable == {}
 
 
+def test_a_samples_time_moving_by_a_second_between_publishes_is_the_same_sample():
+    """OpenDTU computes ``status/last_update`` anew at every publish (MqttHandleInverter.cpp: its clock now less
+    the sample's age in whole seconds), so with a publish interval under its poll interval one sample's time
+    moves between two adjacent seconds; that must not make a sample of a DTU that lost its inverter look new."""
+    clock = FakeClock()
+    controller = make(clock, target_w=0, device_stale_after_s=30)
+    sample = telemetry(clock, 600, 800)
+    controller.on_device_state(sample)
+    for second in range(1, 41):  # published every second, the data never new
+        clock.advance(1)
+        decision = controller.on_grid(grid(clock, 0))
+        jittered = {"timestamp": clock.now, "updated_at": sample.updated_at + second % 2}
+        controller.on_device_state(sample.model_copy(update=jittered))
+    assert limit(decision) == INVERTER.min_w
+    assert "no telemetry for over 30 s" in decision.unreachable["inverter roof (114182912345)"]
+    clock.advance(1)
+    controller.on_device_state(sample.model_copy(update={"updated_at": clock.now}))  # a new sample, same output
+    assert controller.on_grid(grid(clock, 0)).unreachable == {}
+
+
 def test_a_change_older_than_the_dead_time_counts_as_in_force_before_telemetry_shows_it():
     clock = FakeClock()
     controller = make(clock, target_w=0, deadband_w=10, dead_time_s=8)

@@ -47,6 +47,10 @@ class Decision:
     unreachable: dict[str, str] = field(default_factory=dict)
 
 
+#: How far the time a DTU reports for one telemetry sample moves between its publishes, in s (see _is_new_sample).
+UPDATED_AT_JITTER_S = 1.0
+
+
 @dataclass
 class _Device:
     """What the controller knows about one device: an inverter or a consumer (diverter)."""
@@ -55,6 +59,7 @@ class _Device:
     info: DeviceInfo
     telemetry: DeviceState | None = None
     telemetry_at: float | None = None
+    sample: DeviceState | None = None  # the state that brought the newest telemetry sample
     setpoint_w: float | None = None
     model: OutputModel = field(init=False)  # an inverter's limits and output over time
     learner: DynamicsEstimator | None = None  # learns an inverter's dead time and ramp
@@ -194,7 +199,7 @@ class ZeroExportController:
         """
         if device.setpoint_w is None:
             self._adopt(device, state, now)
-        new_sample = device.telemetry is None or _sample(device.telemetry) != _sample(state)
+        new_sample = _is_new_sample(device.sample, state)
         device.telemetry = state
         if device.budget is not None and state.commands_left is not None:
             # The mirror counts the sends it can foresee; the actuator also resends on its own (a reconnect, an
@@ -202,6 +207,7 @@ class ZeroExportController:
             device.budget.limit_to(state.commands_left, now)
         if not new_sample:
             return
+        device.sample = state
         device.telemetry_at = now
         if not device.is_consumer and state.power_w is not None:
             dynamics = self.dynamics(device)
@@ -680,9 +686,19 @@ class ZeroExportController:
         return Decision(state=state, setpoints=setpoints, dry_run=self.settings.dry_run, unreachable=unreachable)
 
 
-def _sample(state: DeviceState) -> tuple[float | None, float | None]:
-    """What tells one telemetry sample from the next: the device's time of it and the output it gave."""
-    return state.updated_at, state.power_w
+def _is_new_sample(sample: DeviceState | None, state: DeviceState) -> bool:
+    """Whether a state brings a telemetry sample newer than ``sample``'s: another output, or a later time of it.
+
+    OpenDTU computes ``status/last_update`` anew at every publish (its clock now, less the sample's age in
+    whole seconds: ``MqttHandleInverter.cpp``) and publishes it every publish interval, the data only when new,
+    so one sample's time moves between two adjacent seconds: a time at most that far from the sample's is
+    the same sample (so is the state an actuator publishes again with a command).
+    """
+    if sample is None or sample.power_w != state.power_w:
+        return True
+    if sample.updated_at is None or state.updated_at is None:
+        return sample.updated_at != state.updated_at
+    return abs(state.updated_at - sample.updated_at) > UPDATED_AT_JITTER_S
 
 
 def _held_by_budget(waits: dict[str, float], raising: bool) -> str:
