@@ -16,6 +16,7 @@ from zeropower.api.auth import DOCUMENTED_SCHEMES, TokenGuard
 from zeropower.api.errors import error_responses, method_not_allowed
 from zeropower.api.events import EVENTS_PATH, install_web
 from zeropower.api.gateway import Gateway
+from zeropower.api.history_routes import install_history
 from zeropower.api.limits import BodyLimit, StreamLimit
 from zeropower.api.metrics import registry_for
 from zeropower.api.models import ControllerConfigChange, EnabledBody, HealthBody
@@ -125,6 +126,7 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
         diverter_power = [device.power_w for device in consumers if device.power_w is not None]
         received_at = snapshot.grid_received_at
         return {
+            "timestamp": time.time(),
             "enabled": None if gateway.enabled is None else on_off(gateway.enabled),
             "grid_power_w": grid.power_w if grid else None,
             "grid_error": grid.error if grid else None,
@@ -165,6 +167,7 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     install_web(app, gateway, state)
+    install_history(app, gateway, settings.history)
     # add_middleware puts each in front of those added before it
     app.add_middleware(
         StreamLimit,

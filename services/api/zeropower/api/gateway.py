@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zeropower.api.energy import DayEnergy
+from zeropower.api.history import PowerHistory
 from zeropower.controller.settings import ControllerTunables, TunablesUpdateBase
 from zeropower.shared.messages import (
     ActuatorAnnouncement,
@@ -77,12 +78,19 @@ class Snapshot:
 class Gateway:
     """One MQTT connection: subscribes to the system's state and publishes the API's commands."""
 
-    def __init__(self, settings: MqttSettings, bus: MqttBus | None = None, energy: DayEnergy | None = None) -> None:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        bus: MqttBus | None = None,
+        energy: DayEnergy | None = None,
+        history: PowerHistory | None = None,
+    ) -> None:
         self.topics = Topics(settings.topic_prefix)
         self.bus = bus or MqttBus.for_service(settings, SERVICE_ID)
         self.snapshot = Snapshot()
         self.counters = Counters()
         self.energy = energy or DayEnergy()
+        self.history = history or PowerHistory()
         self.energy_publish_s = ENERGY_PUBLISH_S
         self._connected_at: float | None = None  # time.monotonic() of the first connect
         self._energy_published_at: float | None = None  # time.monotonic() of the last publish; None: not yet
@@ -154,6 +162,8 @@ class Gateway:
             self.snapshot.controller = parse_message(ControllerState, message.payload)
         except InvalidMessageError as error:
             self._invalid(message, error)
+            return
+        self.history.record(self.snapshot)
 
     async def _on_controller_config(self, message: IncomingMessage) -> None:
         self._count()
@@ -207,6 +217,7 @@ class Gateway:
         self.snapshot.grid = reading
         self.snapshot.grid_received_at = time.monotonic()
         self.energy.add_grid(reading)
+        self.history.record(self.snapshot)
         await self._publish_energy()
 
     async def _on_announcement(self, message: IncomingMessage) -> None:

@@ -12,6 +12,7 @@ import uvicorn
 from zeropower.api.app import create_app
 from zeropower.api.gateway import SERVICE_ID, Gateway
 from zeropower.api.ha_publisher import HaDiscoveryPublisher
+from zeropower.api.history import PowerHistory
 from zeropower.api.settings import ApiServiceSettings
 from zeropower.shared.service import run_service
 
@@ -29,7 +30,8 @@ class _Server(uvicorn.Server):
 
 async def run(settings: ApiServiceSettings, stop: asyncio.Event) -> None:
     """Serve HTTP and stay connected to MQTT until ``stop`` is set."""
-    gateway = Gateway(settings.mqtt)
+    history = settings.api.history
+    gateway = Gateway(settings.mqtt, history=PowerHistory(history.minutes * 60, history.interval_s))
     HaDiscoveryPublisher(gateway.bus, settings.api.ha_discovery, gateway.topics).install()
     app = create_app(gateway, settings.api)
     config = uvicorn.Config(

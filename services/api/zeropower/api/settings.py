@@ -7,7 +7,22 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 
 from zeropower.api.ha_discovery import HaDiscoverySettings
+from zeropower.api.influx_history import InfluxHistorySettings
 from zeropower.shared.settings import ServiceSettings, StrictModel
+
+
+class HistorySettings(StrictModel):
+    """The chart's history (``GET /api/history``): kept in memory, and read from InfluxDB when configured."""
+
+    minutes: int = Field(
+        60, ge=1, le=1440, description="How far back the API keeps power samples in memory (lost at a restart)."
+    )
+    interval_s: float = Field(1.0, ge=0.1, le=60, description="Shortest time between two samples kept in memory.")
+    influxdb: InfluxHistorySettings | None = Field(
+        None,
+        description="The recorder's InfluxDB, for ranges the memory does not reach back to (after a restart, "
+        "beyond `minutes`); unset: memory only.",
+    )
 
 
 class ApiSettings(StrictModel):
@@ -47,6 +62,9 @@ class ApiSettings(StrictModel):
     )
     max_event_streams: int = Field(
         32, ge=1, le=10000, description="Live-event streams open at once from all clients together; 429 beyond."
+    )
+    history: HistorySettings = Field(
+        default_factory=HistorySettings, description="The web UI chart's history (GET /api/history)."
     )
 
     @field_validator("redirect_allow_origins")
