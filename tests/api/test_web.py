@@ -317,7 +317,9 @@ async def visible_texts_of(page: Page, language: str) -> list[str]:
             "de-DE",
             "de",
             {
-                "h2": "Nulleinspeisung",
+                "h2": "Energiefluss",
+                "#flow-grid": "1.234 W Bezug",  # the direction in words, not by color alone
+                "#chart-card h2": "Verlauf",
                 "#enabled": "EIN",
                 "#switch": "Ausschalten",
                 "#mode": "regelt",
@@ -330,7 +332,9 @@ async def visible_texts_of(page: Page, language: str) -> list[str]:
             "en-US",
             "en",
             {
-                "h2": "Zero export",
+                "h2": "Energy flow",
+                "#flow-grid": "1,234 W import",
+                "#chart-card h2": "History",
                 "#enabled": "ON",
                 "#switch": "Switch off",
                 "#mode": "regulating",
@@ -405,7 +409,8 @@ COLORS_JS = """(selectors) => selectors.map((selector) => {
   return [color, rgb(getComputedStyle(element).backgroundColor)];
 })"""
 TEXTS = ["body", "#connection", "#enabled", "#switch", "#reason", "dt", "#diverters td", "#services li.on",
-         "#services li.off", ".key.grid", ".key.output", "#scale", "#switch-error", "label span"]  # fmt: skip
+         "#services li.off", ".legend span", "#switch-error", "label span", "td .health", "#flow-grid .direction",
+         "#flow-house .value"]  # fmt: skip
 
 
 @pytest.mark.parametrize("locale", ["de-DE"])
@@ -416,7 +421,9 @@ async def test_colors_follow_the_color_scheme_and_are_readable(
     await publish_everything(probe, Topics(mqtt_settings.topic_prefix))
     await page.emulate_media(color_scheme=scheme)
     await page.goto("/")
-    await expect(page.locator("#services li.off")).to_have_text("meter: offline", timeout=TIMEOUT_MS)
+    await expect(page.locator("#services li.off")).to_have_text(
+        "meter: offline \u2013 gestoppt, oder seine Verbindung zum Broker ist weg", timeout=TIMEOUT_MS
+    )
     await expect(page.locator("#grid")).to_have_text("1.234 W", timeout=TIMEOUT_MS)
 
     colors = await page.evaluate(COLORS_JS, TEXTS)
@@ -446,3 +453,27 @@ async def test_device_tables_fit_their_cards(page: Page, mqtt_settings: MqttSett
     )
     assert len(overflows) == 2
     assert all(overflow <= 0 for overflow in overflows), overflows
+
+
+@pytest.mark.parametrize("locale", ["de-DE"])
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_energy_flow_fits_and_says_the_direction(
+    page: Page, mqtt_settings: MqttSettings, probe: MqttProbe, width: int
+):
+    topics = Topics(mqtt_settings.topic_prefix)
+    await publish_everything(probe, topics)
+    await page.set_viewport_size({"width": width, "height": 900})
+    await page.goto("/")
+    await expect(page.locator("#flow-grid")).to_contain_text("1.234 W Bezug", timeout=TIMEOUT_MS)
+    await expect(page.locator("#arrow-grid")).to_have_class(re.compile("right"))  # into the house
+    await expect(page.locator("#flow-house")).to_contain_text("654 W")  # 300 W output + 1,234 W import - 880 W heater
+    overflows = await page.evaluate(
+        "[...document.querySelectorAll('.node')].map(n => [n.id, n.scrollWidth - n.clientWidth])"
+    )
+    assert all(overflow <= 0 for _, overflow in overflows), overflows
+
+    await probe.publish(topics.grid_power(), GridReading(power_w=-95.0).model_dump_json())
+    await expect(page.locator("#flow-grid")).to_contain_text("95 W Einspeisung", timeout=TIMEOUT_MS)
+    await expect(page.locator("#arrow-grid")).to_have_class(re.compile("left"))  # out to the grid
+    # 300 W output - 95 W export - 880 W heater: figures of different moments; no negative house, and no minus
+    await expect(page.locator("#flow-house")).to_contain_text("0 W")

@@ -2,7 +2,8 @@
 // The zeropower page: live state over server-sent events, the on/off switch and the tuning form, in German or
 // English. The controller's reasons and the API's error messages are shown as they come (English).
 
-const HISTORY_MS = 5 * 60 * 1000;
+const GRID_STALE_S = 10;  // as the API's history: an older grid reading is a gap in the chart, not a value
+const SERIES = ["grid_w", "output_w", "limit_w", "heater_w"];  // the chart's lines, as GET /api/history names them
 // Every text of the page, per language; a function takes what the text tells.
 const TEXTS = {
   en: {
@@ -13,7 +14,17 @@ const TEXTS = {
     power: "Power", grid: "Grid", output: "Output", limit: "Limit", target: "Target", diverters: "Diverters",
     energyToday: "Energy today", exported: "Exported", imported: "Imported", produced: "Produced", diverted: "Diverted",
     meterImport: "Meter import", meterExport: "Meter export",
-    lastMinutes: "Last minutes", chart: "grid power and output", scale: (low, high, minutes) => `${low} … ${high}, last ${minutes} minutes`,
+    history: "History", heater: "Heater", range: "Range", minutes15: "15 minutes", hour1: "1 hour", hours6: "6 hours",
+    hours24: "24 hours", days7: "7 days",
+    chart: (low, high, range) => `Chart of grid power, output, limit and heater power over the last ${range}, from ${low} to ${high}`,
+    fromInflux: (step) => `from InfluxDB, averaged over ${step} s`,
+    notFromInflux: (why) => `from the API's memory only: ${why}`,
+    energyFlow: "Energy flow", solar: "Solar", house: "House", exporting: "export", importing: "import",
+    producing: "producing", notProducing: "not producing: no sun, or the inverter is off",
+    unreachable: "unreachable: the DTU gets no answer from it", actuatorOffline: "its actuator is offline: old values",
+    silent: (minutes) => `no data for ${minutes} min`, heating: "heating with surplus",
+    waiting: "off: no surplus for it", notHeating: "not drawing power: thermostat reached, or no load",
+    serviceOnline: "running", serviceOffline: "stopped, or its connection to the broker is lost",
     inverters: "Inverters", device: "Device", setpoint: "Setpoint", duty: "Duty", energy: "Energy", sum: "Sum",
     services: "Services", tuning: "Tuning", targetW: "Target (W)", deadbandW: "Deadband (W)", raiseGain: "Raise gain",
     cutGain: "Cut gain", divertGain: "Divert gain", divert: "Use the diverters for surplus", onSurplus: "On surplus", useBeforeCurtail: "divert, then curtail",
@@ -33,8 +44,17 @@ const TEXTS = {
     power: "Leistung", grid: "Netz", output: "Erzeugung", limit: "Limit", target: "Netz-Sollwert",
     diverters: "Heizstab", energyToday: "Energie heute", exported: "Einspeisung", imported: "Bezug", produced: "Erzeugt",
     diverted: "Heizstab", meterImport: "Zählerstand Bezug", meterExport: "Zählerstand Einspeisung",
-    lastMinutes: "Letzte Minuten", chart: "Netzleistung und Erzeugung",
-    scale: (low, high, minutes) => `${low} … ${high}, letzte ${minutes} Minuten`,
+    history: "Verlauf", heater: "Heizstab", range: "Zeitraum", minutes15: "15 Minuten", hour1: "1 Stunde",
+    hours6: "6 Stunden", hours24: "24 Stunden", days7: "7 Tage",
+    chart: (low, high, range) => `Diagramm von Netzleistung, Erzeugung, Limit und Heizstab-Leistung der letzten ${range}, von ${low} bis ${high}`,
+    fromInflux: (step) => `aus InfluxDB, gemittelt über ${step} s`,
+    notFromInflux: (why) => `nur aus dem Speicher der API: ${why}`,
+    energyFlow: "Energiefluss", solar: "Solar", house: "Haus", exporting: "Einspeisung", importing: "Bezug",
+    producing: "erzeugt", notProducing: "erzeugt nicht: keine Sonne, oder Wechselrichter aus",
+    unreachable: "nicht erreichbar: die DTU bekommt keine Antwort", actuatorOffline: "sein Aktor ist offline: alte Werte",
+    silent: (minutes) => `seit ${minutes} min keine Daten`, heating: "heizt mit Überschuss",
+    waiting: "aus: kein Überschuss dafür", notHeating: "nimmt keine Leistung auf: Thermostat erreicht oder keine Last",
+    serviceOnline: "läuft", serviceOffline: "gestoppt, oder seine Verbindung zum Broker ist weg",
     inverters: "Wechselrichter", device: "Gerät", setpoint: "Vorgabe", duty: "Tastgrad", energy: "Energie",
     sum: "Summe", services: "Dienste", tuning: "Regelung", targetW: "Netz-Sollwert (W)", deadbandW: "Totband (W)",
     raiseGain: "Verstärkung Erhöhen", cutGain: "Verstärkung Absenken", divertGain: "Verstärkung Heizstab",
@@ -68,7 +88,8 @@ const energy = (value) => {
   return Math.abs(value) < 1000 ? `${number(value)} Wh` : `${number(value / 1000, 2)} kWh`;
 };
 const percent = (value) => (value == null ? "–" : `${number(value * 100)} %`);
-const history = [];  // {t: performance.now() (monotonic, ms), grid, output}
+let history = { t: [], grid_w: [], output_w: [], limit_w: [], heater_w: [] };  // columns as GET /api/history
+let historyInfo = null;  // the rest of the last GET /api/history answer
 let current = null;
 
 // Show the text of `key` in an element, and again in the other language after a switch.
@@ -76,6 +97,12 @@ function say(element, key, detail) {
   element.dataset.text = key;
   element.dataset.detail = detail ?? "";
   element.textContent = t(key, detail);
+}
+
+// Show no text in an element (and none again after a language switch).
+function unsay(element) {
+  delete element.dataset.text;
+  element.textContent = "";
 }
 
 // The page in the language chosen: <html lang>, every text from TEXTS, numbers and the switch's state.
@@ -121,11 +148,39 @@ async function problem(response) {
   return typeof answer.detail === "string" ? answer.detail : t("failed", response.status);
 }
 
+// A live state: shown, and its figures added to the chart as the API's history would sample them.
 function render(state) {
   current = state;
-  history.push({ t: performance.now(), grid: state.grid_power_w, output: state.output_w });
-  while (history[0].t < performance.now() - HISTORY_MS) history.shift();
+  const controllerOnline = state.availability.controller === "online";
+  const sample = {
+    t: state.timestamp,
+    grid_w: state.grid_age_s != null && state.grid_age_s <= GRID_STALE_S ? state.grid_power_w : null,
+    output_w: controllerOnline ? state.output_w : null,
+    limit_w: controllerOnline ? state.limit_w : null,
+    heater_w: state.diverter_power_w,
+  };
+  if (!history.t.length || sample.t > history.t.at(-1)) {
+    for (const key of ["t", ...SERIES]) history[key].push(sample[key]);
+  }
+  const start = state.timestamp - rangeMinutes() * 60;
+  while (history.t.length && history.t[0] < start) for (const key of ["t", ...SERIES]) history[key].shift();
   show(state);
+  drawChart();
+}
+
+const rangeMinutes = () => Number($("range").value);
+
+// The chart's series for the range chosen, from the API (its memory, or InfluxDB for longer ranges).
+async function loadHistory() {
+  const response = await fetch(`/api/history?minutes=${rangeMinutes()}`);
+  if (!response.ok) return;
+  const answer = await response.json();
+  const newest = answer.t.at(-1) ?? -Infinity;
+  const live = history.t.findIndex((time) => time > newest);  // live samples newer than the answer stay
+  history = Object.fromEntries(["t", ...SERIES].map((key) =>
+    [key, [...answer[key], ...(live < 0 ? [] : history[key].slice(live))]]));
+  historyInfo = answer;
+  for (const option of $("range").options) option.disabled = Number(option.value) > answer.longest_minutes;
   drawChart();
 }
 
@@ -143,6 +198,7 @@ function show(state) {
   $("limit").textContent = watts(state.limit_w);
   $("target").textContent = watts(state.target_w);
   $("diverter").textContent = watts(state.diverter_power_w);
+  showFlow(state);
   const today = state.energy_today;
   $("energy-date").textContent = new Intl.DateTimeFormat(lang, { dateStyle: "medium" })
     .format(new Date(`${today.date}T00:00`));  // local midnight of that day
@@ -156,54 +212,158 @@ function show(state) {
   renderDiverters(state);
   $("services").replaceChildren(...Object.entries(state.availability).map(([service, status]) => {
     const item = document.createElement("li");
-    item.textContent = `${service}: ${status}`;
-    item.className = status === "online" ? "on" : "off";
+    const online = status === "online";
+    item.textContent = `${service}: ${status} – ${t(online ? "serviceOnline" : "serviceOffline")}`;
+    item.className = online ? "on" : "off";
     return item;
   }));
 }
 
-// [device id, device state] of every device of one kind ("inverter" or "consumer").
-function devicesOf(state, kind) {
-  return Object.values(state.actuators).flatMap((devices) => Object.entries(devices))
-    .filter(([, device]) => device.kind === kind);
+// The energy flow: the sun's output into the house, the grid's import or export, the heater's draw; the house's
+// own use is what is left (output + grid - heater). Each node says its power and direction in words.
+function showFlow(state) {
+  const grid = state.grid_power_w;
+  const heater = state.diverter_power_w;
+  const output = state.output_w;
+  // figures of slightly different moments may not add up: a house never feeds power in
+  const house = grid == null || output == null ? null : Math.max(0, output + grid - (heater ?? 0));
+  const node = (id, value) => { $(id).querySelector(".value").textContent = watts(value == null ? null : Math.abs(value)); };
+  node("flow-sun", output);
+  node("flow-grid", grid);
+  node("flow-house", house);
+  node("flow-heater", heater);
+  $("flow-heater").hidden = $("arrow-heater").hidden = heater == null;
+  const direction = grid == null || Math.round(grid) === 0 ? "" : grid > 0 ? "importing" : "exporting";
+  const words = $("flow-grid").querySelector(".direction");
+  if (direction) say(words, direction);
+  else unsay(words);
+  // arrows: shown while power flows, pointing the way it flows
+  $("arrow-sun").className = `arrow down${output >= 1 ? " flowing" : ""}`;
+  $("arrow-grid").className = `arrow${direction ? ` flowing ${direction === "importing" ? "right" : "left"}` : ""}`;
+  $("arrow-heater").className = `arrow${heater >= 1 ? " flowing right" : ""}`;
 }
 
+// A device's state in plain words: its actuator's availability, its own reachability and data, what it does.
+function health(state, actuatorId, id, device) {
+  if (state.availability[`actuator/${actuatorId}`] === "offline") return t("actuatorOffline");
+  if (!device.reachable) return t("unreachable");
+  const silentS = device.updated_at == null ? 0 : state.timestamp - device.updated_at;
+  if (silentS > 60) return t("silent", Math.floor(silentS / 60));
+  if (device.kind === "inverter") return t(device.producing ? "producing" : "notProducing");
+  if (device.power_w > 0) return t("heating");
+  return t(state.setpoints_w[id] > 0 ? "notHeating" : "waiting");
+}
+
+// A table cell with the device's name and, below it, its state in words.
+function deviceCell(state, actuatorId, id, device) {
+  const cell = document.createElement("td");
+  const name = document.createElement("span");
+  name.textContent = device.name;
+  const words = document.createElement("small");
+  words.className = "health";
+  words.textContent = health(state, actuatorId, id, device);
+  cell.append(name, words);
+  return cell;
+}
+
+// [actuator id, device id, device state] of every device of one kind ("inverter" or "consumer").
+function devicesOf(state, kind) {
+  return Object.entries(state.actuators).flatMap(([actuatorId, devices]) =>
+    Object.entries(devices).map(([id, device]) => [actuatorId, id, device]))
+    .filter(([, , device]) => device.kind === kind);
+}
+
+// Rows of cells: a cell is a text, or an element (a device's name and state).
 function fillTable(id, rows) {
   $(id).replaceChildren(...rows.map((cells) => {
     const row = document.createElement("tr");
-    for (const text of cells) row.insertCell().textContent = text;
+    for (const cell of cells) {
+      if (typeof cell === "string") row.insertCell().textContent = cell;
+      else row.append(cell);
+    }
     return row;
   }));
 }
 
 function renderInverters(state) {
-  const rows = devicesOf(state, "inverter").map(([id, device]) =>
-    [device.name, watts(device.power_w), watts(device.limit_w), watts(state.setpoints_w[id])]);
+  const rows = devicesOf(state, "inverter").map(([actuatorId, id, device]) =>
+    [deviceCell(state, actuatorId, id, device), watts(device.power_w), watts(device.limit_w), watts(state.setpoints_w[id])]);
   rows.push([t("sum"), watts(state.output_w), watts(state.limit_w), ""]);
   fillTable("inverters", rows);
 }
 
 function renderDiverters(state) {
-  const rows = devicesOf(state, "consumer").map(([id, device]) =>
-    [device.name, watts(device.power_w), percent(device.duty), watts(state.setpoints_w[id]), energy(device.energy_wh)]);
+  const rows = devicesOf(state, "consumer").map(([actuatorId, id, device]) =>
+    [deviceCell(state, actuatorId, id, device), watts(device.power_w), percent(device.duty), watts(state.setpoints_w[id]),
+      energy(device.energy_wh)]);
   $("diverters-card").hidden = rows.length === 0;
   rows.push([t("sum"), watts(state.diverter_power_w), "", watts(state.consumption_w), ""]);
   fillTable("diverters", rows);
 }
 
-// Both lines on one scale from the smallest to the largest value (0 always included).
+// A round step for about `count` ticks over `span` (1, 2 or 5 times a power of ten).
+function niceStep(span, count) {
+  const raw = span / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((factor) => factor * power).find((step) => step >= raw);
+}
+
+const MINUTE_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440];  // clock ticks, in minutes
+
+const SVG = "http://www.w3.org/2000/svg";
+function svgElement(name, attributes, text) {
+  const element = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
+  if (text != null) element.textContent = text;
+  return element;
+}
+
+// The chart in the svg's own pixels: a power axis (W, 0 always included) with grid lines, a time axis with clock
+// labels, a line per series broken where a value is unknown or samples are far apart.
 function drawChart() {
-  const values = history.flatMap((p) => [p.grid, p.output]).filter((v) => v != null);
-  const low = Math.min(0, ...values);
-  const high = Math.max(1, ...values);
-  const y = (v) => 155 - ((v - low) / (high - low)) * 150;
-  const x = (time) => 600 - ((performance.now() - time) / HISTORY_MS) * 600;
-  const points = (key) => history.filter((p) => p[key] != null).map((p) => `${x(p.t)},${y(p[key])}`).join(" ");
-  $("grid-line").setAttribute("points", points("grid"));
-  $("output-line").setAttribute("points", points("output"));
-  $("zero").setAttribute("y1", y(0));
-  $("zero").setAttribute("y2", y(0));
-  $("scale").textContent = t("scale", watts(low), watts(high), HISTORY_MS / 60000);
+  const chart = $("chart");
+  const width = chart.clientWidth || 600;
+  const height = chart.clientHeight || 220;
+  const left = 64, right = 8, top = 8, bottom = 22;
+  const now = current?.timestamp ?? historyInfo?.now ?? Date.now() / 1000;
+  const span = rangeMinutes() * 60;
+  const values = SERIES.flatMap((key) => history[key]).filter((v) => v != null);
+  const step = niceStep(Math.max(100, ...values) - Math.min(0, ...values), 4);
+  const low = Math.floor(Math.min(0, ...values) / step) * step;
+  const high = Math.ceil(Math.max(100, ...values) / step) * step;
+  const x = (time) => left + ((time - (now - span)) / span) * (width - left - right);
+  const y = (value) => top + ((high - value) / (high - low)) * (height - top - bottom);
+  const parts = [];
+  for (let value = low; value <= high + step / 2; value += step) {
+    parts.push(svgElement("line", { class: value === 0 ? "zero" : "rule", x1: left, x2: width - right, y1: y(value), y2: y(value) }));
+    parts.push(svgElement("text", { class: "axis", x: left - 6, y: y(value) + 4, "text-anchor": "end" }, watts(value)));
+  }
+  const minutes = MINUTE_STEPS.find((m) => m * 60 >= span / Math.max(2, Math.floor((width - left) / 90))) ?? 1440;
+  const clock = new Intl.DateTimeFormat(lang, span > 86400 ? { weekday: "short", hour: "2-digit" } : { hour: "2-digit", minute: "2-digit" });
+  const offset = new Date().getTimezoneOffset() * 60;  // ticks on round local times
+  for (let tick = Math.ceil((now - span - offset) / (minutes * 60)) * minutes * 60 + offset; tick <= now; tick += minutes * 60) {
+    parts.push(svgElement("line", { class: "rule", x1: x(tick), x2: x(tick), y1: top, y2: height - bottom }));
+    parts.push(svgElement("text", { class: "axis", x: x(tick), y: height - 6, "text-anchor": "middle" }, clock.format(new Date(tick * 1000))));
+  }
+  const gapS = Math.max(10, 5 * (historyInfo?.step_s ?? 1));
+  for (const key of SERIES) {
+    let path = "";
+    history.t.forEach((time, i) => {
+      const value = history[key][i];
+      if (value == null || time < now - span) return;
+      const joined = i > 0 && history[key][i - 1] != null && time - history.t[i - 1] <= gapS && path;
+      path += `${joined ? "L" : "M"}${x(time).toFixed(1)},${y(value).toFixed(1)}`;
+    });
+    parts.push(svgElement("path", { class: `series ${key.replace("_w", "")}`, d: path }));
+  }
+  chart.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  chart.replaceChildren(...parts);
+  const range = $("range").selectedOptions[0].textContent;
+  chart.setAttribute("aria-label", t("chart", watts(low), watts(high), range));
+  const note = $("history-note");
+  if (historyInfo?.source === "influxdb") say(note, "fromInflux", historyInfo.step_s);
+  else if (historyInfo?.problem) say(note, "notFromInflux", historyInfo.problem);
+  else unsay(note);
 }
 
 // The controller's config into the form, except fields being edited (focused, or changed and not saved yet).
@@ -277,6 +437,9 @@ function connect() {
 for (const button of $("languages").children) button.addEventListener("click", () => chooseLanguage(button.value));
 $("switch").addEventListener("click", switchOver);
 $("tuning").addEventListener("submit", saveTuning);
+$("range").addEventListener("change", loadHistory);
+new ResizeObserver(() => drawChart()).observe($("chart"));
 $("tuning").addEventListener("input", (event) => event.target.classList.add("dirty"));
 translate();
 connect();
+loadHistory();
