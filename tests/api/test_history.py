@@ -54,13 +54,15 @@ def history(clocks: Clocks, span_s: float = 60.0, interval_s: float = 1.0) -> Po
     return PowerHistory(span_s, interval_s, wall=lambda: clocks.wall, monotonic=lambda: clocks.monotonic)
 
 
-def test_one_sample_per_interval_and_no_more_than_the_span():
+def test_one_sample_per_interval_with_its_newest_figures_and_no_more_than_the_span():
     clocks = Clocks()
     ring = history(clocks, span_s=10.0, interval_s=1.0)
-    for _ in range(40):  # four messages a second for 10 s
-        ring.record(snapshot(at=clocks.monotonic))
+    for i in range(40):  # four messages a second for 10 s
+        ring.record(snapshot(grid_w=float(i), at=clocks.monotonic))
         clocks.step(0.25)
-    assert len(ring.since(0)) == 10
+    samples = ring.since(0)
+    assert [sample.grid_w for sample in samples] == [3.0, 7.0, 11.0, 15.0, 19.0, 23.0, 27.0, 31.0, 35.0, 39.0]
+    assert samples[0].t == clocks.wall - 10 + 0.75  # the time of its newest figures
     clocks.step(20.0)
     for _ in range(15):
         ring.record(snapshot(at=clocks.monotonic))

@@ -477,3 +477,29 @@ async def test_energy_flow_fits_and_says_the_direction(
     await expect(page.locator("#arrow-grid")).to_have_class(re.compile("left"))  # out to the grid
     # 300 W output - 95 W export - 880 W heater: figures of different moments; no negative house, and no minus
     await expect(page.locator("#flow-house")).to_contain_text("0 W")
+
+
+async def test_chart_starts_with_the_apis_history_and_has_axes(
+    page: Page, mqtt_settings: MqttSettings, probe: MqttProbe
+):
+    topics = Topics(mqtt_settings.topic_prefix)
+    await publish_everything(probe, topics)
+    for power in (-300.0, 450.0, 120.0):  # one sample a second in the API's memory, before the page is open
+        await asyncio.sleep(1.1)
+        await probe.publish(topics.grid_power(), GridReading(power_w=power).model_dump_json())
+    await asyncio.sleep(0.5)
+    await page.goto("/")
+    await expect(page.locator("#grid")).to_have_text("120 W", timeout=TIMEOUT_MS)
+    grid_path = page.locator("#chart path.grid")
+    await expect(grid_path).to_have_attribute("d", re.compile(r"^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+){3,}$"))
+    await expect(page.locator("#chart path.heater")).to_have_attribute("d", re.compile("L"))
+    labels = await page.evaluate("[...document.querySelectorAll('#chart text')].map((text) => text.textContent)")
+    assert {"-500 W", "0 W", "500 W", "1,500 W"} <= set(labels), labels  # the power axis, 0 included
+    assert any(re.fullmatch(r"\d\d:\d\d( [AP]M)?", label) for label in labels), labels  # the clock axis
+    label = await page.locator("#chart").get_attribute("aria-label")
+    assert label == "Chart of grid power, output, limit and heater power over the last 1 hour, from -500 W to 1,500 W"
+
+    await page.locator("#range").select_option("15")  # another range: loaded again, same samples
+    await expect(page.locator("#chart")).to_have_attribute("aria-label", re.compile("last 15 minutes"))
+    await expect(grid_path).to_have_attribute("d", re.compile(r"(L[\d.]+,[\d.]+){3,}$"))
+    await expect(page.locator("#range option[value='10080']")).to_be_disabled()  # no InfluxDB: memory's hour only

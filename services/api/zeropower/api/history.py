@@ -64,18 +64,20 @@ class PowerHistory:
         self._taken_at: float | None = None  # monotonic time of the newest sample
 
     def record(self, snapshot: Snapshot) -> None:
-        """Take a sample of ``snapshot`` unless the last one is younger than the interval.
+        """Take a sample of ``snapshot``, a new one once per interval, else in place of the last.
 
-        A wall clock set back drops the samples that now lie in its future, so the samples stay in time order.
+        Each interval keeps its newest figures (e.g. a grid reading just after a controller state). A wall clock
+        set back drops the samples that now lie in its future, so the samples stay in time order.
         """
         now = self._monotonic()
         if self._taken_at is not None and now - self._taken_at < self.interval_s:
-            return
+            self._samples.pop()
+        else:
+            self._taken_at = now
         wall = self._wall()
         while self._samples and self._samples[-1].t > wall:
             self._samples.pop()
         self._samples.append(sample_of(snapshot, wall, now))
-        self._taken_at = now
 
     def since(self, start: float) -> list[Sample]:
         """The samples taken at or after Unix time ``start``, oldest first."""
