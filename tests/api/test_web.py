@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import uvicorn
+from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Dialog, Page, expect
 
 from tests.api.payloads import HEATER, PWM, consumer_state, controller_state, pwm_announcement
@@ -449,7 +450,8 @@ async def test_device_tables_fit_their_cards(page: Page, mqtt_settings: MqttSett
     await page.goto("/")
     await expect(page.locator("#diverters tr >> nth=0")).to_contain_text("44 %", timeout=TIMEOUT_MS)
     overflows = await page.evaluate(
-        "[...document.querySelectorAll('.card table')].map(t => t.scrollWidth - t.parentElement.clientWidth)"
+        "[...document.querySelectorAll('.card table')].map(t => t.parentElement)"
+        ".map(card => card.scrollWidth - card.clientWidth)  // the card scrolls: its table (or a cell) sticks out"
     )
     assert len(overflows) == 2
     assert all(overflow <= 0 for overflow in overflows), overflows
@@ -503,3 +505,26 @@ async def test_chart_starts_with_the_apis_history_and_has_axes(
     await expect(page.locator("#chart")).to_have_attribute("aria-label", re.compile("last 15 minutes"))
     await expect(grid_path).to_have_attribute("d", re.compile(r"(L[\d.]+,[\d.]+){3,}$"))
     await expect(page.locator("#range option[value='10080']")).to_be_disabled()  # no InfluxDB: memory's hour only
+
+
+@pytest.mark.parametrize("locale", ["de-DE", "en-US"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_axe_finds_no_serious_or_critical_violation(
+    page: Page, mqtt_settings: MqttSettings, probe: MqttProbe, scheme: str, width: int
+):
+    """axe-core (bundled by axe-playwright-python, pinned in constraints.txt) on the page with every part shown."""
+    await publish_everything(probe, Topics(mqtt_settings.topic_prefix))
+    await page.emulate_media(color_scheme=scheme)
+    await page.set_viewport_size({"width": width, "height": 900})
+    await page.goto("/")
+    await expect(page.locator("#diverters tr >> nth=0")).to_contain_text("44 %", timeout=TIMEOUT_MS)
+    results = await Axe().run(page)
+    violations = results.response["violations"]
+    assert results.response["testEngine"]["version"] == "4.12.1"
+    grave = [
+        f"{violation['id']} ({violation['impact']}): {[node['target'] for node in violation['nodes']]}"
+        for violation in violations
+        if violation["impact"] in {"serious", "critical"}
+    ]
+    assert grave == []
