@@ -343,7 +343,8 @@ function drawChart() {
   const offset = new Date().getTimezoneOffset() * 60;  // ticks on round local times
   for (let tick = Math.ceil((now - span - offset) / (minutes * 60)) * minutes * 60 + offset; tick <= now; tick += minutes * 60) {
     parts.push(svgElement("line", { class: "rule", x1: x(tick), x2: x(tick), y1: top, y2: height - bottom }));
-    parts.push(svgElement("text", { class: "axis", x: x(tick), y: height - 6, "text-anchor": "middle" }, clock.format(new Date(tick * 1000))));
+    const labelX = Math.min(Math.max(x(tick), left + 18), width - right - 18);  // a label near an end stays whole
+    parts.push(svgElement("text", { class: "axis", x: labelX, y: height - 6, "text-anchor": "middle" }, clock.format(new Date(tick * 1000))));
   }
   const gapS = Math.max(10, 5 * (historyInfo?.step_s ?? 1));
   for (const key of SERIES) {
