@@ -110,9 +110,8 @@ def test_invalid_inverters_name_the_problem(values, message):
         InverterSettings.model_validate(values)
 
 
-def test_service_settings_need_the_actuator_section():
-    with pytest.raises(ValidationError, match="actuator_opendtu"):
-        ActuatorOpenDtuServiceSettings()
+def test_without_the_actuator_section_it_is_set_up_in_the_browser():
+    assert ActuatorOpenDtuServiceSettings().actuator_opendtu is None
 
 
 def test_an_unquoted_serial_from_yaml_is_accepted():

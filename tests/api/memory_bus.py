@@ -31,8 +31,14 @@ class MemoryBus:
     def subscribe(self, topic_filter: str, handler: Handler) -> None:
         self.subscriptions.append((topic_filter, handler))
 
+    def unsubscribe(self, topic_filter: str, handler: Handler) -> None:
+        self.subscriptions.remove((topic_filter, handler))
+
     def on_connect(self, hook: ConnectHook) -> None:
         """Connect hooks never run: this bus is never connected."""
+
+    def remove_on_connect(self, hook: ConnectHook) -> None:
+        """Nothing to remove: hooks are not kept."""
 
     async def publish(
         self, topic: str, payload: str | bytes | BaseModel, *, retain: bool = False, acknowledged: bool = False

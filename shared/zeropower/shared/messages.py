@@ -253,6 +253,25 @@ class EnergyToday(Message):
     diverted_wh: EnergyWh = Field(description="Energy the consumers (diverters) drew today in Wh.")
 
 
+SetupSource = Literal["yaml", "setup", "waiting"]
+
+
+class SetupStatus(Message):
+    """Where a service's section comes from: the config file, the browser's setup, or nowhere yet."""
+
+    section: str = Field(max_length=64, description="The settings section, e.g. meter or actuator_opendtu.")
+    source: SetupSource = Field(
+        description="yaml: the section is in the config file or environment (a setup is ignored); setup: from "
+        "the retained setup topic; waiting: neither yet, nothing is run."
+    )
+    running: str | None = Field(None, max_length=1000, description="What the service runs now, in words (no secrets).")
+    error: str | None = Field(
+        None,
+        max_length=1000,
+        description="Why the newest setup was not used (the current config stays); None if it was.",
+    )
+
+
 class InvalidMessageError(ValueError):
     """A payload that does not match its model; the message names the field and the problem."""
 

@@ -84,9 +84,20 @@ class MqttBus:
             task = asyncio.get_running_loop().create_task(self._subscribe_now(self._client, topic_filter))
             task.add_done_callback(_log_task_error)
 
+    def unsubscribe(self, topic_filter: str, handler: Handler) -> None:
+        """Stop calling ``handler`` for ``topic_filter``; the broker subscription ends with its last handler."""
+        self._subscriptions.remove((topic_filter, handler))
+        if self._client is not None and all(other != topic_filter for other, _ in self._subscriptions):
+            task = asyncio.get_running_loop().create_task(_acked(self._client.unsubscribe(topic_filter)))
+            task.add_done_callback(_log_task_error)
+
     def on_connect(self, hook: ConnectHook) -> None:
         """Run ``hook`` after every (re)connect, once subscriptions and retained state are restored."""
         self._connect_hooks.append(hook)
+
+    def remove_on_connect(self, hook: ConnectHook) -> None:
+        """Stop running ``hook`` after (re)connects."""
+        self._connect_hooks.remove(hook)
 
     async def publish(
         self, topic: str, payload: str | bytes | BaseModel, *, retain: bool = False, acknowledged: bool = False
@@ -203,7 +214,7 @@ class MqttBus:
             await client.publish(topic, data, qos=1, retain=True)
         await client.publish(self._availability_topic, ONLINE, qos=1, retain=True)  # ready: subscribed
         self.connected.set()
-        for hook in self._connect_hooks:
+        for hook in list(self._connect_hooks):
             await hook()
 
     @staticmethod
@@ -228,7 +239,7 @@ class MqttBus:
     async def _dispatch(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             incoming = IncomingMessage(str(message.topic), _payload_bytes(message.payload), bool(message.retain))
-            for topic_filter, handler in self._subscriptions:
+            for topic_filter, handler in list(self._subscriptions):  # a handler may (un)subscribe
                 if message.topic.matches(topic_filter):
                     problems = self._handler_problems.setdefault(
                         topic_filter, ChangeLogger(log, f"handler for {topic_filter}")
@@ -361,4 +372,4 @@ def tls_context(settings: MqttSettings) -> ssl.SSLContext:
 
 def _log_task_error(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and (error := task.exception()) is not None:
-        log.warning("subscribing failed: %s", error)
+        log.warning("(un)subscribing failed: %s", error)

@@ -80,6 +80,14 @@ class Topics:
         """The duty cycle (0-1) a simulated PWM output drives, retained: the simulated heater follows it."""
         return f"{self.prefix}/sim/pwm/{output_id}/duty"
 
+    def setup(self, section: str) -> str:
+        """A service section set up in the browser (its YAML section as JSON), API to service, retained."""
+        return f"{self.prefix}/setup/{section}"
+
+    def setup_status(self, service_id: str) -> str:
+        """Where a service's section comes from and what it runs (SetupStatus), retained."""
+        return f"{self.prefix}/{service_id}/setup_status"
+
     def energy_today(self) -> str:
         """The API's energy totals since local midnight (EnergyToday), retained."""
         return f"{self.prefix}/api/energy_today"

@@ -8,7 +8,12 @@ import logging
 import time
 
 from zeropower.actuator_opendtu.policy import Clock, Command, CommandPolicy
-from zeropower.actuator_opendtu.settings import ActuatorOpenDtuServiceSettings, ActuatorOpenDtuSettings
+from zeropower.actuator_opendtu.settings import (
+    SETUP_ACTUATOR_ID,
+    ActuatorOpenDtuServiceSettings,
+    ActuatorOpenDtuSettings,
+    ActuatorOpenDtuSetup,
+)
 from zeropower.actuator_opendtu.telemetry import InverterTelemetry
 from zeropower.shared.actuator import ActuatorStateReporter, live_setpoints
 from zeropower.shared.change_log import ChangeLogger
@@ -17,6 +22,7 @@ from zeropower.shared.messages import (
 )
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
 from zeropower.shared.service import run_service
+from zeropower.shared.setup import SetupSection
 from zeropower.shared.topics import Topics, actuator_service_id
 
 log = logging.getLogger("zeropower.actuator_opendtu")
@@ -45,22 +51,28 @@ class ActuatorService:
         self._bad_setpoints = ChangeLogger(log, "setpoints")
         self._bad_telemetry: dict[str, ChangeLogger] = {}
         self._ignored_ids: set[str] = set()
-        bus.subscribe(topics.actuator_setpoints(settings.actuator_id), self._on_setpoints)
-        for topic_filter in self._driver.subscriptions():
-            bus.subscribe(topic_filter, self._on_telemetry)
+        self._subscriptions = [(topics.actuator_setpoints(settings.actuator_id), self._on_setpoints)]
+        self._subscriptions += [(topic_filter, self._on_telemetry) for topic_filter in self._driver.subscriptions()]
+        for topic_filter, handler in self._subscriptions:
+            bus.subscribe(topic_filter, handler)
         bus.on_connect(self._on_connect)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Announce the inverters, then command them and report on them until ``stop`` is set."""
-        await self._bus.publish(
-            self._topics.actuator_announce(self._settings.actuator_id), self._announcement(), retain=True
-        )
-        await self._publish_state()
-        async with asyncio.TaskGroup() as group:
-            loops = [group.create_task(self._command_loop()), group.create_task(self._device_state_loop())]
-            await stop.wait()
-            for loop in loops:
-                loop.cancel()
+        """Announce the inverters, then command them and report on them until ``stop`` is set; then unsubscribe."""
+        try:
+            await self._bus.publish(
+                self._topics.actuator_announce(self._settings.actuator_id), self._announcement(), retain=True
+            )
+            await self._publish_state()
+            async with asyncio.TaskGroup() as group:
+                loops = [group.create_task(self._command_loop()), group.create_task(self._device_state_loop())]
+                await stop.wait()
+                for loop in loops:
+                    loop.cancel()
+        finally:  # a new setup replaces this one: its topics are no longer read
+            for topic_filter, handler in self._subscriptions:
+                self._bus.unsubscribe(topic_filter, handler)
+            self._bus.remove_on_connect(self._on_connect)
 
     def _announcement(self) -> ActuatorAnnouncement:
         pacing = self._settings.pacing
@@ -169,24 +181,45 @@ class ActuatorService:
 
 
 async def run(settings: ActuatorOpenDtuServiceSettings, stop: asyncio.Event) -> None:
-    """Run one actuator instance until ``stop`` is set."""
-    config = settings.actuator_opendtu
+    """Run one actuator instance until ``stop`` is set: as configured, or as each setup from the browser."""
+    configured = settings.actuator_opendtu
+    actuator_id = configured.actuator_id if configured is not None else SETUP_ACTUATOR_ID
     topics = Topics(settings.mqtt.topic_prefix)
-    bus = MqttBus.for_service(settings.mqtt, actuator_service_id(config.actuator_id))
-    service = ActuatorService(config, bus, topics)
-    log.info(
-        "actuator %s: %s at prefix %r with %s",
-        config.actuator_id,
-        config.driver.type,
-        config.driver.prefix,
-        ", ".join(
-            f"{device_id} {inv.min_limit_w:g}-{inv.max_w:g} W{'' if inv.enabled else ' (disabled)'}"
-            for device_id, inv in config.inverters_by_id.items()
-        ),
+    service_id = actuator_service_id(actuator_id)
+    bus = MqttBus.for_service(settings.mqtt, service_id)
+    devices: set[str] = set()
+
+    async def control(config: ActuatorOpenDtuSettings, control_stop: asyncio.Event) -> None:
+        service = ActuatorService(config, bus, topics)
+        log.info("actuator %s: %s", config.actuator_id, describe(config))
+        for gone in sorted(devices - set(config.inverters_by_id)):  # not in the new setup: its state is cleared
+            await bus.publish(topics.device_state(config.actuator_id, gone), b"", retain=True)
+        devices.clear()
+        devices.update(config.inverters_by_id)
+        await service.run(control_stop)
+
+    section = SetupSection(
+        bus,
+        topics,
+        service_id=service_id,
+        section=SERVICE_NAME,
+        model=ActuatorOpenDtuSetup,
+        configured=configured,
+        describe=describe,
+        log=log,
     )
     async with asyncio.TaskGroup() as group:
         group.create_task(bus.run(stop))
-        group.create_task(service.run(stop))
+        group.create_task(section.serve(stop, control))
+
+
+def describe(config: ActuatorOpenDtuSettings) -> str:
+    """The DTU and the inverters with their limit ranges, e.g. ``opendtu at prefix 'solar' with 1141... 40-800 W``."""
+    inverters = ", ".join(
+        f"{device_id} {inv.min_limit_w:g}-{inv.max_w:g} W{'' if inv.enabled else ' (disabled)'}"
+        for device_id, inv in config.inverters_by_id.items()
+    )
+    return f"{config.driver.type} at prefix {config.driver.prefix!r} with {inverters}"
 
 
 def main() -> None:

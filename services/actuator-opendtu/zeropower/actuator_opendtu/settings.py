@@ -84,7 +84,28 @@ class ActuatorOpenDtuSettings(StrictModel):
         return dict(zip(self.driver.device_ids(self.inverters), self.inverters, strict=True))
 
 
+#: The id of the instance set up in the browser (an instance without its section in the config file).
+SETUP_ACTUATOR_ID = "opendtu"
+
+
+class ActuatorOpenDtuSetup(ActuatorOpenDtuSettings):
+    """The section as set up in the browser: the same settings, for the one instance with the default id."""
+
+    @model_validator(mode="after")
+    def _setup_instance(self) -> Self:
+        if self.actuator_id != SETUP_ACTUATOR_ID:
+            raise ValueError(
+                f"actuator_id: the instance set up in the browser is {SETUP_ACTUATOR_ID!r}; "
+                "configure others in the config file"
+            )
+        return self
+
+
 class ActuatorOpenDtuServiceSettings(ServiceSettings):
     """Settings of the actuator-opendtu service."""
 
-    actuator_opendtu: ActuatorOpenDtuSettings = Field(description="The actuator and its inverters.")
+    actuator_opendtu: ActuatorOpenDtuSettings | None = Field(
+        None,
+        description="The actuator and its inverters; unset: set up in the browser (the retained setup topic) as "
+        f"actuator {SETUP_ACTUATOR_ID!r}, waiting until then.",
+    )

@@ -10,15 +10,16 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from zeropower.meter.drivers import PolledMeter, PushMeter, create_meter
+from zeropower.meter.drivers import Meter, PolledMeter, PushMeter, create_meter
 from zeropower.meter.drivers.base import BackgroundWork, Deliver
 from zeropower.meter.gate import ReadingGate
 from zeropower.meter.reading import MeterError, MeterValues
-from zeropower.meter.settings import MeterServiceSettings
+from zeropower.meter.settings import MeterServiceSettings, MeterSettings
 from zeropower.meter.timing import unless_stopped, wait_for_stop
 from zeropower.shared.change_log import ChangeLogger
 from zeropower.shared.mqtt import MqttBus
 from zeropower.shared.service import run_service
+from zeropower.shared.setup import SetupSection
 from zeropower.shared.topics import Topics
 
 log = logging.getLogger("zeropower.meter")
@@ -109,36 +110,57 @@ async def listen(meter: PushMeter, deliver: Deliver, stale_after_s: float, stop:
 
 
 async def run(settings: MeterServiceSettings, stop: asyncio.Event) -> None:
-    """Run the meter service until ``stop`` is set."""
+    """Run the meter service until ``stop`` is set: the configured meter, or each one set up in the browser."""
     topics = Topics(settings.mqtt.topic_prefix)
     bus = MqttBus.for_service(settings.mqtt, SERVICE_ID)
     if settings.log_level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO: twice a second
-    config = settings.meter
     async with httpx.AsyncClient() as http:
-        meter = create_meter(
-            config.driver, http=http, bus=bus, timeout_s=config.timeout_s, stale_after_s=config.stale_after_s
+
+        def make_meter(config: MeterSettings) -> Meter:
+            return create_meter(
+                config.driver, http=http, bus=bus, timeout_s=config.timeout_s, stale_after_s=config.stale_after_s
+            )
+
+        async def read_meter(config: MeterSettings, meter_stop: asyncio.Event) -> None:
+            await publish_readings(make_meter(config), config, bus, topics.grid_power(), meter_stop)
+
+        section = SetupSection(
+            bus,
+            topics,
+            service_id=SERVICE_ID,
+            section="meter",
+            model=MeterSettings,
+            configured=settings.meter,
+            describe=lambda config: make_meter(config).description,
+            log=log,
         )
-        gate = ReadingGate(
-            meter.description,
-            max_power_w=config.max_power_w,
-            stale_after_s=config.stale_after_s,
-            netted_counters=meter.netted_counters,
-            energy_max_gap_s=config.energy_max_gap_s,
-        )
-        counters = "the meter's own" if meter.netted_counters else "the integral of grid power since start"
-        log.info("energy counters (netted across phases): %s", counters)
-        publisher = ReadingPublisher(bus, topics.grid_power(), meter.description, gate)
         async with asyncio.TaskGroup() as group:
             group.create_task(bus.run(stop))
-            if isinstance(meter, BackgroundWork):
-                group.create_task(meter.background(stop))
-            if isinstance(meter, PushMeter):
-                log.info("listening to %s", meter.description)
-                group.create_task(listen(meter, publisher.publish, config.stale_after_s, stop))
-            else:
-                log.info("reading %s every %g s", meter.description, config.poll_interval_s)
-                group.create_task(poll(meter, publisher.publish, config.poll_interval_s, stop))
+            group.create_task(section.serve(stop, read_meter))
+
+
+async def publish_readings(meter: Meter, config: MeterSettings, bus: MqttBus, topic: str, stop: asyncio.Event) -> None:
+    """Read ``meter`` and publish its readings until ``stop`` is set."""
+    gate = ReadingGate(
+        meter.description,
+        max_power_w=config.max_power_w,
+        stale_after_s=config.stale_after_s,
+        netted_counters=meter.netted_counters,
+        energy_max_gap_s=config.energy_max_gap_s,
+    )
+    counters = "the meter's own" if meter.netted_counters else "the integral of grid power since start"
+    log.info("energy counters (netted across phases): %s", counters)
+    publisher = ReadingPublisher(bus, topic, meter.description, gate)
+    async with asyncio.TaskGroup() as group:
+        if isinstance(meter, BackgroundWork):
+            group.create_task(meter.background(stop))
+        if isinstance(meter, PushMeter):
+            log.info("listening to %s", meter.description)
+            group.create_task(listen(meter, publisher.publish, config.stale_after_s, stop))
+        else:
+            log.info("reading %s every %g s", meter.description, config.poll_interval_s)
+            group.create_task(poll(meter, publisher.publish, config.poll_interval_s, stop))
 
 
 def main() -> None:

@@ -62,4 +62,7 @@ class MeterSettings(StrictModel):
 class MeterServiceSettings(ServiceSettings):
     """Settings of the meter service."""
 
-    meter: MeterSettings = Field(default_factory=MeterSettings, description="The grid meter.")
+    meter: MeterSettings | None = Field(
+        None,
+        description="The grid meter; unset: set up in the browser (the retained setup topic), waiting until then.",
+    )

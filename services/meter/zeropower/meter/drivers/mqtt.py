@@ -81,12 +81,18 @@ class MqttMeter:
         )
 
     async def run(self, deliver: Deliver, stop: asyncio.Event) -> None:
-        """Subscribe and deliver readings until ``stop`` is set."""
+        """Subscribe and deliver readings until ``stop`` is set; then unsubscribe."""
         self._deliver = deliver
-        self._bus.subscribe(self._config.topic, self._on_message)
+        topics = [self._config.topic]
         if self._config.has_export and self._export_topic != self._config.topic:
-            self._bus.subscribe(self._export_topic, self._on_message)
-        await stop.wait()
+            topics.append(self._export_topic)
+        for topic in topics:
+            self._bus.subscribe(topic, self._on_message)
+        try:
+            await stop.wait()
+        finally:  # a new setup replaces this meter: its topics are no longer read
+            for topic in topics:
+                self._bus.unsubscribe(topic, self._on_message)
 
     async def _on_message(self, message: IncomingMessage) -> None:
         if message.retain or self._deliver is None:
