@@ -67,9 +67,8 @@ async def test_a_setup_for_another_actuator_id_is_refused(mqtt_settings, probe):
         await probe.publish(topics.setup("actuator_opendtu"), setup(ROOF, actuator_id="garage"), retain=True)
         refused = await probe.wait_for(topics.setup_status(SERVICE), lambda m: status(m).error is not None)
         assert status(refused).source == "waiting"
-        assert status(refused).error == (
-            "refused: actuator_opendtu.(top level): Value error, actuator_id: the instance set up in the browser is "
-            "'opendtu'; configure others in the config file"
+        assert (
+            status(refused).error == "refused: actuator_opendtu.actuator_id: Input should be 'opendtu' (got 'garage')"
         )
     assert not probe.on(topics.actuator_announce("opendtu"))
     assert not probe.on(topics.actuator_announce("garage"))

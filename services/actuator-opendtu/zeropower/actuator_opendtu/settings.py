@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -91,14 +91,10 @@ SETUP_ACTUATOR_ID = "opendtu"
 class ActuatorOpenDtuSetup(ActuatorOpenDtuSettings):
     """The section as set up in the browser: the same settings, for the one instance with the default id."""
 
-    @model_validator(mode="after")
-    def _setup_instance(self) -> Self:
-        if self.actuator_id != SETUP_ACTUATOR_ID:
-            raise ValueError(
-                f"actuator_id: the instance set up in the browser is {SETUP_ACTUATOR_ID!r}; "
-                "configure others in the config file"
-            )
-        return self
+    actuator_id: Literal["opendtu"] = Field(  # type: ignore[assignment]
+        SETUP_ACTUATOR_ID,
+        description="The instance set up in the browser is 'opendtu'; configure others in the config file.",
+    )
 
 
 class ActuatorOpenDtuServiceSettings(ServiceSettings):

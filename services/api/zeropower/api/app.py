@@ -22,6 +22,7 @@ from zeropower.api.metrics import registry_for
 from zeropower.api.models import ControllerConfigChange, EnabledBody, HealthBody
 from zeropower.api.redirects import redirect_pattern, redirect_target
 from zeropower.api.settings import ApiSettings
+from zeropower.api.setup import SetupStore, install_setup
 from zeropower.controller.settings import ControllerTunables
 from zeropower.shared.messages import on_off
 
@@ -166,6 +167,7 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
         """Prometheus metrics in the text exposition format."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    setup_commands = install_setup(app, SetupStore(gateway.bus, gateway.topics), security, unauthorized)
     install_web(app, gateway, state)
     install_history(app, gateway, settings.history)
     # add_middleware puts each in front of those added before it
@@ -177,14 +179,14 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.token is not None:
-        commands = {toggle, put_enabled, put_controller_config}
+        commands = {toggle, put_enabled, put_controller_config, *setup_commands}
         routes = [route for route in app.routes if getattr(route, "endpoint", None) in commands]
         app.add_middleware(TokenGuard, token=settings.token, routes=routes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "PUT"],
+            allow_methods=["GET", "PUT", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
     return app
