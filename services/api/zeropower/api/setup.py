@@ -13,10 +13,12 @@ from typing import Any, cast
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from zeropower.actuator_opendtu.settings import SETUP_ACTUATOR_ID, ActuatorOpenDtuSetup
 from zeropower.api.errors import error_responses
+from zeropower.api.events import WEB_DIR
 from zeropower.api.setup_probes import InvertersReadBody, MeterReadBody, read_inverters, read_meter
 from zeropower.api.setup_secrets import hidden, restore_secrets, revealed
 from zeropower.meter.settings import MeterSettings
@@ -124,6 +126,10 @@ def install_setup(
 ) -> set[Callable[..., Awaitable[Any]]]:
     """The setup endpoints; returns those that change or probe something (the token guards them)."""
     store.install()
+
+    @app.get("/setup", include_in_schema=False)
+    async def setup_page() -> FileResponse:
+        return FileResponse(WEB_DIR / "setup.html")
 
     async def section_body(request: Request, name: str) -> tuple[BaseModel, dict[str, Any]]:
         return store.submitted(name, await request.json())

@@ -1,0 +1,263 @@
+"use strict";
+// The setup page: one form per section, built from the API's OpenAPI schema (the services' own settings
+// models), filled with what is stored; "read it now" tests it, "save" stores it (retained) for the service.
+
+// Every text of the page, per language; a function takes what the text tells.
+const TEXTS = {
+  en: {
+    title: "zeropower setup", back: "← Overview", language: "Language", meter: "Grid meter",
+    inverters: "Inverters (OpenDTU / AhoyDTU)", readMeter: "Read it now", readInverters: "Read it now",
+    save: "Save", add: "Add", remove: "Remove", reading: "Reading…", saving: "Saving…",
+    saved: "Saved: the service takes it up without a restart.", invalid: "Not saved: see the fields marked.",
+    waiting: "Not set up yet: the service waits for this setup.", unknown: "The service has not reported (is it running?).",
+    yaml: (running) => `Configured in YAML (the config file wins; change it there): ${running}`,
+    running: (running) => `Set up in the browser, running: ${running}`,
+    refused: (error) => `The service did not take the stored setup: ${error}`,
+    power: (w) => `Grid power now: ${w} W`, noPower: (error) => `No reading: ${error}`,
+    heard: (name, w, reachable) => `${name}: ${w} W${reachable === false ? " (not reachable)" : ""}`,
+    notHeard: (name, s) => `${name}: nothing arrived from the DTU within ${s} s`,
+    token: "API token", wrongToken: "Wrong token. API token", failed: (status) => `failed (${status})`,
+  },
+  de: {
+    title: "zeropower einrichten", back: "← Übersicht", language: "Sprache", meter: "Netzzähler",
+    inverters: "Wechselrichter (OpenDTU / AhoyDTU)", readMeter: "Jetzt lesen", readInverters: "Jetzt lesen",
+    save: "Speichern", add: "Hinzufügen", remove: "Entfernen", reading: "Lese…", saving: "Speichere…",
+    saved: "Gespeichert: der Dienst übernimmt es ohne Neustart.", invalid: "Nicht gespeichert: siehe markierte Felder.",
+    waiting: "Noch nicht eingerichtet: der Dienst wartet darauf.", unknown: "Der Dienst hat sich nicht gemeldet (läuft er?).",
+    yaml: (running) => `In YAML konfiguriert (die Konfigurationsdatei gilt; dort ändern): ${running}`,
+    running: (running) => `Im Browser eingerichtet, läuft: ${running}`,
+    refused: (error) => `Der Dienst hat die gespeicherte Einrichtung nicht übernommen: ${error}`,
+    power: (w) => `Netzleistung jetzt: ${w} W`, noPower: (error) => `Kein Messwert: ${error}`,
+    heard: (name, w, reachable) => `${name}: ${w} W${reachable === false ? " (nicht erreichbar)" : ""}`,
+    notHeard: (name, s) => `${name}: von der DTU kam in ${s} s nichts`,
+    token: "API-Token", wrongToken: "Falsches Token. API-Token", failed: (status) => `fehlgeschlagen (${status})`,
+  },
+};
+
+const browserLanguage = navigator.languages.find((tag) => /^(de|en)\b/i.test(tag))?.slice(0, 2).toLowerCase();
+let lang = localStorage.getItem("zeropower-language") ?? browserLanguage ?? "en";
+const t = (key, ...args) => {
+  const text = TEXTS[lang][key];
+  return typeof text === "function" ? text(...args) : text;
+};
+const number = (value) => new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }).format(value);
+
+let schemas = {};
+const resolve = (schema) => (schema.$ref ? schemas[schema.$ref.split("/").pop()] : schema);
+// An optional field is anyOf [X, null]: X, and whether null is allowed.
+function unwrap(schema) {
+  const options = schema.anyOf?.filter((option) => option.type !== "null");
+  if (options?.length === 1) return { schema: { ...resolve(options[0]), description: schema.description }, nullable: true };
+  return { schema: resolve(schema), nullable: false };
+}
+
+// A form node: its element, and a function giving its value as JSON. `loc` is pydantic's error location.
+function field(name, raw, value, loc, errors) {
+  const { schema, nullable } = unwrap(raw);
+  if (schema.oneOf && schema.discriminator) return union(name, schema, value, loc, errors);
+  if (schema.type === "object" && schema.properties) return object(name, schema, value ?? {}, loc, errors);
+  if (schema.type === "array" && resolve(schema.items).properties) return list(name, schema, value ?? [], loc, errors);
+  const label = document.createElement("label");
+  const caption = document.createElement("span");
+  caption.textContent = name;
+  let input;
+  if (schema.enum) {
+    input = document.createElement("select");
+    for (const option of [...(nullable ? [""] : []), ...schema.enum]) input.add(new Option(option, option));
+  } else {
+    input = document.createElement("input");
+    input.type = schema.type === "boolean" ? "checkbox" : schema.type === "number" || schema.type === "integer" ? "number"
+      : schema.format === "password" ? "password" : "text";
+    if (input.type === "number") input.step = "any";
+  }
+  input.name = loc.join(".");
+  const shown = value === undefined ? schema.default ?? raw.default : value;
+  if (input.type === "checkbox") input.checked = Boolean(shown);
+  else input.value = Array.isArray(shown) ? shown.join(", ") : shown ?? "";
+  label.append(caption, input);
+  if (schema.description ?? raw.description) {
+    const help = document.createElement("small");
+    help.className = "help";
+    help.textContent = schema.description ?? raw.description;
+    label.append(help);
+  }
+  errors.set(input.name, label);
+  const get = () => {
+    if (input.type === "checkbox") return input.checked;
+    const text = input.value.trim();
+    if (text === "") return nullable ? null : undefined;
+    if (schema.type === "array") return text.split(",").map((item) => Number(item.trim()));
+    if (input.type === "number") return Number(text);
+    return text;
+  };
+  return { element: label, get };
+}
+
+function object(name, schema, value, loc, errors) {
+  const box = document.createElement(loc.length ? "fieldset" : "div");
+  if (loc.length) box.append(Object.assign(document.createElement("legend"), { textContent: name }));
+  const children = Object.entries(schema.properties).filter(([key, property]) => !(key === "type" && property.const))
+    .map(([key, property]) => [key, field(key, property, value[key], [...loc, key], errors)]);
+  for (const [, child] of children) box.append(child.element);
+  errors.set(loc.join("."), box);
+  const get = () => Object.fromEntries(children.map(([key, child]) => [key, child.get()]).filter(([, v]) => v !== undefined));
+  return { element: box, get };
+}
+
+// A union chosen by `type` (pydantic's loc carries the chosen type: driver.shelly_gen2.url).
+function union(name, schema, value, loc, errors) {
+  const box = document.createElement("fieldset");
+  box.append(Object.assign(document.createElement("legend"), { textContent: name }));
+  const select = document.createElement("select");
+  select.name = [...loc, "type"].join(".");
+  const mapping = schema.discriminator.mapping;
+  for (const type of Object.keys(mapping)) select.add(new Option(type, type));
+  // what is stored, else the driver the settings default to (the first of the union), but a real meter over "sim"
+  const first = Object.keys(mapping).find((type) => mapping[type] === schema.oneOf[0].$ref);
+  select.value = value?.type ?? (first === "sim" && mapping.shelly_gen2 ? "shelly_gen2" : first);
+  const label = document.createElement("label");
+  label.append(Object.assign(document.createElement("span"), { textContent: "type" }), select);
+  const holder = document.createElement("div");
+  box.append(label, holder);
+  let current;
+  const show = () => {
+    const variant = schemas[mapping[select.value].split("/").pop()];
+    current = object(select.value, variant, value?.type === select.value ? value : {}, [...loc, select.value], errors);
+    holder.replaceChildren(...current.element.childNodes);
+  };
+  select.addEventListener("change", show);
+  show();
+  return { element: box, get: () => ({ type: select.value, ...current.get() }) };
+}
+
+function list(name, schema, value, loc, errors) {
+  const box = document.createElement("fieldset");
+  box.append(Object.assign(document.createElement("legend"), { textContent: name }));
+  const items = [];
+  const holder = document.createElement("div");
+  const add = (item) => {
+    const node = object(`${name} ${items.length + 1}`, resolve(schema.items), item, [...loc, items.length], errors);
+    const remove = Object.assign(document.createElement("button"), { type: "button", textContent: t("remove") });
+    remove.addEventListener("click", () => { items.splice(items.indexOf(node), 1); node.element.remove(); });
+    node.element.append(remove);
+    items.push(node);
+    holder.append(node.element);
+  };
+  for (const item of value.length ? value : [{}]) add(item);
+  const more = Object.assign(document.createElement("button"), { type: "button", textContent: t("add") });
+  more.addEventListener("click", () => add({}));
+  box.append(holder, more);
+  errors.set(loc.join("."), box);
+  return { element: box, get: () => items.map((item) => item.get()) };
+}
+
+// Send JSON; with a token configured, ask for it on a 401 (again while it is wrong) and keep it in localStorage.
+async function send(method, path, body) {
+  for (;;) {
+    const token = localStorage.getItem("zeropower-token");
+    const headers = { "Content-Type": "application/json" };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const response = await fetch(path, { method, headers, body: JSON.stringify(body) });
+    if (response.status !== 401) return response;
+    localStorage.removeItem("zeropower-token");
+    const entered = prompt(t(token ? "wrongToken" : "token"));
+    if (!entered) return response;
+    localStorage.setItem("zeropower-token", entered);
+  }
+}
+
+const cards = {};  // section -> {card, form node, errors}
+
+function showSource(card, info) {
+  const source = card.querySelector(".source");
+  const status = info.status;
+  source.classList.toggle("error", Boolean(status?.error));
+  source.textContent = !status ? t("unknown") : status.source === "yaml" ? t("yaml", status.running)
+    : status.error ? t("refused", status.error) : status.source === "setup" ? t("running", status.running) : t("waiting");
+  for (const control of card.querySelectorAll("form input, form select, form button, .actions button")) {
+    control.disabled = !info.editable;
+  }
+}
+
+function build(info) {
+  const card = document.getElementById(info.section);
+  const errors = new Map();
+  const node = object("", schemas[card.dataset.schema], info.config ?? {}, [], errors);
+  card.querySelector("form").replaceChildren(node.element);
+  cards[info.section] = { card, node, errors, info };
+  showSource(card, info);
+}
+
+function clearErrors(entry) {
+  for (const old of entry.card.querySelectorAll(".field-error")) old.remove();
+}
+
+// pydantic's 422: each problem next to its field (its loc without "body"), else under the form.
+function showErrors(entry, detail) {
+  for (const problem of Array.isArray(detail) ? detail : [{ loc: [], msg: String(detail) }]) {
+    const loc = problem.loc.filter((part, i) => i > 0 || part !== "body");
+    let target;
+    for (let n = loc.length; n >= 0 && !target; n -= 1) target = entry.errors.get(loc.slice(0, n).join("."));
+    const message = Object.assign(document.createElement("span"), { className: "field-error", textContent: problem.msg });
+    (target ?? entry.card.querySelector("form")).append(message);
+  }
+}
+
+async function act(section, kind) {
+  const entry = cards[section];
+  const result = entry.card.querySelector(".result");
+  clearErrors(entry);
+  result.classList.remove("error");
+  result.textContent = t(kind === "read" ? "reading" : "saving");
+  const response = await send(kind === "read" ? "POST" : "PUT", `/api/setup/${section}${kind === "read" ? "/read" : ""}`,
+    entry.node.get());
+  const answer = await response.json().catch(() => ({ detail: response.statusText }));
+  if (!response.ok) {
+    result.classList.add("error");
+    result.textContent = response.status === 422 ? t("invalid") : `${t("failed", response.status)}: ${answer.detail}`;
+    if (response.status === 422) showErrors(entry, answer.detail);
+    return;
+  }
+  if (kind === "save") {
+    result.textContent = t("saved");
+    entry.info = answer;
+    showSource(entry.card, answer);
+  } else if (section === "meter") {
+    result.classList.toggle("error", answer.power_w === null);
+    result.textContent = answer.power_w === null ? t("noPower", answer.error) : t("power", number(answer.power_w));
+  } else {
+    result.classList.toggle("error", answer.inverters.some((inverter) => !inverter.heard));
+    result.textContent = answer.inverters.map((inverter) => (inverter.heard
+      ? t("heard", inverter.name, inverter.state.power_w === null ? "?" : number(inverter.state.power_w), inverter.state.reachable)
+      : t("notHeard", inverter.name, number(answer.waited_s)))).join("\n");
+  }
+}
+
+// The page's texts in the language chosen; the forms keep what was typed.
+function translate() {
+  document.documentElement.lang = lang;
+  for (const element of document.querySelectorAll("[data-text]")) element.textContent = t(element.dataset.text);
+  for (const element of document.querySelectorAll("[data-label]")) element.setAttribute("aria-label", t(element.dataset.label));
+  for (const button of document.getElementById("languages").children) button.setAttribute("aria-pressed", button.value === lang);
+  for (const entry of Object.values(cards)) showSource(entry.card, entry.info);
+}
+
+async function load() {
+  translate();
+  schemas = (await (await fetch("/openapi.json")).json()).components.schemas;
+  for (const info of await (await fetch("/api/setup")).json()) build(info);
+  translate();
+}
+
+for (const button of document.getElementById("languages").children) {
+  button.addEventListener("click", () => {
+    lang = button.value;
+    localStorage.setItem("zeropower-language", lang);
+    translate();
+  });
+}
+for (const card of document.querySelectorAll("[data-section]")) {
+  card.querySelector(".read").addEventListener("click", () => act(card.dataset.section, "read"));
+  card.querySelector(".save").addEventListener("click", () => act(card.dataset.section, "save"));
+}
+load();
