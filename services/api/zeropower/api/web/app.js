@@ -8,7 +8,7 @@ const SERIES = ["grid_w", "output_w", "limit_w", "heater_w"];  // the chart's li
 const TEXTS = {
   en: {
     connecting: "connecting…", live: "live", reconnecting: "reconnecting…", disconnected: "disconnected: reload",
-    language: "Language", zeroExport: "Zero export", on: "ON", off: "OFF",
+    language: "Language", setup: "Setup", zeroExport: "Zero export", on: "ON", off: "OFF",
     switchOn: "Switch on", switchOff: "Switch off", switchingOn: "switching on…", switchingOff: "switching off…",
     modes: { regulating: "regulating", paused: "paused", "fail-safe": "fail-safe", "dry-run": "dry-run", idle: "idle" },
     power: "Power", grid: "Grid", output: "Output", limit: "Limit", target: "Target", diverters: "Diverters",
@@ -36,7 +36,7 @@ const TEXTS = {
   },
   de: {
     connecting: "verbinde…", live: "live", reconnecting: "verbinde erneut…", disconnected: "getrennt: Seite neu laden",
-    language: "Sprache", zeroExport: "Nulleinspeisung", on: "EIN", off: "AUS",
+    language: "Sprache", setup: "Einrichtung", zeroExport: "Nulleinspeisung", on: "EIN", off: "AUS",
     switchOn: "Einschalten", switchOff: "Ausschalten", switchingOn: "wird eingeschaltet…",
     switchingOff: "wird ausgeschaltet…",
     modes: { regulating: "regelt", paused: "pausiert", "fail-safe": "Sicherheitsmodus", "dry-run": "Probebetrieb",
