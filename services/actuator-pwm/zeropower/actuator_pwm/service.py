@@ -10,9 +10,22 @@ import time
 
 from zeropower.actuator_pwm.cadence import CadenceMonitor
 from zeropower.actuator_pwm.energy import EnergyCounter, EnergyFileError
-from zeropower.actuator_pwm.outputs import OutputError, PwmOutput, open_output
+from zeropower.actuator_pwm.outputs import (
+    OutputError,
+    Publish,
+    PwmOutput,
+    RpiGpioConfig,
+    SimOutputConfig,
+    SysfsConfig,
+    open_output,
+)
 from zeropower.actuator_pwm.policy import Clock, DutyPolicy
-from zeropower.actuator_pwm.settings import ActuatorPwmServiceSettings, ActuatorPwmSettings
+from zeropower.actuator_pwm.settings import (
+    SETUP_ACTUATOR_ID,
+    ActuatorPwmServiceSettings,
+    ActuatorPwmSettings,
+    ActuatorPwmSetup,
+)
 from zeropower.shared.actuator import ActuatorStateReporter, live_setpoints
 from zeropower.shared.change_log import ChangeLogger
 from zeropower.shared.messages import (
@@ -22,6 +35,7 @@ from zeropower.shared.messages import (
 )
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
 from zeropower.shared.service import run_service
+from zeropower.shared.setup import SetupSection
 from zeropower.shared.topics import Topics, actuator_service_id
 
 log = logging.getLogger("zeropower.actuator_pwm")
@@ -67,14 +81,17 @@ class PwmActuatorService:
         bus.subscribe(topics.actuator_setpoints(settings.actuator_id), self._on_setpoints)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Announce the load, then drive the output and report until ``stop`` is set."""
-        await self._bus.publish(
-            self._topics.actuator_announce(self._settings.actuator_id), self._announcement(), retain=True
-        )
-        async with asyncio.TaskGroup() as group:
-            loop = group.create_task(self._loop())
-            await stop.wait()
-            loop.cancel()
+        """Announce the load, then drive the output and report until ``stop`` is set; then stop reading setpoints."""
+        try:
+            await self._bus.publish(
+                self._topics.actuator_announce(self._settings.actuator_id), self._announcement(), retain=True
+            )
+            async with asyncio.TaskGroup() as group:
+                loop = group.create_task(self._loop())
+                await stop.wait()
+                loop.cancel()
+        finally:  # a new setup replaces this one: its setpoints no longer move this output
+            self._bus.unsubscribe(self._topics.actuator_setpoints(self._settings.actuator_id), self._on_setpoints)
 
     async def close(self) -> None:
         """Duty 0 and release the output, then save the energy counter and publish the final device state."""
@@ -202,39 +219,88 @@ class PwmActuatorService:
 
 
 async def run(settings: ActuatorPwmServiceSettings, stop: asyncio.Event) -> None:
-    """Run one actuator instance until ``stop`` is set; the output is at duty 0 whenever this returns."""
-    config = settings.actuator_pwm
+    """Run one actuator instance until ``stop`` is set: as configured, or as each setup from the browser.
+
+    The output is at duty 0 whenever this returns, and a setup's output is at duty 0 and closed before the
+    next setup's output is opened.
+    """
+    configured = settings.actuator_pwm
     topics = Topics(settings.mqtt.topic_prefix)
-    bus = MqttBus.for_service(settings.mqtt, actuator_service_id(config.actuator_id))
-    try:
-        energy = EnergyCounter.load(config.energy_path)
-        output = await open_output(
-            config.output, topics=topics, publish=lambda topic, text: bus.publish(topic, text, retain=True)
-        )
-    except (OutputError, EnergyFileError) as error:
-        log.error("cannot start: %s", error)
-        raise SystemExit(EXIT_START_ERROR) from None
-    log.info(
-        "actuator %s: %s (%g W) on %s, %s mapping, %.1f Wh diverted so far",
-        config.actuator_id,
-        config.name,
-        config.rated_w,
-        output.description,
-        config.mapping.type,
-        energy.energy_wh,
+    service_id = actuator_service_id(configured.actuator_id if configured is not None else SETUP_ACTUATOR_ID)
+    bus = MqttBus.for_service(settings.mqtt, service_id)
+
+    async def publish(topic: str, text: str) -> bool:
+        return await bus.publish(topic, text, retain=True)
+
+    opened: tuple[EnergyCounter, PwmOutput] | None = None
+    if configured is not None:  # the config file's output must open, or the service does not start
+        try:
+            opened = await open_load(configured, topics, publish)
+        except (OutputError, EnergyFileError) as error:
+            log.error("cannot start: %s", error)
+            raise SystemExit(EXIT_START_ERROR) from None
+    device_ids: set[str] = set()
+
+    async def drive(config: ActuatorPwmSettings, drive_stop: asyncio.Event) -> None:
+        nonlocal opened
+        for gone in sorted(device_ids - {config.device_id}):  # not in the new setup: its state is cleared
+            await bus.publish(topics.device_state(config.actuator_id, gone), b"", retain=True)
+        device_ids.clear()
+        device_ids.add(config.device_id)
+        energy, output = opened if opened is not None else await open_load(config, topics, publish)
+        opened = None
+        service = PwmActuatorService(config, bus, topics, output, energy)
+        try:
+            log.info(
+                "actuator %s: %s (%g W) on %s, %s mapping, %.1f Wh diverted so far",
+                config.actuator_id,
+                config.name,
+                config.rated_w,
+                output.description,
+                config.mapping.type,
+                energy.energy_wh,
+            )
+            await service.run(drive_stop)
+        finally:  # duty 0 and the output released before the next setup opens its own
+            await service.close()
+
+    section = SetupSection(
+        bus,
+        topics,
+        service_id=service_id,
+        section=SERVICE_NAME,
+        model=ActuatorPwmSetup,
+        configured=configured,
+        describe=describe,
+        log=log,
     )
-    service = PwmActuatorService(config, bus, topics, output, energy)
-    bus_stop = asyncio.Event()  # the bus outlives the service: the final duty 0 still goes out
+    bus_stop = asyncio.Event()  # the bus outlives the output: the final duty 0 still goes out
     async with asyncio.TaskGroup() as group:
         bus_task = group.create_task(bus.run(bus_stop))
         try:
-            await service.run(stop)
+            await section.serve(stop, drive)
         finally:
-            try:
-                await service.close()
-            finally:
-                bus_stop.set()
-                await bus_task  # offline goes out even when the service failed
+            bus_stop.set()
+            await bus_task  # offline goes out even when the service failed
+
+
+async def open_load(config: ActuatorPwmSettings, topics: Topics, publish: Publish) -> tuple[EnergyCounter, PwmOutput]:
+    """The energy counter and the output of ``config``; OutputError or EnergyFileError when one cannot be used."""
+    energy = EnergyCounter.load(config.energy_path)
+    return energy, await open_output(config.output, topics=topics, publish=publish)
+
+
+def describe(config: ActuatorPwmSettings) -> str:
+    """The load, its output and mapping, e.g. ``Heater (2000 W) on sim output heater, linear mapping``."""
+    match config.output:
+        case RpiGpioConfig(pin=pin, frequency_hz=hz):
+            where = f"RPi.GPIO GPIO{pin} at {hz:g} Hz"
+        case SysfsConfig(chip=chip, channel=channel, frequency_hz=hz):
+            where = f"sysfs pwmchip{chip}/pwm{channel} at {hz:g} Hz"
+        case SimOutputConfig(output_id=output_id):
+            where = f"sim output {output_id}"
+    disabled = "" if config.enabled else " (disabled)"
+    return f"{config.name} ({config.rated_w:g} W){disabled} on {where}, {config.mapping.type} mapping"
 
 
 def main() -> None:

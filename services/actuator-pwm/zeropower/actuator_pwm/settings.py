@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from zeropower.actuator_pwm.mapping import LinearMapping, MappingConfig
-from zeropower.actuator_pwm.outputs import OutputConfig
+from zeropower.actuator_pwm.outputs import OutputConfig, SysfsConfig
 from zeropower.shared.settings import ServiceSettings, StrictModel
 
 _ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
@@ -65,7 +66,37 @@ class ActuatorPwmSettings(StrictModel):
         return self.energy_file or Path("var/actuator-pwm") / f"{self.actuator_id}-energy.json"
 
 
+#: The id of the instance set up in the browser (an instance without its section in the config file).
+SETUP_ACTUATOR_ID = "heater"
+
+
+class ActuatorPwmSetup(ActuatorPwmSettings):
+    """The section as set up in the browser: the same settings, for the one instance with the default id.
+
+    Paths stay out of the browser's reach: the energy counter lives in its default file and a sysfs output
+    under /sys/class/pwm (both are files the service writes).
+    """
+
+    @model_validator(mode="after")
+    def _setup_instance(self) -> Self:
+        if self.actuator_id != SETUP_ACTUATOR_ID:
+            raise ValueError(
+                f"actuator_id: the instance set up in the browser is {SETUP_ACTUATOR_ID!r}; "
+                "configure others in the config file"
+            )
+        if self.energy_file is not None:
+            raise ValueError("energy_file: set up in the browser, the counter stays in its default file")
+        default_root = SysfsConfig.model_fields["root"].default
+        if isinstance(self.output, SysfsConfig) and self.output.root != default_root:
+            raise ValueError(f"output.root: set up in the browser, a sysfs output is under {default_root}")
+        return self
+
+
 class ActuatorPwmServiceSettings(ServiceSettings):
     """Settings of the actuator-pwm service."""
 
-    actuator_pwm: ActuatorPwmSettings = Field(description="The actuator, its load and its PWM output.")
+    actuator_pwm: ActuatorPwmSettings | None = Field(
+        None,
+        description="The actuator, its load and its PWM output; unset: set up in the browser (the retained setup "
+        f"topic) as actuator {SETUP_ACTUATOR_ID!r}, waiting until then.",
+    )
