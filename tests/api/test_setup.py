@@ -10,11 +10,14 @@ import pytest
 
 from tests.helpers import MqttProbe, service_running
 from tests.meter.conftest import FakeDevice
+from zeropower.actuator_pwm.service import run as run_heater
+from zeropower.actuator_pwm.settings import ActuatorPwmServiceSettings
 from zeropower.api import setup_probes
 from zeropower.api.setup_secrets import HIDDEN, hide_url_secrets, restore_secrets
 from zeropower.meter.drivers.shelly_gen2 import ShellyGen2Config
 from zeropower.meter.service import run as run_meter
 from zeropower.meter.settings import MeterServiceSettings, MeterSettings
+from zeropower.shared.messages import SetpointCommand
 from zeropower.shared.topics import OpenDtuTopics, Topics
 
 TOKEN = "s3cret-token"
@@ -163,3 +166,68 @@ async def test_reading_inverters_now_shows_their_telemetry_or_that_none_came(api
         assert (other["device_id"], other["heard"], other["state"]) == ("1", False, None)
         assert 1.5 <= read["waited_s"] <= 3.0
         assert all(not topic.startswith("solar/") for topic, _ in gateway.bus._subscriptions)  # unsubscribed
+
+
+def heater(output_id: str = "boiler", **extra) -> dict:
+    return {"rated_w": 2000, "output": {"type": "sim", "output_id": output_id}, **extra}
+
+
+async def test_a_heater_set_up_through_the_api_is_driven(api_client, mqtt_settings, probe, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the energy counter of a heater set up in the browser: its default file
+    topics = Topics(mqtt_settings.topic_prefix)
+    async with (
+        api_client(token=TOKEN) as (client, _),
+        service_running(run_heater, ActuatorPwmServiceSettings(mqtt=mqtt_settings)),
+    ):
+        await wait_for_source(client, "actuator_pwm", "waiting")
+        shown = section(await client.get("/api/setup"), "actuator_pwm")
+        assert (shown["editable"], shown["config"], shown["status"]["running"]) == (True, None, None)
+
+        assert (await client.put("/api/setup/actuator_pwm", json=heater())).status_code == 401
+        refusals = {
+            "rated_w": (heater(rated_w="2000"), ["body", "rated_w"]),  # strict: a form sends a number as a number
+            "energy_file": (heater(energy_file="/etc/passwd"), ["body"]),
+            "actuator_id": (heater(actuator_id="boiler"), ["body"]),
+            "pin": (
+                {"rated_w": 2000, "output": {"type": "rpi_gpio", "pin": 99}},
+                ["body", "output", "rpi_gpio", "pin"],
+            ),
+        }
+        for name, (body, loc) in refusals.items():
+            refused = await client.put("/api/setup/actuator_pwm", json=body, headers=AUTH)
+            assert refused.status_code == 422, name
+            assert refused.json()["detail"][0]["loc"] == loc, name
+            assert name in json.dumps(refused.json()["detail"]), name
+        assert not probe.on(topics.setup("actuator_pwm"))
+
+        saved = await client.put("/api/setup/actuator_pwm", json=heater(name="Boiler"), headers=AUTH)
+        assert saved.status_code == 200, saved.text
+        config = saved.json()["config"]
+        assert (config["name"], config["setpoint_timeout_s"], config["mapping"]) == (
+            "Boiler",
+            45.0,
+            {"type": "linear", "min_duty": 0.0, "max_duty": 1.0},
+        )  # the defaults filled in
+        async with MqttProbe(mqtt_settings.port) as late:
+            stored = await late.wait_for(topics.setup("actuator_pwm"))
+        assert stored.retain is True
+        await wait_for_source(client, "actuator_pwm", "setup")
+        running = section(await client.get("/api/setup"), "actuator_pwm")["status"]["running"]
+        assert running == "Boiler (2000 W) on sim output boiler, linear mapping"
+        await probe.wait_for(topics.actuator_state("heater"), lambda m: b'"waiting"' in m.payload)
+        command = SetpointCommand(setpoints_w={"heater": 500})
+        await probe.publish(topics.actuator_setpoints("heater"), command.model_dump_json())
+        await probe.wait_for(topics.sim_pwm_duty("boiler"), lambda m: m.text == "0.25")
+
+
+async def test_a_heater_in_the_config_file_refuses_setup(api_client, mqtt_settings, tmp_path):
+    configured = {"rated_w": 2000, "output": {"type": "sim"}, "energy_file": str(tmp_path / "energy.json")}
+    async with (
+        api_client(token=TOKEN) as (client, _),
+        service_running(run_heater, ActuatorPwmServiceSettings(mqtt=mqtt_settings, actuator_pwm=configured)),
+    ):
+        await wait_for_source(client, "actuator_pwm", "yaml")
+        assert section(await client.get("/api/setup"), "actuator_pwm")["editable"] is False
+        refused = await client.put("/api/setup/actuator_pwm", json=heater(), headers=AUTH)
+        assert refused.status_code == 409
+        assert refused.json()["detail"] == "actuator_pwm is configured in the config file (YAML wins): change it there"

@@ -17,6 +17,8 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from zeropower.actuator_opendtu.settings import SETUP_ACTUATOR_ID, ActuatorOpenDtuSetup
+from zeropower.actuator_pwm.settings import SETUP_ACTUATOR_ID as SETUP_HEATER_ID
+from zeropower.actuator_pwm.settings import ActuatorPwmSetup
 from zeropower.api.errors import error_responses
 from zeropower.api.events import WEB_DIR
 from zeropower.api.setup_probes import InvertersReadBody, MeterReadBody, read_inverters, read_meter
@@ -39,6 +41,7 @@ class Section:
 SECTIONS = {
     "meter": Section(MeterSettings, "meter"),
     "actuator_opendtu": Section(ActuatorOpenDtuSetup, actuator_service_id(SETUP_ACTUATOR_ID)),
+    "actuator_pwm": Section(ActuatorPwmSetup, actuator_service_id(SETUP_HEATER_ID)),
 }
 
 
@@ -157,6 +160,19 @@ def install_setup(
         """Validate actuator-opendtu's section and store it (retained): the actuator runs it without a restart."""
         return await save(request, "actuator_opendtu")
 
+    @app.put(
+        "/api/setup/actuator_pwm",
+        dependencies=security,
+        responses={**unauthorized, **error_responses(400, 413, 503), 409: {"description": "Configured in YAML."}},
+    )
+    async def put_heater_setup(request: Request, body: ActuatorPwmSetup) -> SectionSetupBody:
+        """Validate the heater's section (actuator-pwm) and store it (retained): the actuator switches to it.
+
+        Without a restart, the previous output at duty 0 and closed first; whether the output opened is in the
+        actuator's setup status.
+        """
+        return await save(request, "actuator_pwm")
+
     async def save(request: Request, name: str) -> SectionSetupBody:
         status = store.status.get(name)
         if status is not None and status.source == "yaml":
@@ -183,4 +199,4 @@ def install_setup(
         config, _ = await section_body(request, "actuator_opendtu")
         return await read_inverters(cast(ActuatorOpenDtuSetup, config), store.bus)
 
-    return {put_meter_setup, put_actuator_setup, read_meter_setup, read_inverters_setup}
+    return {put_meter_setup, put_actuator_setup, put_heater_setup, read_meter_setup, read_inverters_setup}
