@@ -42,6 +42,8 @@ def parse_setup(model: type[ConfigT], section: str, payload: bytes) -> ConfigT:
         data = json.loads(payload)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:  # the payload itself is not shown: it may hold one
         raise ValueError(f"not JSON ({type(error).__name__} at position {getattr(error, 'pos', 0)})") from None
+    except RecursionError:  # e.g. 60,000 nested brackets, well within the size limit
+        raise ValueError("nested too deeply to be a setup") from None
     if not isinstance(data, dict):
         raise ValueError(f"not a JSON object of the {section} section")
     try:
