@@ -1,12 +1,16 @@
 "use strict";
 // The setup page: one form per section, built from the API's OpenAPI schema (the services' own settings
-// models), filled with what is stored; "read it now" tests it, "save" stores it (retained) for the service.
+// models), filled with what is stored; "read it now" tests it, "save" stores it (retained) for the service, and
+// the service's own verdict (running it, or why not) shows as soon as it reports.
 
 // Every text of the page, per language; a function takes what the text tells.
 const TEXTS = {
   en: {
     title: "zeropower setup", back: "← Overview", language: "Language", meter: "Grid meter",
-    inverters: "Inverters (OpenDTU / AhoyDTU)", readMeter: "Read it now", readInverters: "Read it now",
+    inverters: "Inverters (OpenDTU / AhoyDTU)", heater: "Heater (PWM output)",
+    heaterNote: "There is no test that switches the heater on. After saving, the actuator opens the output at duty 0 "
+      + "(the previous one is switched off and closed first) and the line above says whether that worked.",
+    readMeter: "Read it now", readInverters: "Read it now",
     save: "Save", add: "Add", remove: "Remove", reading: "Reading…", saving: "Saving…",
     saved: "Saved: the service takes it up without a restart.", invalid: "Not saved: see the fields marked.",
     waiting: "Not set up yet: the service waits for this setup.", unknown: "The service has not reported (is it running?).",
@@ -20,7 +24,10 @@ const TEXTS = {
   },
   de: {
     title: "zeropower einrichten", back: "← Übersicht", language: "Sprache", meter: "Netzzähler",
-    inverters: "Wechselrichter (OpenDTU / AhoyDTU)", readMeter: "Jetzt lesen", readInverters: "Jetzt lesen",
+    inverters: "Wechselrichter (OpenDTU / AhoyDTU)", heater: "Heizstab (PWM-Ausgang)",
+    heaterNote: "Es gibt keinen Test, der den Heizstab einschaltet. Nach dem Speichern öffnet der Aktor den Ausgang "
+      + "mit Tastgrad 0 (der bisherige wird zuerst ausgeschaltet und geschlossen); die Zeile darüber sagt, ob das klappte.",
+    readMeter: "Jetzt lesen", readInverters: "Jetzt lesen",
     save: "Speichern", add: "Hinzufügen", remove: "Entfernen", reading: "Lese…", saving: "Speichere…",
     saved: "Gespeichert: der Dienst übernimmt es ohne Neustart.", invalid: "Nicht gespeichert: siehe markierte Felder.",
     waiting: "Noch nicht eingerichtet: der Dienst wartet darauf.", unknown: "Der Dienst hat sich nicht gemeldet (läuft er?).",
@@ -220,8 +227,10 @@ async function act(section, kind) {
   }
   if (kind === "save") {
     result.textContent = t("saved");
+    const before = JSON.stringify(entry.info.status);
     entry.info = answer;
     showSource(entry.card, answer);
+    followStatus(section, before);
   } else if (section === "meter") {
     result.classList.toggle("error", answer.power_w === null);
     result.textContent = answer.power_w === null ? t("noPower", answer.error) : t("power", number(answer.power_w));
@@ -230,6 +239,17 @@ async function act(section, kind) {
     result.textContent = answer.inverters.map((inverter) => (inverter.heard
       ? t("heard", inverter.name, inverter.state.power_w === null ? "?" : number(inverter.state.power_w), inverter.state.reachable)
       : t("notHeard", inverter.name, number(answer.waited_s)))).join("\n");
+  }
+}
+
+// After a save: GET /api/setup until the service's status changed (it runs the setup, or says why not), 10 s at most.
+async function followStatus(section, before) {
+  for (let tries = 0; tries < 20; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const info = (await (await fetch("/api/setup")).json()).find((item) => item.section === section);
+    cards[section].info = info;
+    showSource(cards[section].card, info);
+    if (JSON.stringify(info.status) !== before) return;
   }
 }
 
@@ -257,7 +277,7 @@ for (const button of document.getElementById("languages").children) {
   });
 }
 for (const card of document.querySelectorAll("[data-section]")) {
-  card.querySelector(".read").addEventListener("click", () => act(card.dataset.section, "read"));
+  card.querySelector(".read")?.addEventListener("click", () => act(card.dataset.section, "read"));
   card.querySelector(".save").addEventListener("click", () => act(card.dataset.section, "save"));
 }
 load();
