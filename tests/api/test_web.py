@@ -5,20 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Dialog, Page, expect
 
 from tests.api.payloads import HEATER, PWM, consumer_state, controller_state, pwm_announcement
-from tests.browser import chromium_page, needs_chromium
-from tests.helpers import REPO, MqttProbe, wait_until
-from zeropower.api.app import create_app
-from zeropower.api.gateway import Gateway
+from tests.browser import needs_chromium
+from tests.helpers import REPO, MqttProbe
 from zeropower.api.settings import ApiSettings
 from zeropower.controller.settings import ControllerTunables
 from zeropower.shared.messages import ActuatorAnnouncement, DeviceInfo, DeviceState, GridReading
@@ -29,58 +24,6 @@ TIMEOUT_MS = 10_000
 TOKEN = "s3cret"
 
 pytestmark = needs_chromium
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def api_settings() -> ApiSettings:
-    """The app's settings (a test parametrizes it to set a token)."""
-    return ApiSettings()
-
-
-@pytest.fixture
-async def base_url(mqtt_settings: MqttSettings, api_settings: ApiSettings) -> AsyncIterator[str]:
-    """The real app (gateway connected to the test's Mosquitto) served by uvicorn on a free port."""
-    gateway = Gateway(mqtt_settings)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(gateway, api_settings),
-        host="127.0.0.1",
-        port=port,
-        lifespan="off",
-        log_level="warning",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    stop = asyncio.Event()
-    gateway_task = asyncio.create_task(gateway.run(stop))
-    server_task = asyncio.create_task(server.serve())
-    try:
-        await asyncio.wait_for(gateway.bus.connected.wait(), 10)
-        await wait_until(lambda: server.started)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(server_task, gateway_task), 10)
-
-
-@pytest.fixture
-def locale() -> str:
-    """The browser's language (a test parametrizes it)."""
-    return "en-US"
-
-
-@pytest.fixture
-async def page(base_url: str, locale: str) -> AsyncIterator[Page]:
-    """A page in headless Chromium (the system's, never a downloaded one), 390 px wide like a phone."""
-    async with chromium_page(base_url, TIMEOUT_MS, locale) as page:
-        yield page
 
 
 def announcement(actuator_id: str, *devices: DeviceInfo) -> str:
