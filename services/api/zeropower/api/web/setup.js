@@ -49,8 +49,43 @@ const t = (key, ...args) => {
 };
 const number = (value) => new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }).format(value);
 
+// The forms' texts (setup-texts.json): a label per field, German help per English description, names of the
+// choices. Whatever is missing shows as the field's name, its English description, the bare value.
+let fieldTexts = { labels: {}, items: {}, choices: {}, help: {} };
+const fieldLabel = (model, name) => (fieldTexts.labels[`${model}.${name}`] ?? fieldTexts.labels[name])?.[lang] ?? name;
+const itemLabel = (name, n) => `${fieldTexts.items[name]?.[lang] ?? name} ${n}`;
+const helpText = (description) => (lang === "en" ? description : fieldTexts.help[description] ?? description);
+const choiceText = (value) => {
+  const name = fieldTexts.choices[value]?.[lang];
+  return !name || name === value ? value : `${name} (${value})`;
+};
+
+// A caption, help or option that translate() fills in again in the language chosen.
+function caption(model, name) {
+  const span = Object.assign(document.createElement("span"), { textContent: fieldLabel(model, name) });
+  Object.assign(span.dataset, { model, field: name });
+  return span;
+}
+function help(description) {
+  const small = Object.assign(document.createElement("small"), { className: "help", textContent: helpText(description) });
+  small.dataset.help = description;
+  return small;
+}
+function choice(value) {
+  const option = new Option(choiceText(value), value);
+  option.dataset.choice = value;
+  return option;
+}
+function legend(model, name, n) {
+  const element = document.createElement("legend");
+  Object.assign(element.dataset, n === undefined ? { model, field: name } : { item: name, n });
+  element.textContent = n === undefined ? fieldLabel(model, name) : itemLabel(name, n);
+  return element;
+}
+
 let schemas = {};
-const resolve = (schema) => (schema.$ref ? schemas[schema.$ref.split("/").pop()] : schema);
+const refName = (ref) => (typeof ref === "string" ? ref : ref?.$ref)?.split("/").pop();
+const resolve = (schema) => (schema.$ref ? schemas[refName(schema)] : schema);
 // An optional field is anyOf [X, null]: X, and whether null is allowed.
 function unwrap(schema) {
   const options = schema.anyOf?.filter((option) => option.type !== "null");
@@ -59,18 +94,21 @@ function unwrap(schema) {
 }
 
 // A form node: its element, and a function giving its value as JSON. `loc` is pydantic's error location.
-function field(name, raw, value, loc, errors) {
+// `model` is the schema's name the field belongs to (a label may be the model's own: MeterSettings.driver).
+function field(model, name, raw, value, loc, errors) {
   const { schema, nullable } = unwrap(raw);
-  if (schema.oneOf && schema.discriminator) return union(name, schema, value, loc, errors);
-  if (schema.type === "object" && schema.properties) return object(name, schema, value ?? {}, loc, errors);
-  if (schema.type === "array" && resolve(schema.items).properties) return list(name, schema, value ?? [], loc, errors);
+  if (schema.oneOf && schema.discriminator) return union(model, name, schema, value, loc, errors);
+  if (schema.type === "object" && schema.properties) {
+    const ref = refName(raw) ?? refName(raw.anyOf?.find((option) => option.$ref));
+    return object(ref ?? model, schema, value ?? {}, loc, errors, legend(model, name));
+  }
+  if (schema.type === "array" && resolve(schema.items).properties) return list(model, name, schema, value ?? [], loc, errors);
   const label = document.createElement("label");
-  const caption = document.createElement("span");
-  caption.textContent = name;
   let input;
   if (schema.enum) {
     input = document.createElement("select");
-    for (const option of [...(nullable ? [""] : []), ...schema.enum]) input.add(new Option(option, option));
+    if (nullable) input.add(new Option("", ""));
+    for (const option of schema.enum) input.add(choice(option));
   } else {
     input = document.createElement("input");
     input.type = schema.type === "boolean" ? "checkbox" : schema.type === "number" || schema.type === "integer" ? "number"
@@ -81,13 +119,8 @@ function field(name, raw, value, loc, errors) {
   const shown = value === undefined ? schema.default ?? raw.default : value;
   if (input.type === "checkbox") input.checked = Boolean(shown);
   else input.value = Array.isArray(shown) ? shown.join(", ") : shown ?? "";
-  label.append(caption, input);
-  if (schema.description ?? raw.description) {
-    const help = document.createElement("small");
-    help.className = "help";
-    help.textContent = schema.description ?? raw.description;
-    label.append(help);
-  }
+  label.append(caption(model, name), input);
+  if (schema.description ?? raw.description) label.append(help(schema.description ?? raw.description));
   errors.set(input.name, label);
   const get = () => {
     if (input.type === "checkbox") return input.checked;
@@ -100,11 +133,12 @@ function field(name, raw, value, loc, errors) {
   return { element: label, get };
 }
 
-function object(name, schema, value, loc, errors) {
-  const box = document.createElement(loc.length ? "fieldset" : "div");
-  if (loc.length) box.append(Object.assign(document.createElement("legend"), { textContent: name }));
+// The model's fields; in a fieldset under `title` (a legend) when given.
+function object(model, schema, value, loc, errors, title) {
+  const box = document.createElement(title ? "fieldset" : "div");
+  if (title) box.append(title);
   const children = Object.entries(schema.properties).filter(([key, property]) => !(key === "type" && property.const))
-    .map(([key, property]) => [key, field(key, property, value[key], [...loc, key], errors)]);
+    .map(([key, property]) => [key, field(model, key, property, value[key], [...loc, key], errors)]);
   for (const [, child] of children) box.append(child.element);
   errors.set(loc.join("."), box);
   const get = () => Object.fromEntries(children.map(([key, child]) => [key, child.get()]).filter(([, v]) => v !== undefined));
@@ -112,24 +146,31 @@ function object(name, schema, value, loc, errors) {
 }
 
 // A union chosen by `type` (pydantic's loc carries the chosen type: driver.shelly_gen2.url).
-function union(name, schema, value, loc, errors) {
+// Its legend and description, then the type (with the chosen variant's description) and the variant's fields.
+function union(model, name, schema, value, loc, errors) {
   const box = document.createElement("fieldset");
-  box.append(Object.assign(document.createElement("legend"), { textContent: name }));
+  box.append(legend(model, name));
+  if (schema.description) box.append(help(schema.description));
   const select = document.createElement("select");
   select.name = [...loc, "type"].join(".");
   const mapping = schema.discriminator.mapping;
-  for (const type of Object.keys(mapping)) select.add(new Option(type, type));
+  for (const type of Object.keys(mapping)) select.add(choice(type));
   // what is stored, else the driver the settings default to (the first of the union), but a real meter over "sim"
   const first = Object.keys(mapping).find((type) => mapping[type] === schema.oneOf[0].$ref);
   select.value = value?.type ?? (first === "sim" && mapping.shelly_gen2 ? "shelly_gen2" : first);
   const label = document.createElement("label");
-  label.append(Object.assign(document.createElement("span"), { textContent: "type" }), select);
+  const typeHelp = help("");  // the chosen variant's own description, if it has one
+  label.append(caption(model, "type"), select, typeHelp);
   const holder = document.createElement("div");
   box.append(label, holder);
   let current;
   const show = () => {
-    const variant = schemas[mapping[select.value].split("/").pop()];
-    current = object(select.value, variant, value?.type === select.value ? value : {}, [...loc, select.value], errors);
+    const variantName = refName(mapping[select.value]);
+    const variant = schemas[variantName];
+    typeHelp.dataset.help = variant.properties.type?.description ?? "";
+    typeHelp.textContent = helpText(typeHelp.dataset.help);
+    typeHelp.hidden = !typeHelp.dataset.help;
+    current = object(variantName, variant, value?.type === select.value ? value : {}, [...loc, select.value], errors);
     holder.replaceChildren(...current.element.childNodes);
   };
   select.addEventListener("change", show);
@@ -137,21 +178,30 @@ function union(name, schema, value, loc, errors) {
   return { element: box, get: () => ({ type: select.value, ...current.get() }) };
 }
 
-function list(name, schema, value, loc, errors) {
+// A button whose text translate() sets in the language chosen.
+function textButton(key) {
+  const button = Object.assign(document.createElement("button"), { type: "button", textContent: t(key) });
+  button.dataset.text = key;
+  return button;
+}
+
+function list(model, name, schema, value, loc, errors) {
   const box = document.createElement("fieldset");
-  box.append(Object.assign(document.createElement("legend"), { textContent: name }));
+  box.append(legend(model, name));
+  if (schema.description) box.append(help(schema.description));
   const items = [];
   const holder = document.createElement("div");
   const add = (item) => {
-    const node = object(`${name} ${items.length + 1}`, resolve(schema.items), item, [...loc, items.length], errors);
-    const remove = Object.assign(document.createElement("button"), { type: "button", textContent: t("remove") });
+    const node = object(refName(schema.items), resolve(schema.items), item, [...loc, items.length], errors,
+      legend(model, name, items.length + 1));
+    const remove = textButton("remove");
     remove.addEventListener("click", () => { items.splice(items.indexOf(node), 1); node.element.remove(); });
     node.element.append(remove);
     items.push(node);
     holder.append(node.element);
   };
   for (const item of value.length ? value : [{}]) add(item);
-  const more = Object.assign(document.createElement("button"), { type: "button", textContent: t("add") });
+  const more = textButton("add");
   more.addEventListener("click", () => add({}));
   box.append(holder, more);
   errors.set(loc.join("."), box);
@@ -189,7 +239,7 @@ function showSource(card, info) {
 function build(info) {
   const card = document.getElementById(info.section);
   const errors = new Map();
-  const node = object("", schemas[card.dataset.schema], info.config ?? {}, [], errors);
+  const node = object(card.dataset.schema, schemas[card.dataset.schema], info.config ?? {}, [], errors);
   card.querySelector("form").replaceChildren(node.element);
   cards[info.section] = { card, node, errors, info };
   showSource(card, info);
@@ -259,12 +309,22 @@ function translate() {
   for (const element of document.querySelectorAll("[data-text]")) element.textContent = t(element.dataset.text);
   for (const element of document.querySelectorAll("[data-label]")) element.setAttribute("aria-label", t(element.dataset.label));
   for (const button of document.getElementById("languages").children) button.setAttribute("aria-pressed", button.value === lang);
+  for (const element of document.querySelectorAll("form [data-field]")) {
+    element.textContent = fieldLabel(element.dataset.model, element.dataset.field);
+  }
+  for (const element of document.querySelectorAll("form [data-item]")) {
+    element.textContent = itemLabel(element.dataset.item, element.dataset.n);
+  }
+  for (const element of document.querySelectorAll("form [data-help]")) element.textContent = helpText(element.dataset.help);
+  for (const option of document.querySelectorAll("form option[data-choice]")) option.text = choiceText(option.dataset.choice);
   for (const entry of Object.values(cards)) showSource(entry.card, entry.info);
 }
 
 async function load() {
   translate();
-  schemas = (await (await fetch("/openapi.json")).json()).components.schemas;
+  const [openapi, texts] = await Promise.all([fetch("/openapi.json"), fetch("/web/setup-texts.json")]);
+  schemas = (await openapi.json()).components.schemas;
+  if (texts.ok) fieldTexts = await texts.json();  // without it: field names and English descriptions
   for (const info of await (await fetch("/api/setup")).json()) build(info);
   translate();
 }
