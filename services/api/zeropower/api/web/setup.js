@@ -324,7 +324,7 @@ async function load() {
   translate();
   const [openapi, texts] = await Promise.all([fetch("/openapi.json"), fetch("/web/setup-texts.json")]);
   schemas = (await openapi.json()).components.schemas;
-  if (texts.ok) fieldTexts = await texts.json();  // without it: field names and English descriptions
+  if (texts.ok) fieldTexts = await texts.json().catch(() => fieldTexts);  // else: names, English descriptions
   for (const info of await (await fetch("/api/setup")).json()) build(info);
   translate();
 }
