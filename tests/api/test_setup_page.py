@@ -140,3 +140,17 @@ async def test_a_field_not_yet_translated_shows_its_name_and_english_description
     await expect(caption(page, "poll_interval_s")).to_have_text("poll_interval_s")
     await expect(page.locator('label:has([name="poll_interval_s"]) > .help')).to_have_text(english)
     assert await page.evaluate(UNTRANSLATED_JS, ["de", []]) == ["label poll_interval_s", f"help {english}"]
+
+
+async def test_an_error_of_the_chosen_variant_as_a_whole_is_shown_in_its_group(base_url: str, page: Page):
+    """pydantic locates a rule across a variant's fields at the variant (``driver.tasmota``), not at a field."""
+    await page.goto("/setup")
+    meter = page.locator("#meter")
+    await meter.locator('[name="driver.type"]').select_option("tasmota")
+    await meter.locator('[name="driver.tasmota.url"]').fill("http://192.168.1.60")
+    await meter.locator('[name="driver.tasmota.power_key"]').fill("curr_w")
+    await meter.locator('[name="driver.tasmota.energy_import_key"]').fill("Total_in")  # without the export counter
+    await meter.get_by_role("button", name="Save").click()
+    error = meter.locator("fieldset .field-error")
+    await expect(error).to_contain_text("set both energy_import_key and energy_export_key, or neither")
+    await expect(error).to_be_visible()

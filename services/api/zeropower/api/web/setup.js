@@ -172,6 +172,9 @@ function union(model, name, schema, value, loc, errors) {
     typeHelp.hidden = !typeHelp.dataset.help;
     current = object(variantName, variant, value?.type === select.value ? value : {}, [...loc, select.value], errors);
     holder.replaceChildren(...current.element.childNodes);
+    // the variant's own errors (a rule across its fields: loc driver.tasmota) under its fields, not in its
+    // emptied box
+    errors.set([...loc, select.value].join("."), holder);
   };
   select.addEventListener("change", show);
   show();
