@@ -91,3 +91,15 @@ async def test_json_nested_beyond_the_parser_is_not_json(device, http, kind):
     device.json(path, "[" * 100_000)
     with pytest.raises(MeterError, match=r"is not JSON: '\[\[\["):
         await make(config, http).read()
+
+
+@pytest.mark.parametrize("kind", DRIVERS)
+async def test_a_description_never_shows_credentials_in_the_url(http, kind):
+    """Descriptions go into logs, stale readings' errors and the retained setup status that every service reads."""
+    config, _ = config_and_path(kind, "http://admin:hunter2@192.168.1.50")
+    if kind == "http_json":
+        config = config.model_copy(update={"url": "http://admin:hunter2@192.168.1.50/json?apikey=s3cret"})
+    description = make(config, http).description
+    assert "192.168.1.50" in description
+    assert "hunter2" not in description
+    assert "s3cret" not in description

@@ -31,7 +31,7 @@ class JsonHttp:
 
     async def get_json(self, url: str, params: Mapping[str, str] | None = None) -> Any:
         """GET ``url`` and decode its JSON answer (``NaN`` literals decode to floats, checked later)."""
-        shown = _without_credentials(url)
+        shown = shown_url(url)
         try:
             async with asyncio.timeout(self._timeout_s):
                 response = await self._client.get(
@@ -74,10 +74,13 @@ def make_auth(kind: HttpAuthKind, username: str | None, password: SecretStr | No
     return None
 
 
-def _without_credentials(url: str) -> str:
-    """The URL without user info or query (Tasmota takes its password as a query parameter)."""
-    parsed = httpx.URL(url)
-    return str(parsed.copy_with(username=None, password=None, query=None))
+def shown_url(url: HttpUrl | str) -> str:
+    """A URL as logs, errors and descriptions show it: without user info, query or trailing slash.
+
+    User info and query may hold secrets: ``http://admin:pw@host``, Tasmota's ``?password=``, an ``?apikey=``.
+    """
+    parsed = httpx.URL(str(url))
+    return str(parsed.copy_with(username=None, password=None, query=None)).rstrip("/")
 
 
 def base_url(url: HttpUrl) -> str:

@@ -8,7 +8,7 @@ import httpx
 from pydantic import Field, HttpUrl, SecretStr
 
 from zeropower.meter.device_time import DeviceTime, parse_device_time
-from zeropower.meter.http import JsonHttp, base_url
+from zeropower.meter.http import JsonHttp, base_url, shown_url
 from zeropower.meter.key_path import resolve
 from zeropower.meter.reading import MeterError, MeterValues, finite_number, watts
 from zeropower.shared.settings import StrictModel
@@ -38,7 +38,7 @@ class HomeAssistantMeter:
         self._url = f"{base_url(config.url)}/api/states/{config.entity_id}"
         headers = {"Authorization": f"Bearer {config.token.get_secret_value()}"}
         self._http = JsonHttp(client, timeout_s, headers=headers)
-        self.description = f"Home Assistant {base_url(config.url)} ({config.entity_id})"
+        self.description = f"Home Assistant {shown_url(config.url)} ({config.entity_id})"
 
     async def read(self) -> MeterValues:
         """Grid power in W, positive = import (after ``invert``), with the entity's last report time.

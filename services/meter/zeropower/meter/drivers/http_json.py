@@ -7,7 +7,7 @@ from typing import Any, Literal, Self
 import httpx
 from pydantic import Field, HttpUrl, SecretStr, model_validator
 
-from zeropower.meter.http import HttpAuthKind, JsonHttp, make_auth, secret_value
+from zeropower.meter.http import HttpAuthKind, JsonHttp, make_auth, secret_value, shown_url
 from zeropower.meter.key_path import KeyPath, resolve
 from zeropower.meter.reading import MeterValues, PowerUnit, finite_number, watts
 from zeropower.shared.settings import StrictModel
@@ -49,7 +49,7 @@ class HttpJsonMeter:
         token = secret_value(config.token)
         headers = {"Authorization": f"Bearer {token}"} if config.auth == "bearer" and token else None
         self._http = JsonHttp(client, timeout_s, make_auth(config.auth, config.username, config.password), headers)
-        self.description = f"HTTP JSON {self._url} ({config.path})"
+        self.description = f"HTTP JSON {shown_url(self._url)} ({config.path})"
 
     async def read(self) -> MeterValues:
         """Grid power in W, positive = import (after unit conversion and ``invert``)."""

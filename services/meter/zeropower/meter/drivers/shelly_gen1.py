@@ -17,7 +17,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, HttpUrl, SecretStr
 
-from zeropower.meter.http import JsonHttp, base_url, secret_value
+from zeropower.meter.http import JsonHttp, base_url, secret_value, shown_url
 from zeropower.meter.key_path import resolve
 from zeropower.meter.reading import (
     MeterError,
@@ -57,7 +57,7 @@ class ShellyGen1Meter:
         self._http = JsonHttp(client, timeout_s, auth)
         which = "total_power" if config.channel is None else f"emeter {config.channel}"
         self.netted_counters = config.channel is not None
-        self.description = f"Shelly Gen1 {base_url(config.url)} ({which})"
+        self.description = f"Shelly Gen1 {shown_url(config.url)} ({which})"
 
     async def read(self) -> MeterValues:
         """Grid power in W, positive = import (``total_power``, or the configured emeter's ``power`` and counters)."""

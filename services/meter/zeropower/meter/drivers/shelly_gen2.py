@@ -23,7 +23,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, HttpUrl, SecretStr
 
-from zeropower.meter.http import JsonHttp, base_url, secret_value
+from zeropower.meter.http import JsonHttp, base_url, secret_value, shown_url
 from zeropower.meter.key_path import resolve
 from zeropower.meter.reading import MeterError, MeterValues, PhaseValues, RawValue, finite_number, optional_number
 from zeropower.meter.timing import unless_stopped, wait_for_stop
@@ -86,7 +86,7 @@ class ShellyGen2Meter:
         component = "EM" if config.profile == "triphase" else "EM1"
         self._component = component
         self.netted_counters = component == "EM1" and config.energy
-        self.description = f"Shelly Gen2 {base_url(config.url)} ({component} {config.channel})"
+        self.description = f"Shelly Gen2 {shown_url(config.url)} ({component} {config.channel})"
         self._energy_problem = ChangeLogger(log, f"{self.description} energy counters")
         self._counters: tuple[RawValue, RawValue, float] | None = None  # import, export, when read (monotonic)
 

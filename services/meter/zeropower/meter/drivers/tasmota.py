@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import Field, HttpUrl, SecretStr, model_validator
 
-from zeropower.meter.http import JsonHttp, base_url, secret_value
+from zeropower.meter.http import JsonHttp, base_url, secret_value, shown_url
 from zeropower.meter.key_path import resolve
 from zeropower.meter.reading import (
     WH_PER_UNIT,
@@ -84,7 +84,7 @@ class TasmotaMeter:
             self._terms = [(config.power_key, 1.0)]
         else:  # the validator ensures both keys are set
             self._terms = [(str(config.import_key), 1.0), (str(config.export_key), -1.0)]
-        self.description = f"Tasmota {base_url(config.url)} ({config.prefix})"
+        self.description = f"Tasmota {shown_url(config.url)} ({config.prefix})"
 
     async def read(self) -> MeterValues:
         """Grid power in W, positive = import (the power key, or import minus export; after unit and invert)."""

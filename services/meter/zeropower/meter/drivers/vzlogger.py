@@ -8,7 +8,7 @@ import httpx
 from pydantic import Field, HttpUrl
 
 from zeropower.meter.device_time import unix_time
-from zeropower.meter.http import JsonHttp, base_url
+from zeropower.meter.http import JsonHttp, base_url, shown_url
 from zeropower.meter.key_path import resolve
 from zeropower.meter.reading import MeterError, MeterValues, finite_number
 from zeropower.shared.settings import StrictModel
@@ -31,7 +31,7 @@ class VzloggerMeter:
         self._uuid = config.uuid
         self._url = f"{base_url(config.url)}/{config.uuid}"
         self._http = JsonHttp(client, timeout_s)
-        self.description = f"vzlogger {base_url(config.url)} (channel {config.uuid})"
+        self.description = f"vzlogger {shown_url(config.url)} (channel {config.uuid})"
 
     async def read(self) -> MeterValues:
         """Grid power in W, positive = import, with vzlogger's own time of the value (watched for change).
