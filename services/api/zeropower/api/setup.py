@@ -32,16 +32,34 @@ from zeropower.shared.topics import Topics, actuator_service_id
 
 @dataclass(frozen=True)
 class Section:
-    """A section that can be set up in the browser: its settings model and the service that reads it."""
+    """A section that can be set up in the browser.
+
+    Its settings model, the service that reads it, and what storing it does (the PUT endpoint's description).
+    """
 
     model: type[BaseModel]
     service_id: str
+    stored: str
 
 
 SECTIONS = {
-    "meter": Section(MeterSettings, "meter"),
-    "actuator_opendtu": Section(ActuatorOpenDtuSetup, actuator_service_id(SETUP_ACTUATOR_ID)),
-    "actuator_pwm": Section(ActuatorPwmSetup, actuator_service_id(SETUP_HEATER_ID)),
+    "meter": Section(
+        MeterSettings,
+        "meter",
+        "Validate the meter's section and store it (retained): the meter service runs it without a restart.",
+    ),
+    "actuator_opendtu": Section(
+        ActuatorOpenDtuSetup,
+        actuator_service_id(SETUP_ACTUATOR_ID),
+        "Validate actuator-opendtu's section and store it (retained): the actuator runs it without a restart.",
+    ),
+    "actuator_pwm": Section(
+        ActuatorPwmSetup,
+        actuator_service_id(SETUP_HEATER_ID),
+        "Validate the heater's section (actuator-pwm) and store it (retained): the actuator switches to it "
+        "without a restart, the previous output at duty 0 and closed first; whether the output opened is in "
+        "the actuator's setup status.",
+    ),
 }
 
 
@@ -142,36 +160,21 @@ def install_setup(
         """Every section that can be set up in the browser: where it comes from and what is stored."""
         return [store.body(name) for name in SECTIONS]
 
-    @app.put(
-        "/api/setup/meter",
-        dependencies=security,
-        responses={**unauthorized, **error_responses(400, 413, 503), 409: {"description": "Configured in YAML."}},
-    )
-    async def put_meter_setup(request: Request, body: MeterSettings) -> SectionSetupBody:
-        """Validate the meter's section and store it (retained): the meter service runs it without a restart."""
-        return await save(request, "meter")
+    def put_setup(name: str, section: Section) -> Callable[..., Awaitable[SectionSetupBody]]:
+        """The PUT endpoint of one section; its body typed with the section's model, for the page's forms."""
 
-    @app.put(
-        "/api/setup/actuator_opendtu",
-        dependencies=security,
-        responses={**unauthorized, **error_responses(400, 413, 503), 409: {"description": "Configured in YAML."}},
-    )
-    async def put_actuator_setup(request: Request, body: ActuatorOpenDtuSetup) -> SectionSetupBody:
-        """Validate actuator-opendtu's section and store it (retained): the actuator runs it without a restart."""
-        return await save(request, "actuator_opendtu")
+        async def put_section_setup(request: Request, body: section.model) -> SectionSetupBody:
+            return await save(request, name)
 
-    @app.put(
-        "/api/setup/actuator_pwm",
-        dependencies=security,
-        responses={**unauthorized, **error_responses(400, 413, 503), 409: {"description": "Configured in YAML."}},
-    )
-    async def put_heater_setup(request: Request, body: ActuatorPwmSetup) -> SectionSetupBody:
-        """Validate the heater's section (actuator-pwm) and store it (retained): the actuator switches to it.
+        return app.put(
+            f"/api/setup/{name}",
+            dependencies=security,
+            responses={**unauthorized, **error_responses(400, 413, 503), 409: {"description": "Configured in YAML."}},
+            operation_id=f"put_{name}_setup",
+            description=section.stored,
+        )(put_section_setup)
 
-        Without a restart, the previous output at duty 0 and closed first; whether the output opened is in the
-        actuator's setup status.
-        """
-        return await save(request, "actuator_pwm")
+    puts = {put_setup(name, section) for name, section in SECTIONS.items()}
 
     async def save(request: Request, name: str) -> SectionSetupBody:
         status = store.status.get(name)
@@ -199,4 +202,4 @@ def install_setup(
         config, _ = await section_body(request, "actuator_opendtu")
         return await read_inverters(cast(ActuatorOpenDtuSetup, config), store.bus)
 
-    return {put_meter_setup, put_actuator_setup, put_heater_setup, read_meter_setup, read_inverters_setup}
+    return puts | {read_meter_setup, read_inverters_setup}
