@@ -69,13 +69,6 @@ const TEXTS = {
     token: "API-Token", wrongToken: "Falsches Token. API-Token", failed: (status) => `fehlgeschlagen (${status})`,
   },
 };
-// The one chosen on the page, else the browser's first German or English language, else English.
-const browserLanguage = navigator.languages.find((tag) => /^(de|en)\b/i.test(tag))?.slice(0, 2).toLowerCase();
-let lang = localStorage.getItem("zeropower-language") ?? browserLanguage ?? "en";
-const t = (key, ...args) => {
-  const text = TEXTS[lang][key];
-  return typeof text === "function" ? text(...args) : text;
-};
 
 const $ = (id) => document.getElementById(id);
 // Numbers as the language writes them ("1.234,5" in German); no minus before a value rounded to 0.
@@ -119,12 +112,6 @@ function translate() {
     show(current);
     drawChart();
   }
-}
-
-function chooseLanguage(chosen) {
-  lang = chosen;
-  localStorage.setItem("zeropower-language", lang);
-  translate();
 }
 
 // PUT JSON; with a token configured, ask for it on a 401 (again while it is wrong) and keep it in localStorage.

@@ -41,12 +41,6 @@ const TEXTS = {
   },
 };
 
-const browserLanguage = navigator.languages.find((tag) => /^(de|en)\b/i.test(tag))?.slice(0, 2).toLowerCase();
-let lang = localStorage.getItem("zeropower-language") ?? browserLanguage ?? "en";
-const t = (key, ...args) => {
-  const text = TEXTS[lang][key];
-  return typeof text === "function" ? text(...args) : text;
-};
 const number = (value) => new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }).format(value);
 
 // The forms' texts (setup-texts.json): a label per field, German help per English description, names of the
@@ -333,11 +327,7 @@ async function load() {
 }
 
 for (const button of document.getElementById("languages").children) {
-  button.addEventListener("click", () => {
-    lang = button.value;
-    localStorage.setItem("zeropower-language", lang);
-    translate();
-  });
+  button.addEventListener("click", () => chooseLanguage(button.value));
 }
 for (const card of document.querySelectorAll("[data-section]")) {
   card.querySelector(".read")?.addEventListener("click", () => act(card.dataset.section, "read"));
