@@ -20,7 +20,7 @@ from zeropower.recorder.mapping import Mapper
 from zeropower.recorder.rules import default_rules
 from zeropower.shared.messages import ControllerState, DeviceInfo, DeviceState, GridReading
 from zeropower.shared.settings import MqttSettings
-from zeropower.shared.topics import Topics
+from zeropower.shared.topics import Topics, actuator_service_id
 
 
 class Clocks:
@@ -86,6 +86,20 @@ def test_values_nobody_vouches_for_are_gaps_not_repeated():
     (sample,) = ring.since(0)
     assert (sample.grid_w, sample.output_w, sample.limit_w, sample.heater_w) == (None, None, None, None)
     assert not history(clocks).covers(0)  # an empty ring covers nothing
+
+
+def test_a_heater_whose_actuator_went_offline_is_a_gap_not_its_last_draw():
+    """Killed (its last will says offline), actuator-pwm's retained state keeps its last draw: not a measurement."""
+    clocks = Clocks()
+    ring = history(clocks)
+    gone = snapshot()
+    gone.availability[actuator_service_id(PWM)] = "offline"
+    ring.record(gone)
+    (sample,) = ring.since(0)
+    assert sample.heater_w is None
+    assert gone.diverter_power_w() is None
+    gone.availability[actuator_service_id(PWM)] = "online"
+    assert gone.diverter_power_w() == 500.0
 
 
 def test_a_wall_clock_set_back_keeps_the_samples_in_order():

@@ -123,8 +123,6 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
         for key, device in sorted(snapshot.devices.items()):
             described = {"kind": snapshot.kind(key), "name": snapshot.name(key)}
             actuators.setdefault(key[0], {})[key[1]] = {**device.model_dump(), **described}
-        consumers = snapshot.consumers().values()
-        diverter_power = [device.power_w for device in consumers if device.power_w is not None]
         received_at = snapshot.grid_received_at
         return {
             "timestamp": time.time(),
@@ -141,7 +139,7 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
             "output_w": controller.output_w if controller else None,
             "consumption_w": controller.consumption_w if controller else None,
             "setpoints_w": controller.setpoints_w if controller else {},
-            "diverter_power_w": sum(diverter_power) if diverter_power else None,
+            "diverter_power_w": snapshot.diverter_power_w(),
             "energy_today": asdict(gateway.energy.totals()),
             "actuators": actuators,
             "availability": dict(sorted(snapshot.availability.items())),

@@ -74,6 +74,18 @@ class Snapshot:
         """The states of the consumer devices (diverters), sorted by key."""
         return {key: state for key, state in sorted(self.devices.items()) if self.kind(key) == "consumer"}
 
+    def diverter_power_w(self) -> float | None:
+        """The diverters' draw now, None when none reports one.
+
+        Only those whose actuator is not offline count: a killed actuator's retained state keeps its last draw.
+        """
+        powers = [
+            state.power_w
+            for (actuator_id, _), state in self.consumers().items()
+            if state.power_w is not None and self.availability.get(actuator_service_id(actuator_id)) != "offline"
+        ]
+        return sum(powers) if powers else None
+
 
 class Gateway:
     """One MQTT connection: subscribes to the system's state and publishes the API's commands."""

@@ -36,13 +36,12 @@ def sample_of(snapshot: Snapshot, wall: float, monotonic: float) -> Sample:
     grid = snapshot.grid
     grid_fresh = snapshot.grid_received_at is not None and monotonic - snapshot.grid_received_at <= GRID_STALE_S
     controller = snapshot.controller if snapshot.availability.get("controller") == "online" else None
-    heater = [device.power_w for device in snapshot.consumers().values() if device.power_w is not None]
     return Sample(
         t=wall,
         grid_w=grid.power_w if grid is not None and grid_fresh else None,
         output_w=controller.output_w if controller else None,
         limit_w=controller.limit_w if controller else None,
-        heater_w=sum(heater) if heater else None,
+        heater_w=snapshot.diverter_power_w(),
     )
 
 
