@@ -87,15 +87,19 @@ class SetupStore:
     def install(self) -> None:
         """Subscribe to every section's setup and status topic."""
         for name, section in SECTIONS.items():
-            self.bus.subscribe(self.topics.setup(name), self._on_setup)
+            self.bus.subscribe(self.topics.setup(name), self._setup_of(name))
             self.bus.subscribe(self.topics.setup_status(section.service_id), self._on_status)
 
-    async def _on_setup(self, message: IncomingMessage) -> None:
-        name = message.topic.rpartition("/")[2]
-        if message.payload:
-            self.stored[name] = message.payload
-        else:
-            self.stored.pop(name, None)
+    def _setup_of(self, name: str) -> Callable[[IncomingMessage], Awaitable[None]]:
+        """The handler of one section's setup topic: keeps what is stored (an empty payload: none)."""
+
+        async def on_setup(message: IncomingMessage) -> None:
+            if message.payload:
+                self.stored[name] = message.payload
+            else:
+                self.stored.pop(name, None)
+
+        return on_setup
 
     async def _on_status(self, message: IncomingMessage) -> None:
         if message.payload:  # a status the API cannot read fails this handler, logged by the bus once a minute
