@@ -368,7 +368,8 @@ class ZeroExportController:
         """
         current = sum(d.setpoint_w or 0.0 for d in consumers)
         if not self.settings.divert and not inverters_take_over:
-            self._set_all(consumers, now, inverter=lambda d: d.info.max_w)
+            for device in consumers:
+                self._set(device, 0.0, now)
             return "diverters switched off"
         if not self.settings.divert:  # any import above the target is released whole (it cannot turn into export)
             wanted = current - max(error_w, 0.0)
