@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := shared services/meter services/controller services/actuator-opendtu services/actuator-pwm services/recorder services/sim services/api
+PACKAGES := shared services/meter services/controller services/actuator-opendtu services/actuator-pwm services/actuator-battery services/recorder services/sim services/api
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
 .PHONY: install demo test bench lint format system-deps clean

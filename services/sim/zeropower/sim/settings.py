@@ -121,6 +121,23 @@ class HeaterSettings(StrictModel):
     phase: Phase = Field("a", description="Grid phase it is connected to: a, b or c.")
 
 
+class BatterySettings(StrictModel):
+    """A home battery: its cells, its inverter's limits and how fast it follows a new power."""
+
+    name: str = Field("battery", pattern=r"^[^#+/]+$", description="Name, for the docs and logs.")
+    capacity_wh: float = Field(2000.0, gt=0, description="Usable energy between 0 and 100 % state of charge in Wh.")
+    soc_pct: float = Field(50.0, ge=0, le=100, description="State of charge at the start in %.")
+    max_charge_w: float = Field(1200.0, gt=0, description="Highest charging power at its AC terminals in W.")
+    max_discharge_w: float = Field(800.0, gt=0, description="Highest discharging power at its AC terminals in W.")
+    round_trip_efficiency: float = Field(
+        0.9, gt=0, le=1, description="Energy out over energy in; lost half on charging, half on discharging."
+    )
+    dead_time_s: float = Field(1.0, ge=0, description="Time before it starts to follow a new power, in s.")
+    ramp_w_per_s: float = Field(400.0, gt=0, description="How fast its power moves towards a new one, in W/s.")
+    empty_pct: float = Field(5.0, ge=0, lt=100, description="Its BMS stops discharging at this state of charge in %.")
+    phase: Phase = Field("a", description="Grid phase it is connected to: a, b or c.")
+
+
 class ShellySettings(StrictModel):
     """The emulated Shelly Pro 3EM grid meter (HTTP)."""
 

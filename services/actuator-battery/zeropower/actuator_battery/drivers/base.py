@@ -1,0 +1,60 @@
+"""What every battery driver provides, and the state it reads back.
+
+Sign convention everywhere: power in W at the battery's AC (or, for a DC-coupled battery inverter, its output)
+terminals, positive = charging (drawn from the house), negative = discharging (fed to the house).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class BatteryReading:
+    """One read of a battery's own state; None: the device does not report it.
+
+    ``measured_at`` is the monotonic time (s) the driver received the values, for their age.
+    """
+
+    measured_at: float
+    soc_pct: float | None
+    power_w: float | None
+    setpoint_w: float | None = None
+    voltage_v: float | None = None
+    energy_charged_wh: float | None = None
+    energy_discharged_wh: float | None = None
+
+
+class BatteryDriver(Protocol):
+    """One battery reached over its local protocol.
+
+    Drivers raise ``BatteryError`` (with the cause in words) for anything the device did not do or say as
+    documented: unreachable, timeout, a refused write, garbage, a value out of its documented range.
+    """
+
+    #: Seconds the device wants between two power writes (the vendor's pacing; 0: none).
+    min_write_interval_s: float
+
+    async def read(self) -> BatteryReading:
+        """The battery's state now."""
+        ...
+
+    async def set_power(self, power_w: float) -> None:
+        """Charge (positive) or discharge (negative) at ``power_w`` W until told otherwise; 0 = idle.
+
+        The driver clamps nothing: the service passes a setpoint within the device's limits.
+        """
+        ...
+
+    async def release(self) -> None:
+        """Hand the battery back to its own control (its app's or firmware's mode) as far as the protocol allows."""
+        ...
+
+    async def close(self) -> None:
+        """Close connections."""
+        ...
+
+
+class BatteryError(Exception):
+    """The device did not do or say what its protocol documents; the message names the cause."""
