@@ -557,3 +557,30 @@ def test_a_small_change_takes_one_command_a_large_one_moves_every_inverter():
     setpoints = controller.on_grid(grid(clock, -600)).setpoints["opendtu"]  # a 620 W cut: more than one ramps
     assert setpoints[SHADED.device_id] < 150  # in 2 s, so both move
     assert setpoints[INVERTER.device_id] < 300
+
+
+def test_a_storage_device_is_left_out_of_regulation_and_gets_no_setpoint():
+    # Before: every device that was not a consumer was regulated as an inverter, so a battery announced as
+    # storage (min_w -800) would have been given output limits: a discharge command on export.
+    clock = FakeClock()
+    controller = make(clock, target_w=20)
+    battery = DeviceInfo(
+        device_id="bat1",
+        name="battery",
+        kind="storage",
+        min_w=-800,
+        max_w=1200,
+        storage={"capacity_wh": 2000, "min_soc_pct": 10, "max_soc_pct": 95, "response_time_s": 5},
+    )
+    controller.set_actuator("battery", [battery])
+    controller.on_device_state(
+        DeviceState(actuator_id="battery", device_id="bat1", reachable=True, producing=False, power_w=0, soc_pct=50)
+    )
+    controller.on_device_state(telemetry(clock, 600, 800))
+    for power_w in (20, -380, 500):
+        decision = controller.on_grid(grid(clock, power_w))
+        clock.advance(1)
+        assert "battery" not in decision.setpoints
+        assert "bat1" not in decision.state.setpoints_w
+        assert decision.state.mode == "regulating"
+    assert decision.state.limit_w == decision.setpoints["opendtu"][INVERTER.device_id]

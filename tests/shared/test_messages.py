@@ -106,3 +106,46 @@ def test_a_device_may_announce_its_command_budget_within_bounds():
     for bad in ("0", "3601", "120.5", '"120"', "true"):
         with pytest.raises(InvalidMessageError, match="commands_per_hour"):
             parse_message(ActuatorAnnouncement, announcement(f', "commands_per_hour": {bad}'))
+
+
+STORAGE = '"storage": {"capacity_wh": 2000, "min_soc_pct": 10, "max_soc_pct": 95, "response_time_s": 5}'
+
+
+def storage_announcement(min_w: float, *, kind: str = "storage", storage: str = STORAGE) -> str:
+    """An announcement of one device of ``kind`` from ``min_w`` to 1200 W with ``storage`` (empty: none)."""
+    extra = f", {storage}" if storage else ""
+    device = f'{{"device_id": "b", "name": "b", "kind": "{kind}", "min_w": {min_w}, "max_w": 1200{extra}}}'
+    return f'{{"actuator_id": "a", "driver": "x", "devices": [{device}]}}'
+
+
+def test_a_storage_device_announces_its_discharge_limit_as_a_negative_min_w():
+    device = parse_message(ActuatorAnnouncement, storage_announcement(-800)).devices[0]
+    assert (device.kind, device.min_w, device.max_w) == ("storage", -800, 1200)
+    assert device.storage is not None
+    assert (device.storage.capacity_wh, device.storage.min_soc_pct, device.storage.max_soc_pct) == (2000, 10, 95)
+
+
+@pytest.mark.parametrize(
+    ("payload", "cause"),
+    [
+        (storage_announcement(-800, kind="inverter", storage=""), "negative for kind storage only"),
+        (storage_announcement(-800, kind="consumer", storage=""), "negative for kind storage only"),
+        (storage_announcement(0, kind="inverter"), "for kind storage only"),
+        (storage_announcement(-800, storage=""), "must say what it holds"),
+        (storage_announcement(-800, storage=STORAGE.replace('"min_soc_pct": 10', '"min_soc_pct": 95')), "below"),
+        (storage_announcement(-800, storage=STORAGE.replace("2000", "-1")), "capacity_wh"),
+        (storage_announcement(-2e6), "min_w"),
+    ],
+)
+def test_only_a_storage_device_may_go_below_zero_and_it_must_say_what_it_holds(payload, cause):
+    with pytest.raises(InvalidMessageError, match=cause):
+        parse_message(ActuatorAnnouncement, payload)
+
+
+def test_device_state_carries_a_bounded_state_of_charge():
+    base = '{"actuator_id": "a", "device_id": "b", "reachable": true, "producing": false'
+    assert parse_message(DeviceState, base + ', "soc_pct": 42.5}').soc_pct == 42.5
+    assert parse_message(DeviceState, base + "}").soc_pct is None  # older actuators send none
+    for bad in ("-1", "100.1", '"50"', "NaN"):
+        with pytest.raises(InvalidMessageError):
+            parse_message(DeviceState, base + f', "soc_pct": {bad}}}')

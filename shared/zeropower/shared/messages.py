@@ -85,8 +85,9 @@ class GridReading(Message):
         return self.power_w is not None
 
 
-#: inverter: the setpoint is the output limit; consumer: the setpoint is the power to draw (a surplus diverter).
-DeviceKind = Literal["inverter", "consumer"]
+#: inverter: the setpoint is the output limit; consumer: the setpoint is the power to draw (a surplus diverter);
+#: storage: the setpoint is the power at the battery's terminals, positive = charge, negative = discharge.
+DeviceKind = Literal["inverter", "consumer", "storage"]
 
 
 class Pacing(BaseModel):
@@ -110,17 +111,53 @@ class Pacing(BaseModel):
     )
 
 
+class StorageInfo(BaseModel):
+    """What a storage device (a battery) holds and how it answers; its power limits are the device's min_w/max_w."""
+
+    model_config = WIRE
+
+    capacity_wh: float = Field(gt=0, le=MAX_ENERGY_WH, description="Usable energy between 0 and 100 % SoC in Wh.")
+    min_soc_pct: float = Field(
+        ge=0, le=100, description="Reserve: the actuator lets it discharge only above this state of charge, in %."
+    )
+    max_soc_pct: float = Field(
+        ge=0, le=100, description="The actuator lets it charge only below this state of charge, in %."
+    )
+    response_time_s: float = Field(
+        ge=0,
+        le=3600,
+        description="Time from a setpoint to the new power at its terminals (write pacing, dead time, ramp), in s.",
+    )
+
+    @model_validator(mode="after")
+    def _soc_range(self) -> Self:
+        if self.min_soc_pct >= self.max_soc_pct:
+            raise ValueError(f"min_soc_pct ({self.min_soc_pct:g} %) must be below max_soc_pct ({self.max_soc_pct:g} %)")
+        return self
+
+
 class DeviceInfo(BaseModel):
-    """One controllable device as an actuator announces it."""
+    """One controllable device as an actuator announces it.
+
+    For kind ``storage`` the setpoint range runs from ``min_w`` = minus the highest discharge power to ``max_w`` =
+    the highest charge power, and ``storage`` says what it holds; ``min_w`` is negative for storage only.
+    """
 
     model_config = WIRE
 
     device_id: str = Field(description="Unique id, e.g. the inverter serial.")
     name: str = Field(description="Human-readable name.")
     kind: DeviceKind = Field(
-        "inverter", description="What the setpoint means: an inverter's output limit, or a consumer's power draw."
+        "inverter",
+        description="What the setpoint means: an inverter's output limit, a consumer's power draw, or a storage "
+        "device's power at its terminals (positive = charge, negative = discharge).",
     )
-    min_w: float = Field(ge=0, le=MAX_POWER_W, description="Lowest setpoint in W the device accepts.")
+    min_w: float = Field(
+        ge=-MAX_POWER_W,
+        le=MAX_POWER_W,
+        description="Lowest setpoint in W the device accepts; for storage minus its highest discharge power "
+        "(negative for storage only).",
+    )
     max_w: float = Field(gt=0, le=MAX_POWER_W, description="Highest setpoint in W.")
     enabled: bool = Field(True, description="False: the controller leaves this device out.")
     priority: int = Field(0, description="Lower is used first when allocating by priority.")
@@ -133,11 +170,22 @@ class DeviceInfo(BaseModel):
     pacing: Pacing | None = Field(
         None, description="How the actuator spaces commands to the device; None: every change is sent at once."
     )
+    storage: StorageInfo | None = Field(
+        None, description="A storage device's capacity, SoC bounds and response time; set for kind storage only."
+    )
 
     @model_validator(mode="after")
     def _range(self) -> Self:
         if self.min_w > self.max_w:
             raise ValueError(f"min_w ({self.min_w:g} W) must not exceed max_w ({self.max_w:g} W)")
+        if self.kind == "storage":
+            if self.storage is None:
+                raise ValueError("a storage device must say what it holds in 'storage'")
+        else:
+            if self.min_w < 0:
+                raise ValueError(f"min_w ({self.min_w:g} W) may be negative for kind storage only")
+            if self.storage is not None:
+                raise ValueError(f"'storage' is for kind storage only, not {self.kind}")
         return self
 
 
@@ -172,11 +220,20 @@ class DeviceState(Message):
 
     actuator_id: str = Field(description="The actuator that controls it.")
     device_id: str = Field(description="The device's id.")
-    reachable: bool = Field(description="The DTU currently talks to the device.")
-    producing: bool = Field(description="The inverter feeds power (always False for a consumer).")
-    power_w: PowerW | None = Field(None, description="AC output power in W; a consumer's (estimated) power draw.")
+    reachable: bool = Field(description="The DTU (or the actuator itself) currently talks to the device.")
+    producing: bool = Field(
+        description="The inverter feeds power, a storage device discharges (always False for a consumer)."
+    )
+    power_w: PowerW | None = Field(
+        None,
+        description="AC output power in W; a consumer's (estimated) power draw; a storage device's power at its "
+        "terminals (positive = charge, negative = discharge).",
+    )
     dc_power_w: PowerW | None = Field(None, description="DC input power in W.")
-    limit_w: PowerW | None = Field(None, description="Output limit in force on the device in W (its read-back).")
+    limit_w: PowerW | None = Field(
+        None,
+        description="Output limit (a storage device: the power setpoint) in force on the device in W (its read-back).",
+    )
     duty: float | None = Field(None, ge=0, le=1, description="A consumer's PWM duty cycle in force (0-1).")
     energy_wh: EnergyWh | None = Field(
         None,
@@ -187,6 +244,9 @@ class DeviceState(Message):
     last_command_at: UnixTime | None = Field(None, description="Unix time the last setpoint was sent.")
     commands_left: float | None = Field(
         None, ge=0, le=1000, description="Limit commands the actuator's budget holds for the device now (tokens)."
+    )
+    soc_pct: float | None = Field(
+        None, ge=0, le=100, description="A storage device's state of charge in %; None: unknown or too old."
     )
 
 
@@ -225,6 +285,10 @@ class SimState(Message):
     output_w: float = Field(description="Inverters' AC output in W.")
     limit_w: float = Field(description="Sum of the limits in force in W.")
     heater_w: float = Field(0.0, description="The simulated heater's power draw in W (from its PWM duty).")
+    battery_w: float = Field(0.0, description="The simulated battery's power in W (positive = charge, 0 without one).")
+    battery_soc_pct: float | None = Field(
+        None, ge=0, le=100, description="The simulated battery's state of charge in %; None without one."
+    )
     grid_w: float = Field(description="Grid power in W (positive = import).")
     exported_wh: float = Field(description="Energy exported since start in Wh, netted across phases (grid_w < 0).")
     imported_wh: float = Field(description="Energy imported since start in Wh, netted across phases (grid_w > 0).")

@@ -142,7 +142,12 @@ class ZeroExportController:
     # ---- inputs -------------------------------------------------------------------------------
 
     def set_actuator(self, actuator_id: str, devices: list[DeviceInfo]) -> None:
-        """Register (or replace, or with an empty list remove) the devices behind one actuator."""
+        """Register (or replace, or with an empty list remove) the devices behind one actuator.
+
+        Storage devices (batteries) are left out: the regulation drives inverters and consumers only, and a
+        battery regulated as an inverter would be told to discharge (issue 14: their allocation comes later).
+        """
+        devices = [info for info in devices if info.kind != "storage"]
         for device_id in [key for key, dev in self._devices.items() if dev.actuator_id == actuator_id]:
             if device_id not in {info.device_id for info in devices}:
                 del self._devices[device_id]
