@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from zeropower.sim.battery import BatteryModel
 from zeropower.sim.heater import HeaterModel
 from zeropower.sim.inverter import InverterModel
 from zeropower.sim.profiles import PHASES, LoadModel, PhaseValues, PvModel, split_over_phases
@@ -12,7 +13,7 @@ from zeropower.sim.settings import SimSettings
 
 
 class Plant:
-    """Household load, an optional PWM-driven heater and PV feeding Hoymiles inverters; the grid takes the difference.
+    """Household load, an optional heater and battery, PV feeding Hoymiles inverters; the grid takes the difference.
 
     Limit commands go through the DTU's one radio (``Radio``): the inverter takes a limit when the radio
     sends it (its dead time runs from then) and the DTU reads it back (``readback_w``) when acknowledged.
@@ -31,6 +32,7 @@ class Plant:
         self.readback_w = {inverter.serial: inverter.max_w for inverter in settings.inverters}
         self._taken: dict[Transfer, float | None] = {}  # the clamped limit an inverter took from a transfer
         self.heater = HeaterModel(settings.heater) if settings.heater is not None else None
+        self.battery = BatteryModel(settings.battery) if settings.battery is not None else None
         self._total_max_w = sum(inverter.max_w for inverter in settings.inverters)
         self._load_override_w: float | None = None
         self._pv_override_w: float | None = None
@@ -81,6 +83,8 @@ class Plant:
         self.pv_available_w = self._pv.available_w(self.now_s) if forced_pv is None else forced_pv
         for inverter in self.inverters.values():
             inverter.step(self.now_s, dt_s, self.pv_share_w(inverter.serial))
+        if self.battery is not None:
+            self.battery.step(self.now_s, dt_s)
         self._serve()
         for serial, inverter in self.inverters.items():
             if not inverter.powered:  # restarts at 100 %; a command on the air is lost
@@ -109,6 +113,11 @@ class Plant:
         return self.heater.power_w if self.heater is not None else 0.0
 
     @property
+    def battery_w(self) -> float:
+        """The battery's power in W, positive = charging (a load), negative = discharging (0 without one)."""
+        return self.battery.power_w if self.battery is not None else 0.0
+
+    @property
     def output_w(self) -> float:
         """AC output of all inverters in W."""
         return sum(inverter.output_w for inverter in self.inverters.values())
@@ -124,6 +133,8 @@ class Plant:
         grid = list(self.phase_load_w)
         if self.heater is not None:
             grid[PHASES.index(self.heater.settings.phase)] += self.heater.power_w
+        if self.battery is not None:
+            grid[PHASES.index(self.battery.settings.phase)] += self.battery.power_w
         for inverter in self.inverters.values():
             grid[PHASES.index(inverter.settings.phase)] -= inverter.output_w
         a, b, c = grid
@@ -132,4 +143,4 @@ class Plant:
     @property
     def grid_w(self) -> float:
         """Grid power in W, all phases together (positive = import)."""
-        return self.load_w + self.heater_w - self.output_w
+        return self.load_w + self.heater_w + self.battery_w - self.output_w

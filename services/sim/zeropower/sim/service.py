@@ -19,6 +19,7 @@ from zeropower.sim.opendtu import OpenDtuEmulator
 from zeropower.sim.plant import Plant
 from zeropower.sim.settings import SimServiceSettings
 from zeropower.sim.shelly import ShellyEmulator
+from zeropower.sim.zendure import ZendureEmulator
 
 log = logging.getLogger("zeropower.sim")
 
@@ -50,6 +51,8 @@ def sim_state(plant: Plant) -> SimState:
         output_w=round(plant.output_w, 1),
         limit_w=round(plant.limit_w, 1),
         heater_w=round(plant.heater_w, 1),
+        battery_w=round(plant.battery_w, 1),
+        battery_soc_pct=None if plant.battery is None else round(plant.battery.soc_pct, 2),
         grid_w=round(plant.grid_w, 1),
         exported_wh=round(plant.exported_wh, 3),
         imported_wh=round(plant.imported_wh, 3),
@@ -85,6 +88,16 @@ async def run(settings: SimServiceSettings, stop: asyncio.Event) -> None:
         raise SystemExit(
             f"zeropower.sim: cannot serve the Shelly on {sim.shelly.host}:{sim.shelly.port}: {error.strerror}"
         ) from None
+    zendure = ZendureEmulator(plant, sim.zendure) if plant.battery is not None else None
+    if zendure is not None:
+        try:
+            await zendure.start()
+        except OSError as error:
+            await shelly.stop()
+            raise SystemExit(
+                f"zeropower.sim: cannot serve the Zendure on {sim.zendure.host}:{sim.zendure.port}: {error.strerror}"
+            ) from None
+        log.info("battery as Zendure %s on http://%s:%d", sim.zendure.serial, sim.zendure.host, zendure.port)
     log.info(
         "Shelly Pro 3EM on http://%s:%d, OpenDTU on MQTT prefix %s with %s",
         sim.shelly.host,
@@ -100,6 +113,8 @@ async def run(settings: SimServiceSettings, stop: asyncio.Event) -> None:
             group.create_task(publish_states(plant, bus, topics.sim_state(), sim.state_interval_s, stop))
     finally:
         await shelly.stop()
+        if zendure is not None:
+            await zendure.stop()
 
 
 def main() -> None:

@@ -152,6 +152,17 @@ class ShellySettings(StrictModel):
     noise_w: float = Field(2.0, ge=0, description="Standard deviation of the measurement noise per phase in W.")
 
 
+class ZendureSettings(StrictModel):
+    """The emulated Zendure SolarFlow (zenSDK local HTTP API), serving the battery when there is one."""
+
+    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 for every interface).")
+    port: int = Field(8082, ge=0, le=65535, description="Port to listen on (0 = any free port).")
+    serial: str = Field(
+        "HOA1NAH4N230123", pattern=r"^[A-Za-z0-9]+$", description="The device's serial number (sn), needed by writes."
+    )
+    product: str = Field("solarFlow800Pro", description="The product name its report carries.")
+
+
 class OpenDtuSettings(StrictModel):
     """The emulated OpenDTU (MQTT)."""
 
@@ -181,6 +192,12 @@ class SimSettings(StrictModel):
         default_factory=_default_inverters, min_length=1, description="The Hoymiles inverters."
     )
     heater: HeaterSettings | None = Field(None, description="A heater driven by a simulated PWM output; none if unset.")
+    battery: BatterySettings | None = Field(
+        None, description="A home battery, served as a Zendure SolarFlow on HTTP (zendure); none if unset."
+    )
+    zendure: ZendureSettings = Field(
+        default_factory=ZendureSettings, description="The emulated Zendure device (only with a battery)."
+    )
     shelly: ShellySettings = Field(default_factory=ShellySettings, description="The emulated grid meter.")
     opendtu: OpenDtuSettings = Field(default_factory=OpenDtuSettings, description="The emulated OpenDTU.")
 
