@@ -21,7 +21,18 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 #: Every top-level section a zeropower YAML file may have (each service ignores the others').
 KNOWN_SECTIONS = frozenset(
-    {"mqtt", "log_level", "meter", "controller", "actuator_opendtu", "actuator_pwm", "recorder", "api", "sim"}
+    {
+        "mqtt",
+        "log_level",
+        "meter",
+        "controller",
+        "actuator_opendtu",
+        "actuator_pwm",
+        "actuator_battery",
+        "recorder",
+        "api",
+        "sim",
+    }
 )
 
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")

@@ -42,6 +42,7 @@ class ZendureEmulator:
         self._message_ids = itertools.count(1)
         self.properties: dict[str, int] = {"acMode": 2, "inputLimit": 0, "outputLimit": 0, "smartMode": 0}
         self.writes: list[dict[str, Any]] = []  # every accepted write's properties, for tests
+        self.written_at: list[float] = []  # when each was accepted (monotonic)
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_get("/properties/report", self._report)
         app.router.add_post("/properties/write", self._write)
@@ -122,6 +123,7 @@ class ZendureEmulator:
                 return self._bad(f"{key} {value!r} out of range {bounds}")
         self.properties.update(properties)
         self.writes.append(dict(properties))
+        self.written_at.append(time.monotonic())
         mode = self.properties["acMode"]
         power_w = self.properties["inputLimit"] if mode == 1 else -self.properties["outputLimit"]
         self._battery.command(float(power_w), self._plant.now_s)

@@ -1,1 +1,30 @@
-"""Battery drivers, one per file, chosen by the ``type`` key of the battery's settings."""
+"""Battery drivers, one per file, chosen by the ``type`` key of the battery's settings (an explicit list)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from zeropower.actuator_battery.drivers.base import BatteryDriver, BatteryError, BatteryReading
+from zeropower.actuator_battery.drivers.zendure import ZendureBattery, ZendureConfig
+
+__all__ = ["BatteryDriver", "BatteryError", "BatteryReading", "DriverConfig", "ZendureConfig", "open_driver"]
+
+#: The driver section of a battery: ``type`` picks the protocol, so a bad config names the exact field.
+#: Add a driver's config here as a union member (``ZendureConfig | MarstekVenusConfig``) and a case below.
+DriverConfig = Annotated[ZendureConfig, Field(discriminator="type")]
+
+
+def open_driver(config: DriverConfig) -> BatteryDriver:
+    """The driver for ``config`` (it connects on its first request)."""
+    match config:
+        case ZendureConfig():
+            return ZendureBattery(config)
+
+
+def describe_driver(config: DriverConfig) -> str:
+    """The device for logs, without secrets."""
+    match config:
+        case ZendureConfig(serial=serial, url=url):
+            return f"Zendure {serial} at {str(url).rstrip('/')}"

@@ -80,11 +80,6 @@ class ZendureBattery:
         self._own_client = client is None
         self.min_write_interval_s = config.min_write_interval_s
 
-    @property
-    def description(self) -> str:
-        """The device for logs, e.g. ``Zendure HOA1NAH4N230123 at http://192.168.1.60``."""
-        return f"Zendure {self._config.serial} at {self._base}"
-
     async def read(self) -> BatteryReading:
         """The SoC, the power at the AC terminals and the setpoint in force, from one report."""
         answer = await self._request("GET", "/properties/report")

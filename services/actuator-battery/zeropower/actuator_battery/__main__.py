@@ -1,0 +1,3 @@
+from zeropower.actuator_battery.service import main
+
+main()

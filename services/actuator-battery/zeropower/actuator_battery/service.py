@@ -1,0 +1,321 @@
+"""The battery actuator service: setpoints in, a charge/discharge power out; SoC and power reported."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+
+from zeropower.actuator_battery.drivers import BatteryDriver, BatteryError, BatteryReading, describe_driver, open_driver
+from zeropower.actuator_battery.policy import BatteryPolicy, Clock
+from zeropower.actuator_battery.settings import ActuatorBatteryServiceSettings, ActuatorBatterySettings, BatteryConfig
+from zeropower.shared.actuator import ActuatorStateReporter, live_setpoints
+from zeropower.shared.change_log import ChangeLogger
+from zeropower.shared.messages import ActuatorAnnouncement, ActuatorMode, DeviceInfo, DeviceState, Pacing, StorageInfo
+from zeropower.shared.mqtt import IncomingMessage, MqttBus
+from zeropower.shared.service import run_service
+from zeropower.shared.topics import Topics, actuator_service_id
+
+log = logging.getLogger("zeropower.actuator_battery")
+
+SERVICE_NAME = "actuator_battery"
+DRIVER = "battery"
+#: A setpoint read back from the device that differs from the last write by more than this (after the write
+#: had time to show, two polls) means the device lost it (a reboot restores its flash values): written again.
+READBACK_TOLERANCE_W = 2.0
+#: The modes of several batteries, worst first: the actuator reports the worst one.
+MODE_ORDER: tuple[ActuatorMode, ...] = ("fail-safe", "waiting", "dry-run", "following")
+
+
+class BatteryLoop:
+    """One battery: reads it every poll, asks its policy, writes the power (paced), publishes its state."""
+
+    def __init__(
+        self,
+        battery: BatteryConfig,
+        settings: ActuatorBatterySettings,
+        driver: BatteryDriver,
+        bus: MqttBus,
+        topics: Topics,
+        *,
+        clock: Clock,
+    ) -> None:
+        self.battery = battery
+        self._settings = settings
+        self._driver = driver
+        self._bus = bus
+        self._topics = topics
+        self._clock = clock
+        self.policy = BatteryPolicy(battery, settings, clock)
+        self.wake = asyncio.Event()
+        self.writes = 0
+        self._written_w: float | None = None  # the last power written and answered; None: not known
+        self._written_at = -math.inf
+        self._last_command_at: float | None = None  # wall time, for the device state
+        self._poll_at = -math.inf
+        self._problems = ChangeLogger(log, f"battery {battery.device_id}")
+
+    @property
+    def min_write_interval_s(self) -> float:
+        """The driver's pacing: shortest time between two writes, in s."""
+        return self._driver.min_write_interval_s
+
+    async def run(self) -> None:
+        """Poll, decide and write until cancelled."""
+        while True:
+            self.wake.clear()
+            now = self._clock()
+            if now >= self._poll_at:
+                self._poll_at = now + self._settings.poll_interval_s
+                reading = await self._read()
+                await self._publish_device_state(reading)
+            due_at = await self._apply()
+            wake_at = min(self._poll_at, self.policy.wake_at() or math.inf, due_at)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that coincides with a wake-up
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, wake_at - self._clock())):
+                    await self.wake.wait()
+
+    async def _read(self) -> BatteryReading | None:
+        try:
+            reading = await self._driver.read()
+        except BatteryError as error:
+            self.policy.on_error(str(error))
+            self._written_w = None  # what is in force is not known any more
+            self._problems.report(f"unreachable: {error}")
+            return None
+        self.policy.on_reading(reading)
+        self._problems.report(None)
+        if self._lost_setpoint(reading):
+            log.warning(
+                "battery %s: the device holds %s W, not the %g W written: writing it again",
+                self.battery.device_id,
+                reading.setpoint_w,
+                self._written_w,
+            )
+            self._written_w = None
+        return reading
+
+    def _lost_setpoint(self, reading: BatteryReading) -> bool:
+        """Whether the device's read-back differs from the last write that had time to show."""
+        if self._written_w is None or reading.setpoint_w is None:
+            return False
+        settled = self._clock() - self._written_at > 2 * self._settings.poll_interval_s
+        return settled and abs(reading.setpoint_w - self._written_w) > READBACK_TOLERANCE_W
+
+    async def _apply(self) -> float:
+        """Write the decided power when it differs enough and the pacing allows; when a held-back write is due."""
+        decision = self.policy.decide()
+        target = decision.target_w
+        if target is None or not self.policy.reachable:
+            return math.inf
+        target = float(round(target))
+        written = self._written_w
+        if written is not None:
+            change = abs(target - written)
+            if change == 0 or (change < self._settings.min_change_w and target != 0 and (written > 0) == (target > 0)):
+                return math.inf
+        due_at = self._written_at + self._driver.min_write_interval_s
+        if self._clock() < due_at:
+            return due_at
+        await self.write(target)
+        return math.inf
+
+    async def write(self, power_w: float) -> bool:
+        """Write ``power_w`` now; False (the battery unreachable) when the device did not take it."""
+        try:
+            await self._driver.set_power(power_w)
+        except BatteryError as error:
+            self.policy.on_error(str(error))
+            self._written_w = None
+            self._problems.report(f"write of {power_w:g} W failed: {error}")
+            return False
+        self._written_w, self._written_at, self._last_command_at = power_w, self._clock(), time.time()
+        self.writes += 1
+        log.debug("battery %s: %g W written", self.battery.device_id, power_w)
+        return True
+
+    async def stop(self) -> None:
+        """0 W (after the pacing interval, if a write was just made), then close the driver."""
+        try:
+            if not (self.policy.reachable and self._written_w == 0):  # unreachable: tried all the same
+                wait_s = self._written_at + self._driver.min_write_interval_s - self._clock()
+                if wait_s > 0:
+                    await asyncio.sleep(wait_s)
+                if await self.write(0.0):
+                    log.info("battery %s: 0 W on stop", self.battery.device_id)
+        finally:
+            await self._driver.close()
+        await self._publish_device_state(None)
+
+    def mode(self) -> tuple[ActuatorMode, str]:
+        """The battery's mode and reason."""
+        decision = self.policy.decide()
+        return decision.mode, decision.reason
+
+    async def _publish_device_state(self, reading: BatteryReading | None) -> None:
+        """The battery's state (retained): reachable, SoC, power at the terminals, setpoint in force, last write."""
+        policy = self.policy
+        power_w = reading.power_w if reading is not None and policy.reachable else None
+        updated_at = None
+        if reading is not None:
+            updated_at = time.time() - max(0.0, self._clock() - reading.measured_at)
+        soc = policy.soc_pct() if policy.reachable else None
+        state = DeviceState(
+            actuator_id=self._settings.actuator_id,
+            device_id=self.battery.device_id,
+            reachable=policy.reachable,
+            producing=power_w is not None and power_w < 0,
+            power_w=power_w,
+            limit_w=reading.setpoint_w if reading is not None and policy.reachable else None,
+            soc_pct=None if soc is None else round(soc, 1),
+            updated_at=updated_at,
+            last_command_w=self._written_w if self._last_command_at is not None else None,
+            last_command_at=self._last_command_at,
+        )
+        topic = self._topics.device_state(self._settings.actuator_id, self.battery.device_id)
+        await self._bus.publish(topic, state, retain=True)
+
+
+class BatteryActuatorService:
+    """Takes setpoints for its batteries in, runs a loop per battery, and reports the actuator's state."""
+
+    def __init__(
+        self,
+        settings: ActuatorBatterySettings,
+        bus: MqttBus,
+        topics: Topics,
+        drivers: dict[str, BatteryDriver],
+        *,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._bus = bus
+        self._topics = topics
+        self.loops = {
+            battery.device_id: BatteryLoop(battery, settings, drivers[battery.device_id], bus, topics, clock=clock)
+            for battery in settings.batteries
+        }
+        self._state = ActuatorStateReporter(bus, topics, settings.actuator_id, log)
+        self._bad_setpoints = ChangeLogger(log, "setpoints")
+        self._ignored_ids: set[str] = set()
+        bus.subscribe(topics.actuator_setpoints(settings.actuator_id), self._on_setpoints)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Announce the batteries, run their loops until ``stop``; then 0 W for each and stop reading setpoints."""
+        settings = self._settings
+        try:
+            await self._bus.publish(
+                self._topics.actuator_announce(settings.actuator_id), self._announcement(), retain=True
+            )
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(loop.run()) for loop in self.loops.values()]
+                reporter = group.create_task(self._report_state(stop))
+                await stop.wait()
+                for task in [*tasks, reporter]:
+                    task.cancel()
+        finally:
+            self._bus.unsubscribe(self._topics.actuator_setpoints(settings.actuator_id), self._on_setpoints)
+            for loop in self.loops.values():
+                try:
+                    await loop.stop()
+                except Exception:  # one battery's failure must not keep the others from their 0 W
+                    log.exception("battery %s: stop failed", loop.battery.device_id)
+
+    def _announcement(self) -> ActuatorAnnouncement:
+        settings = self._settings
+        return ActuatorAnnouncement(
+            actuator_id=settings.actuator_id,
+            driver=DRIVER,
+            devices=[
+                DeviceInfo(
+                    device_id=battery.device_id,
+                    name=battery.name,
+                    kind="storage",
+                    min_w=-battery.max_discharge_w,
+                    max_w=battery.max_charge_w,
+                    enabled=battery.enabled,
+                    priority=battery.priority,
+                    pacing=Pacing(
+                        min_change_w=settings.min_change_w,
+                        raise_interval_s=self.loops[battery.device_id].min_write_interval_s,
+                        reduce_interval_s=self.loops[battery.device_id].min_write_interval_s,
+                        refresh_interval_s=86400,
+                    ),
+                    storage=StorageInfo(
+                        capacity_wh=battery.capacity_wh,
+                        min_soc_pct=battery.reserve_soc_pct,
+                        max_soc_pct=battery.max_soc_pct,
+                        response_time_s=battery.response_time_s,
+                    ),
+                )
+                for battery in settings.batteries
+            ],
+        )
+
+    async def _on_setpoints(self, message: IncomingMessage) -> None:
+        command = live_setpoints(message, self._bad_setpoints)
+        if command is None:
+            return
+        for device_id, setpoint_w in command.setpoints_w.items():
+            loop = self.loops.get(device_id)
+            if loop is None:
+                if device_id not in self._ignored_ids:
+                    self._ignored_ids.add(device_id)
+                    log.warning(
+                        "ignoring setpoints for device %r: actuator %s has no such battery",
+                        device_id,
+                        self._settings.actuator_id,
+                    )
+                continue
+            loop.policy.on_setpoint(setpoint_w, dry_run=command.dry_run)
+            loop.wake.set()
+
+    async def _report_state(self, stop: asyncio.Event) -> None:
+        """Publish the actuator's state (the worst battery's mode) on changes, checked every 0.2 s."""
+        while not stop.is_set():
+            modes = [loop.mode() for loop in self.loops.values()]
+            mode = min((m for m, _ in modes), key=MODE_ORDER.index)
+            reason = "; ".join(
+                f"{device_id}: {why}" if len(modes) > 1 else why
+                for device_id, (_, why) in zip(self.loops, modes, strict=True)
+            )
+            self._state.commands_sent = sum(loop.writes for loop in self.loops.values())
+            await self._state.report(mode, reason)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)
+
+
+async def run(settings: ActuatorBatteryServiceSettings, stop: asyncio.Event) -> None:
+    """Run the actuator until ``stop`` is set; every battery is at 0 W (or unreachable) when this returns."""
+    config = settings.actuator_battery
+    topics = Topics(settings.mqtt.topic_prefix)
+    bus = MqttBus.for_service(settings.mqtt, actuator_service_id(config.actuator_id))
+    drivers = {battery.device_id: open_driver(battery.driver) for battery in config.batteries}
+    for battery in config.batteries:
+        log.info(
+            "actuator %s: %s (%s), -%g..%g W, SoC window %g-%g %%",
+            config.actuator_id,
+            battery.name,
+            describe_driver(battery.driver),
+            battery.max_discharge_w,
+            battery.max_charge_w,
+            battery.reserve_soc_pct,
+            battery.max_soc_pct,
+        )
+    service = BatteryActuatorService(config, bus, topics, drivers)
+    bus_stop = asyncio.Event()  # the bus outlives the batteries: their final state still goes out
+    async with asyncio.TaskGroup() as group:
+        bus_task = group.create_task(bus.run(bus_stop))
+        try:
+            await service.run(stop)
+        finally:
+            bus_stop.set()
+            await bus_task
+
+
+def main() -> None:
+    """Entry point of ``python -m zeropower.actuator_battery``."""
+    run_service(SERVICE_NAME, ActuatorBatteryServiceSettings, run)

@@ -1,0 +1,110 @@
+"""Settings of the battery actuator (see docs/services/actuator-battery.md)."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from zeropower.actuator_battery.drivers import DriverConfig
+from zeropower.shared.messages import MAX_POWER_W
+from zeropower.shared.settings import ServiceSettings, StrictModel
+
+_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
+
+
+class BatteryConfig(StrictModel):
+    """One battery: its protocol, its limits, and the SoC window zeropower may use."""
+
+    device_id: str = Field(
+        min_length=1, pattern=_ID_PATTERN, description="The battery's device id in setpoints and states."
+    )
+    name: str = Field("Battery", min_length=1, description="Human-readable name.")
+    driver: DriverConfig = Field(description="How to reach it: type zendure, and that driver's settings.")
+    capacity_wh: float = Field(gt=0, le=1e7, description="Usable energy between 0 and 100 % SoC in Wh (e.g. 1920).")
+    max_charge_w: float = Field(
+        gt=0, le=MAX_POWER_W, description="Highest charging power zeropower asks for, at its AC terminals, in W."
+    )
+    max_discharge_w: float = Field(
+        gt=0, le=MAX_POWER_W, description="Highest discharging power zeropower asks for, at its AC terminals, in W."
+    )
+    reserve_soc_pct: float = Field(
+        10.0, ge=0, lt=100, description="No discharge at or below this state of charge, in % (the reserve)."
+    )
+    max_soc_pct: float = Field(100.0, gt=0, le=100, description="No charge at or above this state of charge, in %.")
+    response_time_s: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="Announced time from a setpoint to the new power at the terminals (write pacing, the device's "
+        "dead time and ramp), in s.",
+    )
+    enabled: bool = Field(True, description="False: announced as disabled, held at 0 W whatever arrives.")
+    priority: int = Field(0, description="Order for the controller's allocation (lower is used first).")
+
+    @model_validator(mode="after")
+    def _soc_window(self) -> Self:
+        if self.reserve_soc_pct >= self.max_soc_pct:
+            raise ValueError(
+                f"reserve_soc_pct ({self.reserve_soc_pct:g} %) must be below max_soc_pct ({self.max_soc_pct:g} %)"
+            )
+        return self
+
+
+class ActuatorBatterySettings(StrictModel):
+    """One battery actuator instance: its batteries and the safety timings they share."""
+
+    actuator_id: str = Field(
+        "battery",
+        min_length=1,
+        pattern=_ID_PATTERN,
+        description="This instance's id, part of its topics; give each instance its own.",
+    )
+    batteries: list[BatteryConfig] = Field(min_length=1, description="The batteries this instance drives.")
+    poll_interval_s: float = Field(2.0, gt=0, le=60, description="Each battery is read this often, in s.")
+    soc_stale_after_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="A state of charge older than this (monotonic clock) counts as unknown: no discharge, in s.",
+    )
+    discharge_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="No setpoint for a discharging battery for this long: 0 W, in s. Short: when the load drops, "
+        "a discharge the controller no longer trims is exported.",
+    )
+    charge_timeout_s: float = Field(
+        45.0,
+        gt=0,
+        le=3600,
+        description="No setpoint for a charging battery for this long: 0 W, in s. Keep it above actuator-opendtu's "
+        "setpoint_timeout_s plus the inverters' time to follow: the charge absorbs production that would "
+        "otherwise be exported (as actuator-pwm's 45 s).",
+    )
+    min_change_w: float = Field(
+        10.0,
+        ge=0,
+        le=1000,
+        description="Setpoint changes smaller than this against the last write are not written, in W.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.discharge_timeout_s > self.charge_timeout_s:
+            raise ValueError("discharge_timeout_s must not exceed charge_timeout_s: a discharge stops first")
+        if self.soc_stale_after_s <= self.poll_interval_s:
+            raise ValueError("soc_stale_after_s must exceed poll_interval_s, or every SoC would count as stale")
+        seen: set[str] = set()
+        for index, battery in enumerate(self.batteries):
+            if battery.device_id in seen:
+                raise ValueError(f"batteries[{index}].device_id {battery.device_id!r} is configured more than once")
+            seen.add(battery.device_id)
+        return self
+
+
+class ActuatorBatteryServiceSettings(ServiceSettings):
+    """Settings of the actuator-battery service."""
+
+    actuator_battery: ActuatorBatterySettings = Field(description="The actuator and its batteries.")

@@ -1,0 +1,189 @@
+"""The battery policy, stepped in simulated time: limits, the SoC window, timeouts, outages, the start."""
+
+import pytest
+
+from zeropower.actuator_battery.drivers.base import BatteryReading
+from zeropower.actuator_battery.policy import BatteryPolicy
+from zeropower.actuator_battery.settings import ActuatorBatterySettings, BatteryConfig
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(clock: FakeClock, **battery: object) -> BatteryPolicy:
+    fields = {
+        "device_id": "bat",
+        "driver": {"type": "zendure", "url": "http://127.0.0.1", "serial": "A1"},
+        "capacity_wh": 2000,
+        "max_charge_w": 1000,
+        "max_discharge_w": 800,
+        "reserve_soc_pct": 10,
+        "max_soc_pct": 95,
+    }
+    config = BatteryConfig(**(fields | battery))
+    settings = ActuatorBatterySettings(
+        batteries=[config], poll_interval_s=2, soc_stale_after_s=30, discharge_timeout_s=10, charge_timeout_s=45
+    )
+    return BatteryPolicy(config, settings, clock)
+
+
+def read(policy: BatteryPolicy, clock: FakeClock, soc: float | None = 50, power_w: float = 0) -> None:
+    policy.on_reading(BatteryReading(measured_at=clock.now, soc_pct=soc, power_w=power_w))
+
+
+def following(clock: FakeClock, **battery: object) -> BatteryPolicy:
+    policy = make(clock, **battery)
+    read(policy, clock)
+    return policy
+
+
+@pytest.mark.parametrize(("wanted", "expected"), [(-5000, -800), (5000, 1000), (-300, -300), (250, 250), (0, 0)])
+def test_setpoints_are_clamped_to_the_limits(wanted, expected):
+    clock = FakeClock()
+    policy = following(clock)
+    policy.on_setpoint(wanted, dry_run=False)
+    assert policy.decide().target_w == expected
+
+
+@pytest.mark.parametrize(
+    ("soc", "wanted", "expected", "why"),
+    [
+        (None, -300, 0, "state of charge unknown"),
+        (10, -300, 0, "at or below the reserve"),
+        (9, -300, 0, "at or below the reserve"),
+        (10.5, -300, -300, None),
+        (95, 300, 0, "at or above 95"),
+        (94, 300, 300, None),
+        (None, 300, 300, None),  # the BMS stops a full battery; a charge never exports
+        (5, 300, 300, None),
+    ],
+)
+def test_the_soc_window(soc, wanted, expected, why):
+    clock = FakeClock()
+    policy = make(clock)
+    read(policy, clock, soc=soc)
+    policy.on_setpoint(wanted, dry_run=False)
+    decision = policy.decide()
+    assert decision.target_w == expected
+    if why:
+        assert why in decision.reason
+
+
+def test_a_stale_soc_stops_a_discharge_on_the_monotonic_clock():
+    clock = FakeClock()
+    policy = following(clock)
+    for _ in range(3):  # setpoints keep coming, but the SoC is no longer read
+        clock.now += 10.5
+        policy.on_setpoint(-300, dry_run=False)
+    decision = policy.decide()
+    assert decision.target_w == 0
+    assert "stale" in decision.reason
+    assert policy.soc_pct() is None
+    read(policy, clock)
+    assert policy.decide().target_w == -300
+
+
+def test_when_setpoints_stop_a_discharge_goes_to_zero_after_10_s():
+    clock = FakeClock()
+    policy = following(clock)
+    policy.on_setpoint(-300, dry_run=False)
+    clock.now += 9.9
+    read(policy, clock)
+    assert policy.decide().target_w == -300
+    assert policy.wake_at() == pytest.approx(1010)
+    clock.now += 0.1
+    decision = policy.decide()
+    assert (decision.target_w, decision.mode) == (0, "fail-safe")
+
+
+def test_when_setpoints_stop_a_charge_is_held_45_s_then_zero():
+    clock = FakeClock()
+    policy = following(clock)
+    policy.on_setpoint(400, dry_run=False)
+    clock.now += 44.9
+    read(policy, clock)
+    assert policy.decide().target_w == 400
+    clock.now += 0.1
+    decision = policy.decide()
+    assert (decision.target_w, decision.mode) == (0, "fail-safe")
+
+
+def test_unreachable_writes_nothing_then_zero_once_it_answers_and_the_old_setpoint_is_not_replayed():
+    clock = FakeClock()
+    policy = following(clock)
+    policy.on_setpoint(-300, dry_run=False)
+    policy.on_error("no answer within 2 s")
+    decision = policy.decide()
+    assert (decision.target_w, decision.mode, policy.reachable) == (None, "fail-safe", False)
+    assert "no answer" in decision.reason
+    clock.now += 1
+    read(policy, clock)
+    assert policy.decide().target_w == 0
+    clock.now += 5
+    assert policy.decide().target_w == 0  # still no new setpoint
+    policy.on_setpoint(-200, dry_run=False)
+    assert policy.decide().target_w == -200
+
+
+def test_at_start_a_discharge_found_goes_to_zero_at_once():
+    clock = FakeClock()
+    policy = make(clock)
+    assert policy.decide().target_w is None  # nothing read yet: nothing done
+    read(policy, clock, power_w=-450)
+    decision = policy.decide()
+    assert (decision.target_w, decision.mode) == (0, "waiting")
+
+
+def test_at_start_a_charge_found_is_held_until_the_charge_timeout():
+    clock = FakeClock()
+    policy = make(clock)
+    read(policy, clock, power_w=600)
+    clock.now += 44
+    assert policy.decide().target_w is None
+    clock.now += 1
+    assert policy.decide().target_w == 0
+
+
+def test_at_start_an_idle_battery_is_left_until_the_discharge_timeout_then_set_to_zero():
+    clock = FakeClock()
+    policy = make(clock)
+    read(policy, clock, power_w=2)
+    assert policy.decide().target_w is None
+    clock.now += 10
+    assert policy.decide().target_w == 0
+
+
+def test_dry_run_and_disabled_hold_zero():
+    clock = FakeClock()
+    policy = following(clock)
+    policy.on_setpoint(-300, dry_run=True)
+    assert (policy.decide().target_w, policy.decide().mode) == (0, "dry-run")
+    disabled = following(clock, enabled=False)
+    disabled.on_setpoint(-300, dry_run=False)
+    assert disabled.decide().target_w == 0
+
+
+def test_settings_name_the_inconsistent_field():
+    with pytest.raises(ValueError, match="reserve_soc_pct"):
+        make(FakeClock(), reserve_soc_pct=96)
+    with pytest.raises(ValueError, match="batteries"):
+        ActuatorBatterySettings(batteries=[])
+    with pytest.raises(ValueError, match="discharge_timeout_s"):
+        ActuatorBatterySettings(batteries=[make(FakeClock())._battery], discharge_timeout_s=50, charge_timeout_s=45)
+    with pytest.raises(ValueError, match="serial"):
+        BatteryConfig(
+            device_id="b",
+            driver={"type": "zendure", "url": "http://x", "serial": ""},
+            capacity_wh=1,
+            max_charge_w=1,
+            max_discharge_w=1,
+        )
+    with pytest.raises(ValueError, match="does not match any of the expected tags"):
+        BatteryConfig(
+            device_id="b", driver={"type": "tesla", "url": "http://x"}, capacity_wh=1, max_charge_w=1, max_discharge_w=1
+        )
