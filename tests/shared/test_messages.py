@@ -149,3 +149,13 @@ def test_device_state_carries_a_bounded_state_of_charge():
     for bad in ("-1", "100.1", '"50"', "NaN"):
         with pytest.raises(InvalidMessageError):
             parse_message(DeviceState, base + f', "soc_pct": {bad}}}')
+
+
+def test_devices_without_storage_serialise_as_before_so_older_receivers_still_read_them():
+    # Receivers forbid unknown keys: "storage": null or "soc_pct": null would make a controller from before
+    # storage refuse every announcement and device state of an updated actuator.
+    inverter = parse_message(ActuatorAnnouncement, announcement("")).devices[0]
+    assert "storage" not in inverter.model_dump_json()
+    state = DeviceState(actuator_id="a", device_id="d", reachable=True, producing=True, power_w=5)
+    assert "soc_pct" not in state.model_dump_json()
+    assert '"soc_pct":42.0' in state.model_copy(update={"soc_pct": 42.0}).model_dump_json()

@@ -171,7 +171,10 @@ class DeviceInfo(BaseModel):
         None, description="How the actuator spaces commands to the device; None: every change is sent at once."
     )
     storage: StorageInfo | None = Field(
-        None, description="A storage device's capacity, SoC bounds and response time; set for kind storage only."
+        None,
+        # left out of the JSON when None: a receiver from before storage (extra keys forbidden) still reads it
+        exclude_if=lambda value: value is None,
+        description="A storage device's capacity, SoC bounds and response time; set for kind storage only.",
     )
 
     @model_validator(mode="after")
@@ -246,7 +249,11 @@ class DeviceState(Message):
         None, ge=0, le=1000, description="Limit commands the actuator's budget holds for the device now (tokens)."
     )
     soc_pct: float | None = Field(
-        None, ge=0, le=100, description="A storage device's state of charge in %; None: unknown or too old."
+        None,
+        ge=0,
+        le=100,
+        exclude_if=lambda value: value is None,  # left out when None, as DeviceInfo.storage
+        description="A storage device's state of charge in %; None: unknown or too old.",
     )
 
 
