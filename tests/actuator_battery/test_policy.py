@@ -187,3 +187,11 @@ def test_settings_name_the_inconsistent_field():
         BatteryConfig(
             device_id="b", driver={"type": "tesla", "url": "http://x"}, capacity_wh=1, max_charge_w=1, max_discharge_w=1
         )
+
+
+def test_a_battery_first_reached_after_failures_is_found_not_recovered():
+    clock = FakeClock()
+    policy = make(clock)
+    policy.on_error("connection refused")  # the device was not up yet when the service started
+    read(policy, clock, power_w=600)
+    assert policy.decide().target_w is None  # found charging: held, as at any start

@@ -63,8 +63,9 @@ class BatteryPolicy:
         """A fresh reading: the battery answers."""
         if self._unreachable is not None:
             self._unreachable = None
-            self._recovered = True
-            self._setpoint_w = self._setpoint_at = None  # never replayed after the outage
+            if self._reading is not None:  # it answered before: back from an outage (else: found at last)
+                self._recovered = True
+                self._setpoint_w = self._setpoint_at = None  # never replayed after the outage
         if self._found is None:
             self._found = reading
         self._reading = reading

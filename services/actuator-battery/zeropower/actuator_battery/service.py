@@ -291,6 +291,7 @@ class BatteryActuatorService:
 async def run(settings: ActuatorBatteryServiceSettings, stop: asyncio.Event) -> None:
     """Run the actuator until ``stop`` is set; every battery is at 0 W (or unreachable) when this returns."""
     config = settings.actuator_battery
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO: every poll
     topics = Topics(settings.mqtt.topic_prefix)
     bus = MqttBus.for_service(settings.mqtt, actuator_service_id(config.actuator_id))
     drivers = {battery.device_id: open_driver(battery.driver) for battery in config.batteries}
