@@ -259,3 +259,26 @@ async def test_a_charge_found_at_start_is_held_until_the_charge_timeout(mqtt_set
         started = time.monotonic()
         stopped = await near(device, 0, timeout=15)
     assert CHARGE_TIMEOUT_S - 0.1 <= stopped - started <= CHARGE_TIMEOUT_S + 2.5
+
+
+async def test_a_setpoint_the_device_lost_is_written_again(mqtt_settings, probe, device):
+    # A reboot restores the device's flash values (smartMode 1 writes are RAM only, zenSDK en_properties.md).
+    async with running(make_settings(mqtt_settings, device), probe) as topics:
+
+        async def controller() -> None:
+            while True:
+                await send(probe, topics, -300)
+                await asyncio.sleep(0.3)  # the controller's cadence, not a synchronisation
+
+        task = asyncio.create_task(controller())
+        try:
+            await near(device, -300)
+            writes = len(device.emulator.writes)
+            device.emulator.properties.update(acMode=2, outputLimit=0, inputLimit=0)  # rebooted: flash values
+            assert device.plant.battery is not None
+            device.plant.battery.command(0, device.plant.now_s)
+            await near(device, 0)
+            await near(device, -300)  # written again
+            assert len(device.emulator.writes) == writes + 1
+        finally:
+            task.cancel()

@@ -25,6 +25,9 @@ DRIVER = "battery"
 #: A setpoint read back from the device that differs from the last write by more than this (after the write
 #: had time to show, two polls) means the device lost it (a reboot restores its flash values): written again.
 READBACK_TOLERANCE_W = 2.0
+#: On stop the final 0 W waits for the driver's pacing interval at most this long, in s: a service stops
+#: within ~2 s (docs/architecture.md), and the zenSDK documents no pacing at all.
+STOP_PACING_S = 1.0
 #: The modes of several batteries, worst first: the actuator reports the worst one.
 MODE_ORDER: tuple[ActuatorMode, ...] = ("fail-safe", "waiting", "dry-run", "following")
 
@@ -56,6 +59,7 @@ class BatteryLoop:
         self._last_command_at: float | None = None  # wall time, for the device state
         self._poll_at = -math.inf
         self._problems = ChangeLogger(log, f"battery {battery.device_id}")
+        self._readback = ChangeLogger(log, f"battery {battery.device_id} read-back")
 
     @property
     def min_write_interval_s(self) -> float:
@@ -89,13 +93,10 @@ class BatteryLoop:
         self.policy.on_reading(reading)
         self._problems.report(None)
         if self._lost_setpoint(reading):
-            log.warning(
-                "battery %s: the device holds %s W, not the %g W written: writing it again",
-                self.battery.device_id,
-                reading.setpoint_w,
-                self._written_w,
-            )
-            self._written_w = None
+            self._readback.report(f"the device holds {reading.setpoint_w:g} W, not the {self._written_w:g} W written")
+            self._written_w = None  # written again (a reboot restores the flash values)
+        else:
+            self._readback.report(None)
         return reading
 
     def _lost_setpoint(self, reading: BatteryReading) -> bool:
@@ -138,12 +139,12 @@ class BatteryLoop:
         return True
 
     async def stop(self) -> None:
-        """0 W (after the pacing interval, if a write was just made), then close the driver."""
+        """0 W (after the pacing interval, at most ``STOP_PACING_S``, if a write was just made), then close."""
         try:
             if not (self.policy.reachable and self._written_w == 0):  # unreachable: tried all the same
                 wait_s = self._written_at + self._driver.min_write_interval_s - self._clock()
                 if wait_s > 0:
-                    await asyncio.sleep(wait_s)
+                    await asyncio.sleep(min(wait_s, STOP_PACING_S))
                 if await self.write(0.0):
                     log.info("battery %s: 0 W on stop", self.battery.device_id)
         finally:

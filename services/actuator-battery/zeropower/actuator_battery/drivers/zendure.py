@@ -104,7 +104,7 @@ class ZendureBattery:
         if mode == AC_MODE_INPUT and input_limit is not None:
             setpoint = float(input_limit)
         elif mode == AC_MODE_OUTPUT and output_limit is not None:
-            setpoint = -float(output_limit)
+            setpoint = -float(output_limit) if output_limit else 0.0
         return BatteryReading(
             measured_at=measured_at, soc_pct=float(soc), power_w=float(charging - feeding), setpoint_w=setpoint
         )
