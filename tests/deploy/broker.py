@@ -26,6 +26,7 @@ PASSWORD_VARIABLES = {
         "controller",
         "actuator-opendtu",
         "actuator-pwm",
+        "actuator-battery",
         "recorder",
         "api",
         "homeassistant",
@@ -40,7 +41,15 @@ SECOND_CONNECTIONS = {
     "recorder-firehose": "recorder",
     **{
         f"{service}-health": service
-        for service in ("meter", "controller", "actuator-opendtu", "actuator-pwm", "recorder", "api")
+        for service in (
+            "meter",
+            "controller",
+            "actuator-opendtu",
+            "actuator-pwm",
+            "actuator-battery",
+            "recorder",
+            "api",
+        )
     },
 }
 #: Every user setup.sh creates when each variable is set.

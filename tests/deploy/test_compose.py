@@ -35,11 +35,26 @@ from tests.helpers import REPO
 from zeropower.shared.settings import load_settings, read_config_file
 
 #: Services of the application; the rest (broker, database, dashboards, one-shot setup) are infrastructure.
-EXPECTED_ZEROPOWER = {"meter", "controller", "actuator-opendtu", "actuator-pwm", "recorder", "api", "sim"}
+EXPECTED_ZEROPOWER = {
+    "meter",
+    "controller",
+    "actuator-opendtu",
+    "actuator-pwm",
+    "actuator-battery",
+    "recorder",
+    "api",
+    "sim",
+}
 #: Services that run only with a compose profile.
-PROFILES = {"sim": ["sim"], "actuator-pwm": ["pwm"]}
+PROFILES = {"sim": ["sim"], "actuator-pwm": ["pwm"], "actuator-battery": ["battery"]}
 #: Secrets that may stay empty: the users they create are optional (see mosquitto/setup.sh).
-OPTIONAL_SECRETS = {"MQTT_OPENDTU_PASSWORD", "MQTT_ADMIN_PASSWORD", "MQTT_HOMEASSISTANT_PASSWORD", "MQTT_SIM_PASSWORD"}
+OPTIONAL_SECRETS = {
+    "MQTT_OPENDTU_PASSWORD",
+    "MQTT_ADMIN_PASSWORD",
+    "MQTT_HOMEASSISTANT_PASSWORD",
+    "MQTT_SIM_PASSWORD",
+    "MQTT_ACTUATOR_BATTERY_PASSWORD",
+}
 #: The health check's command after the user it logs in as: ``python -m zeropower.shared.health <service id>``.
 HEALTH_COMMAND = ["python", "-m", "zeropower.shared.health"]
 
@@ -256,6 +271,20 @@ def test_simulated_system_is_wired_together(services, monkeypatch, tmp_path):
     for inverter in actuator.inverters:
         assert inverter.serial in simulated
         assert inverter.max_w <= simulated[inverter.serial].max_w
+
+
+def test_simulated_battery_is_wired_to_the_battery_actuator(services, monkeypatch, tmp_path):
+    """With --profile sim --profile battery: the actuator reaches the sim's Zendure with its serial and limits."""
+    sim = _load(services["sim"], monkeypatch, tmp_path).sim
+    actuator = _load(services["actuator-battery"], monkeypatch, tmp_path).actuator_battery
+    assert sim.battery is not None
+    assert sim.zendure.host == "0.0.0.0"
+    (battery,) = actuator.batteries
+    url = urlsplit(str(battery.driver.url))
+    assert (url.hostname, url.port or 80) == ("sim", sim.zendure.port)
+    assert battery.driver.serial == sim.zendure.serial
+    assert battery.max_charge_w <= sim.battery.max_charge_w
+    assert battery.max_discharge_w <= sim.battery.max_discharge_w
 
 
 def test_recorder_writes_to_the_compose_influxdb(services, compose, monkeypatch, tmp_path):

@@ -42,8 +42,8 @@ pytestmark = pytest.mark.integration
 PREFIX, DTU, AHOY, HA = "zeropower", "solar", "inverter", "homeassistant"  # the prefixes the ACL assumes
 SERIAL = "114182912345"
 #: Actuator instances: the user of each default one, and an instance nobody has set up (its topics: no one's).
-ACTUATORS = {"opendtu": "actuator-opendtu", "heater": "actuator-pwm", "garage": None}
-DEVICES = {"opendtu": SERIAL, "heater": "heater", "garage": "x"}
+ACTUATORS = {"opendtu": "actuator-opendtu", "heater": "actuator-pwm", "battery": "actuator-battery", "garage": None}
+DEVICES = {"opendtu": SERIAL, "heater": "heater", "battery": "solarflow", "garage": "x"}
 #: Placeholders of docs/mqtt.md (other than <id> and <device>) filled with example values.
 PLACEHOLDERS = {
     "<p>": PREFIX,
@@ -61,6 +61,7 @@ PUBLISHERS = {
     "controller": {"controller"},
     "OpenDTU actuator": {"actuator-opendtu"},
     "PWM actuator": {"actuator-pwm"},
+    "battery actuator": {"actuator-battery"},
     "simulator": {"sim"},
     "recorder": {"recorder"},
     "API": {"api"},
@@ -224,6 +225,7 @@ READS = {
             ("api-health", "api"),
             ("actuator-opendtu-health", "actuator/opendtu"),
             ("actuator-pwm-health", "actuator/heater"),
+            ("actuator-battery-health", "actuator/battery"),
         )
     },
     "opendtu": {f"{DTU}/{SERIAL}/cmd/limit_nonpersistent_absolute"},
