@@ -1,9 +1,12 @@
 """The battery policy, stepped in simulated time: limits, the SoC window, timeouts, outages, the start."""
 
+import math
+
 import pytest
 
 from zeropower.actuator_battery.drivers.base import BatteryReading
 from zeropower.actuator_battery.policy import BatteryPolicy
+from zeropower.actuator_battery.service import reading_problem
 from zeropower.actuator_battery.settings import ActuatorBatterySettings, BatteryConfig
 
 
@@ -195,3 +198,21 @@ def test_a_battery_first_reached_after_failures_is_found_not_recovered():
     policy.on_error("connection refused")  # the device was not up yet when the service started
     read(policy, clock, power_w=600)
     assert policy.decide().target_w is None  # found charging: held, as at any start
+
+
+@pytest.mark.parametrize(
+    ("reading", "cause"),
+    [
+        (BatteryReading(measured_at=1.0, soc_pct=math.nan, power_w=0), "state of charge nan"),
+        (BatteryReading(measured_at=1.0, soc_pct=101, power_w=0), "state of charge 101"),
+        (BatteryReading(measured_at=1.0, soc_pct=50, power_w=math.inf), "power inf"),
+        (BatteryReading(measured_at=1.0, soc_pct=50, power_w=0, setpoint_w=-1e308), "setpoint -1e+308"),
+        (BatteryReading(measured_at=math.nan, soc_pct=50, power_w=0), "reading time nan"),
+    ],
+)
+def test_the_service_refuses_a_reading_that_breaks_the_driver_contract(reading, cause):
+    # Any driver (Marstek's too) is checked again before its values reach the policy and the wire models.
+    problem = reading_problem(reading)
+    assert problem is not None
+    assert cause in problem
+    assert reading_problem(BatteryReading(measured_at=1.0, soc_pct=None, power_w=None)) is None

@@ -13,7 +13,15 @@ from zeropower.actuator_battery.policy import BatteryPolicy, Clock
 from zeropower.actuator_battery.settings import ActuatorBatteryServiceSettings, ActuatorBatterySettings, BatteryConfig
 from zeropower.shared.actuator import ActuatorStateReporter, live_setpoints
 from zeropower.shared.change_log import ChangeLogger
-from zeropower.shared.messages import ActuatorAnnouncement, ActuatorMode, DeviceInfo, DeviceState, Pacing, StorageInfo
+from zeropower.shared.messages import (
+    MAX_POWER_W,
+    ActuatorAnnouncement,
+    ActuatorMode,
+    DeviceInfo,
+    DeviceState,
+    Pacing,
+    StorageInfo,
+)
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
 from zeropower.shared.service import run_service
 from zeropower.shared.topics import Topics, actuator_service_id
@@ -30,6 +38,18 @@ READBACK_TOLERANCE_W = 2.0
 STOP_PACING_S = 1.0
 #: The modes of several batteries, worst first: the actuator reports the worst one.
 MODE_ORDER: tuple[ActuatorMode, ...] = ("fail-safe", "waiting", "dry-run", "following")
+
+
+def reading_problem(reading: BatteryReading) -> str | None:
+    """What makes a driver's reading unusable (not finite, SoC beyond 0-100 %, power beyond ±1 MW); None if fine."""
+    if not math.isfinite(reading.measured_at):
+        return f"reading time {reading.measured_at!r} is not a number"
+    if reading.soc_pct is not None and not 0 <= reading.soc_pct <= 100:  # NaN fails this too
+        return f"state of charge {reading.soc_pct!r} is not within 0-100 %"
+    for name, value in (("power", reading.power_w), ("setpoint", reading.setpoint_w)):
+        if value is not None and not -MAX_POWER_W <= value <= MAX_POWER_W:
+            return f"{name} {value!r} W is not within ±{MAX_POWER_W:g} W"
+    return None
 
 
 class BatteryLoop:
@@ -85,6 +105,9 @@ class BatteryLoop:
     async def _read(self) -> BatteryReading | None:
         try:
             reading = await self._driver.read()
+            problem = reading_problem(reading)
+            if problem is not None:  # a driver that broke its contract: as garbage from the device
+                raise BatteryError(problem)
         except BatteryError as error:
             self.policy.on_error(str(error))
             self._written_w = None  # what is in force is not known any more
