@@ -76,7 +76,7 @@ class BatteryLoop:
         self.writes = 0
         self._written_w: float | None = None  # the last power written and answered; None: not known
         self._written_at = -math.inf
-        self._last_command_at: float | None = None  # wall time, for the device state
+        self._last_command: tuple[float, float] | None = None  # the last write taken (W, wall time), for the state
         self._poll_at = -math.inf
         self._problems = ChangeLogger(log, f"battery {battery.device_id}")
         self._readback = ChangeLogger(log, f"battery {battery.device_id} read-back")
@@ -156,7 +156,8 @@ class BatteryLoop:
             self._written_w = None
             self._problems.report(f"write of {power_w:g} W failed: {error}")
             return False
-        self._written_w, self._written_at, self._last_command_at = power_w, self._clock(), time.time()
+        self._written_w, self._written_at = power_w, self._clock()
+        self._last_command = (power_w, time.time())
         self.writes += 1
         log.debug("battery %s: %g W written", self.battery.device_id, power_w)
         return True
@@ -196,8 +197,8 @@ class BatteryLoop:
             limit_w=reading.setpoint_w if reading is not None and policy.reachable else None,
             soc_pct=None if soc is None else round(soc, 1),
             updated_at=updated_at,
-            last_command_w=self._written_w if self._last_command_at is not None else None,
-            last_command_at=self._last_command_at,
+            last_command_w=None if self._last_command is None else self._last_command[0],
+            last_command_at=None if self._last_command is None else self._last_command[1],
         )
         topic = self._topics.device_state(self._settings.actuator_id, self.battery.device_id)
         await self._bus.publish(topic, state, retain=True)
