@@ -227,17 +227,16 @@ class MarstekVenusBattery:
                     message = await asyncio.wait_for(reply, self._settings.timeout_s)
                 except TimeoutError:
                     silence.append(f"no reply in {self._settings.timeout_s:g} s")
-                    continue
                 except ConnectionRefusedError:
                     silence.append("refused (ICMP port unreachable: API off or wrong port?)")
-                    continue
                 except OSError as error:
                     silence.append(f"network error: {error}")
-                    continue
+                else:
+                    return _result(method, message, self.description)
                 finally:
                     ignored.extend(endpoint.drain_ignored())
                     endpoint.forget()
-                return _result(method, message, self.description)
+                log.debug("%s: %s id %d: %s", self.description, method, request_id, silence[-1])
             causes = "; ".join(dict.fromkeys(silence))
             stray = f"; ignored {len(ignored)} other datagram(s), last: {ignored[-1]}" if ignored else ""
             raise BatteryError(
