@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from bench.controller import library
-from bench.controller.controllers import DIVERTER, INVERTER, PACED, STATISTICAL
+from bench.controller.controllers import DIVERTER, INVERTER, OBSERVED_STATISTICAL, PACED, STATISTICAL
 from bench.controller.layouts import LAYOUTS
 from bench.controller.plant import PRESETS
 from bench.controller.plots import plot_window
@@ -129,7 +129,7 @@ def main() -> None:
     names += "\n\nPlants (diverter on `single` only):\n\n" + "\n".join(
         f"- `{plant}`: {LAYOUTS[plant].description}" for plant in plants
     )
-    fronts = (f"{STATISTICAL}-", f"{PACED}{STATISTICAL}-")
+    fronts = (f"{STATISTICAL}-", f"{PACED}{STATISTICAL}-", f"{PACED}{OBSERVED_STATISTICAL}-")
     listed = [r for r in results if not r.controller.startswith(fronts)]  # their fronts: below
     text = f"{names}\n\n{table(listed)}\n\nTarget check (sums over {', '.join(inverter_scenarios)}):\n\n"
     text += check_lines(checks(results, inverter_scenarios))
@@ -141,6 +141,13 @@ def main() -> None:
         text += (
             "\n\n... and through the product's actuator (`paced-statistical`: the same limits through "
             "actuator-opendtu's pacing and 240 commands an hour):\n\n" + paced
+        )
+    observed = reach_lines(results, inverter_scenarios, reference=f"{PACED}{OBSERVED_STATISTICAL}")
+    if observed:
+        text += (
+            "\n\n... and seeing only what zeropower sees (`paced-observed-statistical`: the load estimated from the "
+            "noisy meter and an exact replica of the plant, the sun from telemetry, through the actuator):\n\n"
+            + observed
         )
     print(text)
     print(f"\n{len(tasks)} runs in {elapsed:.0f} s with {args.workers} workers; zeropower: {product}")

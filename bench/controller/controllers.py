@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 from bench.controller.baselines.hoymiles import HoymilesZeroExport
 from bench.controller.baselines.integral import IntegralController
 from bench.controller.baselines.lookahead import Lookahead, Reactive
+from bench.controller.baselines.observed import ObservedReactive, ObservedStatistical
 from bench.controller.baselines.onbattery import OnBatteryLimiter
 from bench.controller.baselines.oracle import Oracle
 from bench.controller.baselines.paced import Paced
@@ -38,6 +40,11 @@ def _paced(reference: Factory) -> Factory:
 QUANTILES = (0.2, 0.35, 0.4, 0.45, 0.55, 0.65, 0.8)
 
 
+#: The references seeing only what zeropower sees (the meter and telemetry), with an exact model of the plant.
+OBSERVED_REACTIVE = "observed-reactive"
+OBSERVED_STATISTICAL = "observed-statistical"
+
+
 #: Controllers of an inverter's limit.
 INVERTER: dict[str, Factory] = {
     "zeropower": Zeropower,
@@ -53,6 +60,14 @@ INVERTER: dict[str, Factory] = {
     f"{PACED}reactive": _paced(Reactive),
     f"{PACED}statistical": _paced(Statistical),
     **{f"{PACED}statistical-{round(q * 100)}": _paced(at_quantile(q)) for q in QUANTILES},
+    OBSERVED_REACTIVE: ObservedReactive,
+    OBSERVED_STATISTICAL: ObservedStatistical,
+    f"{PACED}{OBSERVED_REACTIVE}": _paced(ObservedReactive),
+    f"{PACED}{OBSERVED_STATISTICAL}": _paced(ObservedStatistical),
+    **{
+        f"{PACED}{OBSERVED_STATISTICAL}-{round(q * 100)}": _paced(partial(ObservedStatistical, quantile=q))
+        for q in QUANTILES
+    },
 }
 #: Controllers of a heater (surplus diverter).
 DIVERTER: dict[str, Factory] = {"zeropower": Zeropower, "pwm-integral": PwmIntegral, "oracle": Oracle}

@@ -29,6 +29,7 @@ class Paced:
         self._now = 0.0
         self._policy = CommandPolicy(actuator_settings(setup), lambda: self._now)
         self._wanted: dict[str, float] = {}
+        reference.paced = True  # an observing reference learns what was sent from on_sent
 
     def on_telemetry(self, now_s: float, states: list[Telemetry]) -> None:
         self._reference.on_telemetry(now_s, states)
@@ -39,4 +40,6 @@ class Paced:
         self._now = now_s
         self._wanted.update(self._reference.on_meter(now_s, grid_w))
         self._policy.on_setpoints(self._wanted, dry_run=False)
-        return {command.device_id: command.limit_w for command in self._policy.next_commands()}
+        sent = {command.device_id: command.limit_w for command in self._policy.next_commands()}
+        self._reference.on_sent(now_s, sent)
+        return sent

@@ -55,7 +55,10 @@ class LoadStatistics:
 
     def change_w(self, second: int, quantile: float) -> float:
         """The ``quantile`` of the load's change over the horizon from ``second``, given its state then."""
-        state = self.states[second]
+        return self.change_for(self.states[second], quantile)
+
+    def change_for(self, state: State, quantile: float) -> float:
+        """The ``quantile`` of the load's change over the horizon from any second in ``state``."""
         values = self._changes.get(state) or self._by_size.get(state[1]) or self._every
         return values[min(int(quantile * len(values)), len(values) - 1)]
 
