@@ -3,10 +3,11 @@
 from tests.helpers import MqttProbe, wait_until
 from zeropower.api.gateway import Gateway
 from zeropower.controller.settings import ControllerTunables
-from zeropower.shared.messages import ActuatorAnnouncement, ControllerState, DeviceInfo, DeviceState
+from zeropower.shared.messages import ActuatorAnnouncement, ControllerState, DeviceInfo, DeviceState, StorageInfo
 from zeropower.shared.topics import Topics
 
 PWM, HEATER = "pwm", "heater"  # the PWM actuator and its consumer device (a heating rod)
+BATTERY, SOLARFLOW = "battery", "solarflow"  # the battery actuator and its storage device
 
 
 def controller_state(*, enabled: bool, consumption_w: float = 0.0) -> str:
@@ -41,6 +42,31 @@ def consumer_state(power_w: float | None, *, duty: float | None = None, energy_w
         producing=False,
         power_w=power_w,
         duty=duty,
+        energy_wh=energy_wh,
+    )
+
+
+def battery_announcement(capacity_wh: float = 1920.0, reserve_pct: float = 10.0) -> ActuatorAnnouncement:
+    """The battery actuator's announcement: one storage device, as actuator-battery announces a Zendure."""
+    storage = StorageInfo(capacity_wh=capacity_wh, min_soc_pct=reserve_pct, max_soc_pct=100.0, response_time_s=5.0)
+    battery = DeviceInfo(
+        device_id=SOLARFLOW, name="SolarFlow", kind="storage", min_w=-800.0, max_w=1000.0, storage=storage
+    )
+    return ActuatorAnnouncement(actuator_id=BATTERY, driver="battery", devices=[battery])
+
+
+def storage_state(
+    power_w: float | None, soc_pct: float | None, *, reachable: bool = True, energy_wh: float | None = None
+) -> DeviceState:
+    """The battery actuator's state of its battery: power at the terminals (positive = charging) and SoC."""
+    return DeviceState(
+        actuator_id=BATTERY,
+        device_id=SOLARFLOW,
+        reachable=reachable,
+        producing=power_w is not None and power_w < 0,
+        power_w=power_w,
+        limit_w=power_w,
+        soc_pct=soc_pct,
         energy_wh=energy_wh,
     )
 

@@ -7,7 +7,18 @@ from datetime import datetime
 
 import pytest
 
-from tests.api.payloads import HEATER, PWM, consumer_state, controller_state, publish_controller, pwm_announcement
+from tests.api.payloads import (
+    BATTERY,
+    HEATER,
+    PWM,
+    SOLARFLOW,
+    battery_announcement,
+    consumer_state,
+    controller_state,
+    publish_controller,
+    pwm_announcement,
+    storage_state,
+)
 from tests.helpers import MqttProbe, service_running, wait_until
 from zeropower.controller.service import run as run_controller
 from zeropower.controller.settings import ControllerServiceSettings, ControllerSettings
@@ -244,6 +255,52 @@ async def test_state_and_metrics(api_client, mqtt_settings, probe):  # noqa: PLR
         await probe.publish(topics.actuator_announce(PWM), b"", retain=True)  # the actuator is removed
         await wait_until(lambda: not gateway.snapshot.announced)
         assert (await client.get("/api/state")).json()["diverter_power_w"] is None
+
+
+async def test_a_battery_is_storage_not_an_inverter_nor_a_diverter(api_client, mqtt_settings, probe):
+    """Its power (positive = charging) and SoC are shown as a battery's; none of its energy counts as produced."""
+    topics = Topics(mqtt_settings.topic_prefix)
+    async with api_client() as (client, gateway):
+        await probe.publish(topics.actuator_announce(BATTERY), battery_announcement().model_dump_json(), retain=True)
+        await probe.publish(topics.availability(f"actuator/{BATTERY}"), "online", retain=True)
+        await wait_until(lambda: (BATTERY, SOLARFLOW) in gateway.snapshot.announced)
+        # a counter a battery might report (its lifetime throughput) is neither production nor diversion
+        for energy_wh in (1000.0, 1500.0):
+            state = storage_state(-450.0, 62.5, energy_wh=energy_wh)
+            await probe.publish(topics.device_state(BATTERY, SOLARFLOW), state.model_dump_json(), retain=True)
+        await wait_until(lambda: gateway.snapshot.devices.get((BATTERY, SOLARFLOW)) == state)
+        answer = (await client.get("/api/state")).json()
+        battery = answer["actuators"][BATTERY][SOLARFLOW]
+        assert (battery["kind"], battery["name"], battery["power_w"]) == ("storage", "SolarFlow", -450.0)
+        assert battery["soc_pct"] == 62.5
+        assert battery["storage"] == {
+            "capacity_wh": 1920.0,
+            "min_soc_pct": 10.0,
+            "max_soc_pct": 100.0,
+            "response_time_s": 5.0,
+        }
+        assert (answer["storage_power_w"], answer["storage_soc_pct"]) == (-450.0, 62.5)  # discharging
+        assert answer["diverter_power_w"] is None
+        assert (answer["energy_today"]["produced_wh"], answer["energy_today"]["diverted_wh"]) == (None, None)
+        text = (await client.get("/metrics")).text
+        assert 'zeropower_storage_power_watts{actuator="battery",device="solarflow"} -450.0' in text
+        assert 'zeropower_storage_soc_ratio{actuator="battery",device="solarflow"} 0.625' in text
+        assert 'zeropower_storage_reserve_soc_ratio{actuator="battery",device="solarflow"} 0.1' in text
+        assert "solarflow" not in "".join(line for line in text.splitlines() if "diverter" in line)
+        # an unknown SoC is null, never a number; a charging battery's power is positive
+        unknown = storage_state(300.0, None)
+        await probe.publish(topics.device_state(BATTERY, SOLARFLOW), unknown.model_dump_json(), retain=True)
+        await wait_until(lambda: gateway.snapshot.devices.get((BATTERY, SOLARFLOW)) == unknown)
+        answer = (await client.get("/api/state")).json()
+        assert answer["actuators"][BATTERY][SOLARFLOW]["soc_pct"] is None
+        assert (answer["storage_power_w"], answer["storage_soc_pct"]) == (300.0, None)
+        assert "zeropower_storage_soc_ratio{" not in (await client.get("/metrics")).text
+        # its actuator killed: its retained state's figures are no longer the battery's
+        await probe.publish(topics.availability(f"actuator/{BATTERY}"), "offline", retain=True)
+        await wait_until(lambda: gateway.snapshot.availability.get(f"actuator/{BATTERY}") == "offline")
+        answer = (await client.get("/api/state")).json()
+        assert (answer["storage_power_w"], answer["storage_soc_pct"]) == (None, None)
+        assert answer["actuators"][BATTERY][SOLARFLOW]["kind"] == "storage"  # still listed, as offline
 
 
 async def test_cors_only_for_configured_origins(api_client):

@@ -9,8 +9,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.api.memory_bus import MemoryBus
-from tests.api.payloads import HEATER, PWM, consumer_state, pwm_announcement
-from zeropower.api.gateway import Gateway
+from tests.api.payloads import (
+    HEATER,
+    PWM,
+    SOLARFLOW,
+    battery_announcement,
+    consumer_state,
+    pwm_announcement,
+    storage_state,
+)
+from zeropower.api.gateway import Gateway, Snapshot
 from zeropower.shared.messages import MAX_ENERGY_WH, MAX_POWER_W, EnergyToday, GridReading, parse_message
 from zeropower.shared.settings import MqttSettings
 
@@ -102,3 +110,19 @@ def test_the_issues_jump_is_not_counted_and_publishing_goes_on():
     assert gateway.counters.invalid == 1
     published = [parse_message(EnergyToday, p.payload) for p in bus.published if p.topic == TOPICS["energy"]]
     assert [message.imported_wh for message in published] == [0, 0, 0, 0]
+
+
+def test_batteries_soc_together_is_weighted_by_capacity_and_their_power_summed():
+    """Two batteries: 2 kWh at 80 % and 6 kWh at 20 % hold 35 % together; a battery without a SoC is left out."""
+    snapshot = Snapshot()
+    for actuator_id, capacity_wh in (("small", 2000.0), ("large", 6000.0), ("blind", 9000.0)):
+        for device in battery_announcement(capacity_wh).devices:
+            snapshot.announced[(actuator_id, SOLARFLOW)] = device
+    snapshot.devices[("small", SOLARFLOW)] = storage_state(-200.0, 80.0)
+    snapshot.devices[("large", SOLARFLOW)] = storage_state(500.0, 20.0)
+    snapshot.devices[("blind", SOLARFLOW)] = storage_state(None, None, reachable=False)
+    assert snapshot.storage_soc_pct() == 35.0
+    assert snapshot.storage_power_w() == 300.0  # positive: charging, on balance
+    assert snapshot.diverter_power_w() is None
+    snapshot.availability["actuator/large"] = "offline"
+    assert (snapshot.storage_soc_pct(), snapshot.storage_power_w()) == (80.0, -200.0)

@@ -121,7 +121,10 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
         grid = snapshot.grid
         actuators: dict[str, dict[str, Any]] = {}
         for key, device in sorted(snapshot.devices.items()):
-            described = {"kind": snapshot.kind(key), "name": snapshot.name(key)}
+            described: dict[str, Any] = {"kind": snapshot.kind(key), "name": snapshot.name(key)}
+            info = snapshot.announced.get(key)
+            if info is not None and info.storage is not None:  # a battery: its SoC (null: unknown) and what it holds
+                described |= {"soc_pct": device.soc_pct, "storage": info.storage.model_dump()}
             actuators.setdefault(key[0], {})[key[1]] = {**device.model_dump(), **described}
         received_at = snapshot.grid_received_at
         return {
@@ -140,6 +143,8 @@ def create_app(gateway: Gateway, settings: ApiSettings) -> FastAPI:  # noqa: PLR
             "consumption_w": controller.consumption_w if controller else None,
             "setpoints_w": controller.setpoints_w if controller else {},
             "diverter_power_w": snapshot.diverter_power_w(),
+            "storage_power_w": snapshot.storage_power_w(),
+            "storage_soc_pct": snapshot.storage_soc_pct(),
             "energy_today": asdict(gateway.energy.totals()),
             "actuators": actuators,
             "availability": dict(sorted(snapshot.availability.items())),

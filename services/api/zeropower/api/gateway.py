@@ -70,21 +70,51 @@ class Snapshot:
         info = self.announced.get(key)
         return key[1] if info is None else info.name
 
+    def of_kind(self, kind: DeviceKind) -> dict[DeviceKey, DeviceState]:
+        """The states of the devices of one kind, sorted by key."""
+        return {key: state for key, state in sorted(self.devices.items()) if self.kind(key) == kind}
+
     def consumers(self) -> dict[DeviceKey, DeviceState]:
         """The states of the consumer devices (diverters), sorted by key."""
-        return {key: state for key, state in sorted(self.devices.items()) if self.kind(key) == "consumer"}
+        return self.of_kind("consumer")
+
+    def storages(self) -> dict[DeviceKey, DeviceState]:
+        """The states of the storage devices (batteries), sorted by key."""
+        return self.of_kind("storage")
+
+    def live(self, devices: dict[DeviceKey, DeviceState]) -> dict[DeviceKey, DeviceState]:
+        """The devices whose actuator is not offline: a killed actuator's retained state keeps its last figures."""
+        return {
+            key: state
+            for key, state in devices.items()
+            if self.availability.get(actuator_service_id(key[0])) != "offline"
+        }
 
     def diverter_power_w(self) -> float | None:
-        """The diverters' draw now, None when none reports one.
-
-        Only those whose actuator is not offline count: a killed actuator's retained state keeps its last draw.
-        """
-        powers = [
-            state.power_w
-            for (actuator_id, _), state in self.consumers().items()
-            if state.power_w is not None and self.availability.get(actuator_service_id(actuator_id)) != "offline"
-        ]
+        """The diverters' draw now, None when none reports one (only those whose actuator is not offline)."""
+        powers = [state.power_w for state in self.live(self.consumers()).values() if state.power_w is not None]
         return sum(powers) if powers else None
+
+    def storage_power_w(self) -> float | None:
+        """The batteries' power at their terminals now (positive = charging), None when none reports one.
+
+        Only those whose actuator is not offline count, as for the diverters.
+        """
+        powers = [state.power_w for state in self.live(self.storages()).values() if state.power_w is not None]
+        return sum(powers) if powers else None
+
+    def storage_soc_pct(self) -> float | None:
+        """The batteries' state of charge together in %: their SoCs weighted by capacity; None when none is known.
+
+        Only batteries whose actuator is not offline and that report a SoC count.
+        """
+        held = capacity = 0.0
+        for key, state in self.live(self.storages()).items():
+            info = self.announced[key].storage  # a storage device is announced (else its kind is unknown)
+            if state.soc_pct is not None and info is not None:
+                held += state.soc_pct * info.capacity_wh
+                capacity += info.capacity_wh
+        return held / capacity if capacity else None
 
 
 class Gateway:
@@ -215,8 +245,10 @@ class Gateway:
             return
         if announced.kind == "consumer":
             self.energy.add_diverter(key, state)
-        else:
+        elif announced.kind == "inverter":
             self.energy.add_inverter(key, state)
+        else:  # storage: its charge is neither produced nor diverted, its discharge no production
+            return
         await self._publish_energy()
 
     async def _on_grid(self, message: IncomingMessage) -> None:

@@ -50,6 +50,7 @@ class GatewayCollector(Collector):
                 setpoints.add_metric([device_id], limit_w)
         yield setpoints
         yield from self._diverters()
+        yield from self._storages()
         yield self._energy_today()
         enabled = GaugeMetricFamily("zeropower_enabled", "1 when zero-export control is switched on.")
         if self._gateway.enabled is not None:
@@ -86,6 +87,34 @@ class GatewayCollector(Collector):
                 if value is not None:
                     family.add_metric([actuator_id, device_id], value)
         yield from (power, duty, energy)
+
+    def _storages(self) -> Iterator[Metric]:
+        """Power, state of charge and reserve of every storage device (battery)."""
+        labels = ["actuator", "device"]
+        power = GaugeMetricFamily(
+            "zeropower_storage_power_watts",
+            "A battery's power at its terminals in W (positive = charging, negative = discharging).",
+            labels=labels,
+        )
+        soc = GaugeMetricFamily(
+            "zeropower_storage_soc_ratio", "A battery's state of charge (0-1); absent while unknown.", labels=labels
+        )
+        reserve = GaugeMetricFamily(
+            "zeropower_storage_reserve_soc_ratio",
+            "A battery's reserve (0-1): its actuator lets it discharge only above this state of charge.",
+            labels=labels,
+        )
+        snapshot = self._gateway.snapshot
+        for key, state in snapshot.storages().items():
+            info = snapshot.announced[key].storage
+            for family, value in (
+                (power, state.power_w),
+                (soc, None if state.soc_pct is None else state.soc_pct / 100),
+                (reserve, None if info is None else info.min_soc_pct / 100),
+            ):
+                if value is not None:
+                    family.add_metric(list(key), value)
+        yield from (power, soc, reserve)
 
     def _energy_today(self) -> Metric:
         """Energy imported, exported, produced and diverted since local midnight (a gauge: it restarts every day)."""
