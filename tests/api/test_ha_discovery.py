@@ -14,7 +14,16 @@ import jinja2
 import pytest
 from pydantic import ValidationError
 
-from tests.api.payloads import HEATER, PWM, consumer_state, pwm_announcement
+from tests.api.payloads import (
+    BATTERY,
+    HEATER,
+    PWM,
+    SOLARFLOW,
+    battery_announcement,
+    consumer_state,
+    pwm_announcement,
+    storage_state,
+)
 from tests.helpers import REPO, MqttProbe
 from zeropower.api.ha_discovery import HaDiscoverySettings, discovery_messages, safe_id
 from zeropower.api.ha_publisher import HaDiscoveryPublisher
@@ -27,6 +36,8 @@ from zeropower.controller.settings import (
 )
 from zeropower.shared.messages import (
     ActuatorAnnouncement,
+    ActuatorMode,
+    ActuatorState,
     ControllerMode,
     ControllerState,
     DeviceInfo,
@@ -55,8 +66,13 @@ OURS = {"name", "unique_id", "default_entity_id", "device", "origin", "availabil
 CONNECTIVITY = {"name", "unique_id", "default_entity_id", "device", "origin", "state_topic"}
 # device_class → allowed units and state classes (HA's sensor docs; energy must be total(_increasing) for the
 # Energy dashboard).
-UNITS = {"power": {"W", "kW"}, "energy": {"Wh", "kWh"}, "enum": {None}, "duration": {"s"}}
-STATE_CLASSES = {"power": {None, "measurement"}, "energy": {"total", "total_increasing"}, "enum": {None}}
+UNITS = {"power": {"W", "kW"}, "energy": {"Wh", "kWh"}, "enum": {None}, "duration": {"s"}, "battery": {"%"}}
+STATE_CLASSES = {
+    "power": {None, "measurement"},
+    "energy": {"total", "total_increasing"},
+    "enum": {None},
+    "battery": {None, "measurement"},
+}
 #: Binary sensors' device classes carry no unit.
 BINARY_CLASSES = {"connectivity", "running"}
 
@@ -112,7 +128,9 @@ DEVICE = DeviceState(
 )
 HEATER_STATE = consumer_state(880.0, duty=0.44, energy_wh=7004.5)
 TODAY = EnergyToday(date="2026-11-23", imported_wh=812.5, exported_wh=95.0, produced_wh=3120.0, diverted_wh=2210.0)
-ACTUATORS = {"roof": announcement(), PWM: pwm_announcement()}
+BATTERY_STATE = storage_state(-450.0, 62.5)
+BATTERY_MODE = ActuatorState(actuator_id=BATTERY, mode="fail-safe", reason="solarflow unreachable: timeout")
+ACTUATORS = {"roof": announcement(), PWM: pwm_announcement(), BATTERY: battery_announcement()}
 
 
 @pytest.fixture
@@ -197,11 +215,14 @@ def test_diagnostic_and_configuration_categories(topics):
         "zeropower_limit",
         f"zeropower_roof_{SERIAL}_limit",
         f"zeropower_roof_{SERIAL}_reachable",
+        f"zeropower_{BATTERY}_{SOLARFLOW}_reachable",
+        f"zeropower_{BATTERY}_{SOLARFLOW}_reserve",
         "zeropower_controller_connectivity",
         "zeropower_meter_connectivity",
         "zeropower_api_connectivity",
         "zeropower_actuator_roof_connectivity",
         f"zeropower_actuator_{PWM}_connectivity",
+        f"zeropower_actuator_{BATTERY}_connectivity",
     }
     config = {key for key, category in categories.items() if category == "config"}
     assert config == {key for key, entity in entities.items() if "command_topic" in entity} - {
@@ -360,6 +381,13 @@ def test_target_and_deadband_numbers_use_the_controller_config_topics(topics):
         ("zeropower_exported_today", TODAY, "95.0"),
         ("zeropower_produced_today", TODAY, "3120.0"),
         ("zeropower_diverted_today", TODAY, "2210.0"),
+        (f"zeropower_{BATTERY}_{SOLARFLOW}_soc", BATTERY_STATE, "62.5"),
+        (f"zeropower_{BATTERY}_{SOLARFLOW}_soc", storage_state(0.0, None), "None"),  # absent: HA's unknown
+        (f"zeropower_{BATTERY}_{SOLARFLOW}_power", BATTERY_STATE, "-450.0"),  # discharging
+        (f"zeropower_{BATTERY}_{SOLARFLOW}_power", storage_state(300.0, 50.0), "300.0"),  # charging
+        (f"zeropower_{BATTERY}_{SOLARFLOW}_reachable", storage_state(None, None, reachable=False), "OFF"),
+        (f"zeropower_{BATTERY}_{SOLARFLOW}_mode", BATTERY_MODE, "fail-safe"),
+        (f"zeropower_{BATTERY}_{SOLARFLOW}_reserve", battery_announcement(reserve_pct=15.0), "15.0"),
     ],
 )
 def test_value_templates_render_real_payloads(topics, unique_id, payload, expected):
@@ -389,6 +417,60 @@ def test_consumers_get_diverter_entities_not_inverter_ones(topics):
     assert power["default_entity_id"] == "sensor.zeropower_heating_rod_power"
     assert "serial_number" not in power["device"]  # a diverter's device id is no serial
     assert all(p["availability"] == [{"topic": topics.availability(actuator_service_id(PWM))}] for p in heater.values())
+
+
+def test_a_battery_gets_battery_entities_not_inverter_ones(topics):
+    """SoC, charge power (positive = charging), its actuator's mode and its reserve, on a device of its own."""
+    messages = discovery_messages(HaDiscoverySettings(), topics, {BATTERY: battery_announcement()})
+    battery = {p["unique_id"]: p for p in messages.values() if p["device"]["name"] == "SolarFlow"}
+    prefix = f"zeropower_{BATTERY}_{SOLARFLOW}"
+    assert sorted(battery) == [f"{prefix}_{key}" for key in ("mode", "power", "reachable", "reserve", "soc")]
+    device = battery[f"{prefix}_soc"]["device"]
+    assert device == {
+        "identifiers": [prefix],
+        "name": "SolarFlow",
+        "model": "Battery (battery)",
+        "via_device": "zeropower",
+    }
+    soc, power = battery[f"{prefix}_soc"], battery[f"{prefix}_power"]
+    assert (soc["name"], soc["device_class"], soc["unit_of_measurement"]) == ("State of charge", "battery", "%")
+    assert (power["name"], power["device_class"], power["unit_of_measurement"]) == ("Charge power", "power", "W")
+    assert (soc["default_entity_id"], power["default_entity_id"]) == (
+        "sensor.zeropower_solarflow_soc",
+        "sensor.zeropower_solarflow_power",
+    )
+    assert power["state_topic"] == soc["state_topic"] == topics.device_state(BATTERY, SOLARFLOW)
+    mode = battery[f"{prefix}_mode"]
+    assert mode["state_topic"] == topics.actuator_state(BATTERY)  # the actuator's state says the mode
+    assert mode["options"] == list(get_args(ActuatorMode))
+    assert json.loads(render(mode["json_attributes_template"], BATTERY_MODE.model_dump_json())) == {
+        "reason": "solarflow unreachable: timeout"
+    }
+    reserve = battery[f"{prefix}_reserve"]
+    assert reserve["state_topic"] == topics.actuator_announce(BATTERY)  # read-only: no service takes a new one
+    assert not any("command_topic" in p for p in battery.values())
+    assert all(p["availability"] == [{"topic": topics.availability(f"actuator/{BATTERY}")}] for p in battery.values())
+    # nothing of an inverter's or a diverter's: no limit, no producing, no energy counted as yield
+    assert not any(p.get("device_class") == "energy" for p in battery.values())
+
+
+def test_a_batterys_reserve_is_its_own_among_several():
+    """Two batteries under one actuator: each reserve sensor picks its own device from the announcement."""
+    two = battery_announcement()
+    second = two.devices[0].model_copy(
+        update={
+            "device_id": 'b"2',
+            "name": "Venus",
+            "storage": two.devices[0].storage.model_copy(update={"min_soc_pct": 30.0}),
+        }
+    )
+    two = two.model_copy(update={"devices": [two.devices[0], second]})
+    entities = by_unique_id(discovery_messages(HaDiscoverySettings(), Topics("zp"), {BATTERY: two}))
+    payload = two.model_dump_json()
+    assert render(entities[f"zeropower_{BATTERY}_{SOLARFLOW}_reserve"]["value_template"], payload) == "10.0"
+    assert render(entities[f"zeropower_{BATTERY}_b_2_reserve"]["value_template"], payload) == "30.0"
+    alone = battery_announcement().model_dump_json()  # the device left the announcement: unknown, no number
+    assert render(entities[f"zeropower_{BATTERY}_b_2_reserve"]["value_template"], alone) == "None"
 
 
 def test_inverters_ids_prefix_and_node_id():

@@ -1,4 +1,4 @@
-"""Home Assistant devices: the main ``zeropower`` device (the controller), one per service, inverter and diverter.
+"""Home Assistant devices: the main ``zeropower`` device (the controller), one per service, inverter, diverter, battery.
 
 Every device but the main one names it in ``via_device``, so Home Assistant shows them as connected through
 zeropower. A device's ``slug`` starts the ids of its entities (``sensor.<node_id>_<slug>_<entity>``): the
@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from zeropower.shared.messages import ActuatorAnnouncement, DeviceInfo
+from zeropower.shared.messages import ActuatorAnnouncement, DeviceInfo, DeviceKind
+
+#: What each kind of announced device is called in its device's model.
+KINDS: dict[DeviceKind, str] = {"inverter": "Inverter", "consumer": "Diverter", "storage": "Battery"}
 
 #: The installed package whose version the devices show as ``sw_version`` (all zeropower packages share one).
 PACKAGE = "zeropower-api"
@@ -80,10 +83,10 @@ class DeviceCatalogue:
         return self.service(f"actuator_{actuator_id}", f"Actuator {actuator_id}", f"{announcement.driver} actuator")
 
     def device(self, announcement: ActuatorAnnouncement, device: DeviceInfo) -> HaDevice:
-        """An inverter or a diverter, named by its name; an inverter's device id is its serial number."""
-        kind = "Diverter" if device.kind == "consumer" else "Inverter"
+        """An inverter, a diverter or a battery, named by its name; an inverter's device id is its serial number."""
+        kind = KINDS[device.kind]
         block: dict[str, Any] = {"name": device.name, "model": f"{kind} ({announcement.driver})"}
-        if device.kind != "consumer":
+        if device.kind == "inverter":
             block["serial_number"] = device.device_id
         key = f"{announcement.actuator_id}_{device.device_id}"
         return HaDevice(self._linked(key, block).block, key, slug(device.name))

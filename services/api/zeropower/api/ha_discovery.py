@@ -7,6 +7,7 @@ See docs/home-assistant.md.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, get_args
 
@@ -14,7 +15,7 @@ from pydantic import AnyHttpUrl, Field
 
 from zeropower.api.ha_devices import DeviceCatalogue, HaDevice, slug
 from zeropower.controller.settings import ControllerSettings, DiverterOrder
-from zeropower.shared.messages import ActuatorAnnouncement, ControllerMode, DeviceInfo
+from zeropower.shared.messages import ActuatorAnnouncement, ActuatorMode, ControllerMode, DeviceInfo
 from zeropower.shared.mqtt import OFFLINE, ONLINE
 from zeropower.shared.settings import StrictModel
 from zeropower.shared.topics import HomeAssistantTopics, Topics, actuator_service_id
@@ -326,7 +327,7 @@ class _Builder:
             self.add("sensor", api, key, f"Energy {direction} today", config, unique_key=key, services=[API])
 
     def actuator_entities(self, announcement: ActuatorAnnouncement) -> None:
-        """An actuator's device and one device per inverter or diverter it announces."""
+        """An actuator's device and one device per inverter, diverter or battery it announces."""
         service = actuator_service_id(announcement.actuator_id)
         self.connectivity(self.devices.actuator(announcement), service)
         for device in announcement.devices:
@@ -334,6 +335,8 @@ class _Builder:
             state = self.topics.device_state(announcement.actuator_id, device.device_id)
             if device.kind == "consumer":
                 self.consumer_entities(ha_device, state, service)
+            elif device.kind == "storage":
+                self.storage_entities(ha_device, state, service, announcement.actuator_id, device)
             else:
                 self.inverter_entities(ha_device, state, service, device)
 
@@ -358,6 +361,49 @@ class _Builder:
         self.add("sensor", ha_device, "power", "Power", {"state_topic": state, **_power("power_w")}, services=[service])
         energy = {"state_topic": state, "value_template": _value("energy_wh"), **ENERGY}
         self.add("sensor", ha_device, "energy", "Energy", energy, services=[service])
+
+    def storage_entities(
+        self, ha_device: HaDevice, state: str, service: str, actuator_id: str, device: DeviceInfo
+    ) -> None:
+        """A battery: its SoC, its power (positive = charging), its actuator's mode, its reserve, reachable.
+
+        The reserve is read-only, from the announcement: no service takes a new reserve at run time (it is
+        actuator-battery's ``reserve_soc_pct`` setting), so there is no number to set it.
+        """
+        soc = {
+            "value_template": "{{ value_json.soc_pct | default(None) }}",  # absent while unknown: HA's unknown
+            "device_class": "battery",
+            "unit_of_measurement": "%",
+            "state_class": "measurement",
+            "suggested_display_precision": 0,
+        }
+        self.add("sensor", ha_device, "soc", "State of charge", {"state_topic": state, **soc}, services=[service])
+        power = {"state_topic": state, **_power("power_w"), "icon": "mdi:battery-charging"}
+        self.add("sensor", ha_device, "power", "Charge power", power, services=[service])  # negative: discharging
+        actuator_state = self.topics.actuator_state(actuator_id)
+        mode = {
+            "icon": "mdi:state-machine",
+            "state_topic": actuator_state,
+            "value_template": "{{ value_json.mode }}",
+            "device_class": "enum",
+            "options": list(get_args(ActuatorMode)),
+            "json_attributes_topic": actuator_state,
+            "json_attributes_template": "{{ {'reason': value_json.reason} | tojson }}",
+        }
+        self.add("sensor", ha_device, "mode", "Mode", mode, services=[service])
+        this = json.dumps(device.device_id)  # a JSON string is a Jinja string literal
+        reserve = {
+            "icon": "mdi:battery-lock",
+            "state_topic": self.topics.actuator_announce(actuator_id),
+            "value_template": f"{{% for d in value_json.devices if d.device_id == {this} %}}"
+            "{{ d.storage.min_soc_pct }}{% else %}None{% endfor %}",
+            "unit_of_measurement": "%",
+            "suggested_display_precision": 0,
+            **DIAGNOSTIC,
+        }
+        self.add("sensor", ha_device, "reserve", "Reserve", reserve, services=[service])
+        reachable = {"state_topic": state, "value_template": _flag("reachable"), "device_class": "connectivity"}
+        self.add("binary_sensor", ha_device, "reachable", "Reachable", {**reachable, **DIAGNOSTIC}, services=[service])
 
 
 def _power(field: str) -> Payload:
