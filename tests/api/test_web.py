@@ -11,7 +11,17 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Dialog, Page, expect
 
-from tests.api.payloads import HEATER, PWM, consumer_state, controller_state, pwm_announcement
+from tests.api.payloads import (
+    BATTERY,
+    HEATER,
+    PWM,
+    SOLARFLOW,
+    battery_announcement,
+    consumer_state,
+    controller_state,
+    pwm_announcement,
+    storage_state,
+)
 from tests.browser import needs_chromium
 from tests.helpers import REPO, MqttProbe
 from zeropower.api.settings import ApiSettings
@@ -224,12 +234,22 @@ async def test_a_page_beyond_the_stream_limit_says_so(base_url: str, page: Page)
         await expect(page.locator("#connection")).to_have_text("disconnected: reload", timeout=TIMEOUT_MS)
 
 
+async def publish_battery(probe: MqttProbe, topics: Topics, power_w: float | None, soc_pct: float | None) -> None:
+    """The battery actuator online, its announcement and its battery's state (power positive = charging)."""
+    await probe.publish(topics.availability(f"actuator/{BATTERY}"), "online", retain=True)
+    await probe.publish(topics.actuator_announce(BATTERY), battery_announcement().model_dump_json(), retain=True)
+    battery = storage_state(power_w, soc_pct)
+    await probe.publish(topics.device_state(BATTERY, SOLARFLOW), battery.model_dump_json(), retain=True)
+
+
 async def publish_everything(probe: MqttProbe, topics: Topics) -> None:
-    """publish_system, a diverter, a grid reading over 1000 W and a service offline: every part of the page shown."""
+    """publish_system, a diverter, a battery charging, a grid reading over 1000 W and a service offline: every part
+    of the page shown."""
     await publish_system(probe, topics)
     await probe.publish(topics.actuator_announce(PWM), pwm_announcement().model_dump_json(), retain=True)
     heater = consumer_state(880.0, duty=0.44, energy_wh=7250.0)
     await probe.publish(topics.device_state(PWM, HEATER), heater.model_dump_json(), retain=True)
+    await publish_battery(probe, topics, 200.0, 62.5)
     await probe.publish(topics.availability("meter"), "offline", retain=True)
     reading = GridReading(power_w=1234.4, energy_import_wh=1234.0, energy_export_wh=5678.0)
     await probe.publish(topics.grid_power(), reading.model_dump_json())
@@ -354,7 +374,7 @@ COLORS_JS = """(selectors) => selectors.map((selector) => {
 })"""
 TEXTS = ["body", "#connection", "#enabled", "#switch", "#reason", "dt", "#diverters td", "#services li.on",
          "#services li.off", ".legend span", "#switch-error", "label span", "td .health", "#flow-grid .direction",
-         "#flow-house .value"]  # fmt: skip
+         "#flow-house .value", "#batteries td", "#flow-battery .direction", "#flow-battery .soc"]  # fmt: skip
 
 
 @pytest.mark.parametrize("locale", ["de-DE"])
@@ -396,7 +416,7 @@ async def test_device_tables_fit_their_cards(page: Page, mqtt_settings: MqttSett
         "[...document.querySelectorAll('.card table')].map(t => t.parentElement)"
         ".map(card => card.scrollWidth - card.clientWidth)  // the card scrolls: its table (or a cell) sticks out"
     )
-    assert len(overflows) == 2
+    assert len(overflows) == 3  # inverters, diverters, batteries
     assert all(overflow <= 0 for overflow in overflows), overflows
 
 
@@ -411,7 +431,8 @@ async def test_energy_flow_fits_and_says_the_direction(
     await page.goto("/")
     await expect(page.locator("#flow-grid")).to_contain_text("1.234 W Bezug", timeout=TIMEOUT_MS)
     await expect(page.locator("#arrow-grid")).to_have_class(re.compile("right"))  # into the house
-    await expect(page.locator("#flow-house")).to_contain_text("654 W")  # 300 W output + 1,234 W import - 880 W heater
+    # 300 W output + 1,234 W import - 880 W heater - 200 W into the battery
+    await expect(page.locator("#flow-house")).to_contain_text("454 W")
     overflows = await page.evaluate(
         "[...document.querySelectorAll('.node')].map(n => [n.id, n.scrollWidth - n.clientWidth])"
     )
@@ -422,6 +443,78 @@ async def test_energy_flow_fits_and_says_the_direction(
     await expect(page.locator("#arrow-grid")).to_have_class(re.compile("left"))  # out to the grid
     # 300 W output - 95 W export - 880 W heater: figures of different moments; no negative house, and no minus
     await expect(page.locator("#flow-house")).to_contain_text("0 W")
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        (
+            "en-US",
+            {
+                "discharging": "450 W discharging",
+                "charging": "300 W charging",
+                "row": "SolarFlowdischarging",
+                "reserve": "at its reserve: no discharge",
+                "unknown": "charge unknown: no discharge",
+            },
+        ),
+        (
+            "de-DE",
+            {
+                "discharging": "450 W entlädt",
+                "charging": "300 W lädt",
+                "row": "SolarFlowentlädt",
+                "reserve": "an der Reserve: keine Entladung",
+                "unknown": "Ladestand unbekannt: keine Entladung",
+            },
+        ),
+    ],
+)
+async def test_a_battery_shows_in_the_flow_and_the_device_list(
+    page: Page, mqtt_settings: MqttSettings, probe: MqttProbe, locale: str, words: dict[str, str]
+):
+    """Charge or discharge in words and by the arrow, its state of charge; nothing of it without a battery."""
+    topics = Topics(mqtt_settings.topic_prefix)
+    await publish_system(probe, topics)
+    await probe.publish(topics.grid_power(), GridReading(power_w=100.0).model_dump_json())
+    await page.goto("/")
+    await expect(page.locator("#grid")).to_have_text("100 W", timeout=TIMEOUT_MS)
+    for hidden in ("#flow-battery", "#arrow-battery", "#batteries-card", "#flow-heater", "#arrow-heater"):
+        await expect(page.locator(hidden)).to_be_hidden()  # no battery, no heater: not even an empty node
+
+    await publish_battery(probe, topics, -450.0, 62.5)
+    battery = page.locator("#flow-battery")
+    await expect(battery).to_contain_text(words["discharging"], timeout=TIMEOUT_MS)
+    await expect(battery.locator(".soc")).to_have_text("63 %")
+    await expect(page.locator("#arrow-battery")).to_have_class(re.compile("flowing up"))  # into the house
+    await expect(page.locator("#flow-house")).to_contain_text("850 W")  # 300 W output + 100 W import + 450 W
+    await expect(page.locator("#batteries tr").first).to_contain_text(words["row"])  # a battery, in words
+    await expect(page.locator("#batteries tr").first).to_contain_text("10 %")  # its reserve
+    await expect(page.locator("#inverters")).not_to_contain_text("SolarFlow")
+    await expect(page.locator("#output")).to_have_text("300 W")  # the controller's inverters' output alone
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    for width in (1280, 390):
+        await page.set_viewport_size({"width": width, "height": 900})
+        await page.screenshot(path=artifacts / f"web-ui-battery-{locale[:2]}-{width}.png", full_page=True)
+
+    await publish_battery(probe, topics, 300.0, 64.0)
+    await expect(battery).to_contain_text(words["charging"], timeout=TIMEOUT_MS)
+    await expect(page.locator("#arrow-battery")).to_have_class(re.compile("flowing down"))  # out of the house
+    await expect(page.locator("#flow-house")).to_contain_text("100 W")  # 300 W + 100 W - 300 W
+
+    await publish_battery(probe, topics, 0.0, 10.0)  # idle at its reserve: the reason in words, no arrow
+    await expect(page.locator("#batteries tr").first).to_contain_text(words["reserve"], timeout=TIMEOUT_MS)
+    await expect(battery.locator(".direction")).to_have_text("")
+    await expect(page.locator("#arrow-battery")).not_to_have_class(re.compile("flowing"))
+    await publish_battery(probe, topics, 0.0, None)  # its charge unknown: no number shown as its charge
+    await expect(page.locator("#batteries tr").first).to_contain_text(words["unknown"], timeout=TIMEOUT_MS)
+    await expect(battery.locator(".soc")).to_have_text("")
+
+    await probe.publish(topics.actuator_announce(BATTERY), b"", retain=True)  # removed: its kind is unknown now
+    await probe.publish(topics.device_state(BATTERY, SOLARFLOW), b"", retain=True)
+    await expect(page.locator("#flow-battery")).to_be_hidden(timeout=TIMEOUT_MS)
+    await expect(page.locator("#batteries-card")).to_be_hidden()
 
 
 async def test_chart_starts_with_the_apis_history_and_has_axes(

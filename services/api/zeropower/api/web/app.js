@@ -23,6 +23,10 @@ const TEXTS = {
     producing: "producing", notProducing: "not producing: no sun, or the inverter is off",
     unreachable: "unreachable: the DTU gets no answer from it", actuatorOffline: "its actuator is offline: old values",
     silent: (minutes) => `no data for ${minutes} min`, heating: "heating with surplus",
+    battery: "Battery", batteries: "Batteries", charging: "charging", discharging: "discharging",
+    batteryIdle: "idle: neither charging nor discharging", chargePower: "Power (+ charging)", soc: "State of charge",
+    reserve: "Reserve", atReserve: "at its reserve: no discharge", full: "full: no charge",
+    socUnknown: "charge unknown: no discharge", batteryUnreachable: "unreachable: its actuator gets no answer from it",
     waiting: "off: no surplus for it", notHeating: "not drawing power: thermostat reached, or no load",
     serviceOnline: "running", serviceOffline: "stopped, or its connection to the broker is lost",
     inverters: "Inverters", device: "Device", setpoint: "Setpoint", duty: "Duty", energy: "Energy", sum: "Sum",
@@ -53,6 +57,10 @@ const TEXTS = {
     producing: "erzeugt", notProducing: "erzeugt nicht: keine Sonne, oder Wechselrichter aus",
     unreachable: "nicht erreichbar: die DTU bekommt keine Antwort", actuatorOffline: "sein Aktor ist offline: alte Werte",
     silent: (minutes) => `seit ${minutes} min keine Daten`, heating: "heizt mit Überschuss",
+    battery: "Batterie", batteries: "Batterien", charging: "lädt", discharging: "entlädt",
+    batteryIdle: "ruht: lädt nicht und entlädt nicht", chargePower: "Leistung (+ Laden)", soc: "Ladestand",
+    reserve: "Reserve", atReserve: "an der Reserve: keine Entladung", full: "voll: keine Ladung",
+    socUnknown: "Ladestand unbekannt: keine Entladung", batteryUnreachable: "nicht erreichbar: sein Aktor bekommt keine Antwort",
     waiting: "aus: kein Überschuss dafür", notHeating: "nimmt keine Leistung auf: Thermostat erreicht oder keine Last",
     serviceOnline: "läuft", serviceOffline: "gestoppt, oder seine Verbindung zum Broker ist weg",
     inverters: "Wechselrichter", device: "Gerät", setpoint: "Vorgabe", duty: "Tastgrad", energy: "Energie",
@@ -81,6 +89,7 @@ const energy = (value) => {
   return Math.abs(value) < 1000 ? `${number(value)} Wh` : `${number(value / 1000, 2)} kWh`;
 };
 const percent = (value) => (value == null ? "–" : `${number(value * 100)} %`);
+const soc = (value) => (value == null ? "–" : `${number(value)} %`);  // a state of charge, already in %
 let history = { t: [], grid_w: [], output_w: [], limit_w: [], heater_w: [] };  // columns as GET /api/history
 let historyInfo = null;  // the rest of the last GET /api/history answer
 let current = null;
@@ -197,6 +206,7 @@ function show(state) {
   $("exported").textContent = energy(state.grid_energy_export_wh);
   renderInverters(state);
   renderDiverters(state);
+  renderBatteries(state);
   $("services").replaceChildren(...Object.entries(state.availability).map(([service, status]) => {
     const item = document.createElement("li");
     const online = status === "online";
@@ -206,14 +216,16 @@ function show(state) {
   }));
 }
 
-// The energy flow: the sun's output into the house, the grid's import or export, the heater's draw; the house's
-// own use is what is left (output + grid - heater). Each node says its power and direction in words.
+// The energy flow: the sun's output into the house, the grid's import or export, the heater's draw, the battery's
+// charge or discharge; the house's own use is what is left (output + grid - heater - battery, the battery's power
+// positive while charging). Each node says its power and direction in words.
 function showFlow(state) {
   const grid = state.grid_power_w;
   const heater = state.diverter_power_w;
   const output = state.output_w;
+  const battery = state.storage_power_w;
   // figures of slightly different moments may not add up: a house never feeds power in
-  const house = grid == null || output == null ? null : Math.max(0, output + grid - (heater ?? 0));
+  const house = grid == null || output == null ? null : Math.max(0, output + grid - (heater ?? 0) - (battery ?? 0));
   const node = (id, value) => { $(id).querySelector(".value").textContent = watts(value == null ? null : Math.abs(value)); };
   node("flow-sun", output);
   node("flow-grid", grid);
@@ -228,17 +240,45 @@ function showFlow(state) {
   $("arrow-sun").className = `arrow down${output >= 1 ? " flowing" : ""}`;
   $("arrow-grid").className = `arrow${direction ? ` flowing ${direction === "importing" ? "right" : "left"}` : ""}`;
   $("arrow-heater").className = `arrow${heater >= 1 ? " flowing right" : ""}`;
+  showBatteryFlow(state, battery, node);
+}
+
+// The battery's node below the house, only when a storage device exists: charging (power flows down from the
+// house into it) or discharging (up into the house), in words and by the arrow, and the charge it holds.
+function showBatteryFlow(state, battery, node) {
+  const shown = devicesOf(state, "storage").length > 0;
+  $("flow-battery").hidden = $("arrow-battery").hidden = !shown;
+  if (!shown) return;
+  node("flow-battery", battery);
+  const direction = battery == null || Math.round(battery) === 0 ? "" : battery > 0 ? "charging" : "discharging";
+  const words = $("flow-battery").querySelector(".direction");
+  if (direction) say(words, direction);
+  else unsay(words);
+  $("flow-battery").querySelector(".soc").textContent = state.storage_soc_pct == null ? "" : soc(state.storage_soc_pct);
+  $("arrow-battery").className = `arrow${direction ? ` flowing ${direction === "charging" ? "down" : "up"}` : ""}`;
 }
 
 // A device's state in plain words: its actuator's availability, its own reachability and data, what it does.
 function health(state, actuatorId, id, device) {
   if (state.availability[`actuator/${actuatorId}`] === "offline") return t("actuatorOffline");
-  if (!device.reachable) return t("unreachable");
+  if (!device.reachable) return t(device.kind === "storage" ? "batteryUnreachable" : "unreachable");
   const silentS = device.updated_at == null ? 0 : state.timestamp - device.updated_at;
   if (silentS > 60) return t("silent", Math.floor(silentS / 60));
   if (device.kind === "inverter") return t(device.producing ? "producing" : "notProducing");
+  if (device.kind === "storage") return batteryHealth(device);
   if (device.power_w > 0) return t("heating");
   return t(state.setpoints_w[id] > 0 ? "notHeating" : "waiting");
+}
+
+// A battery's state in words: charging, discharging or idle, and why it may not do more (its actuator's rules:
+// no discharge at its reserve or with an unknown charge, no charge when full).
+function batteryHealth(device) {
+  const power = Math.round(device.power_w ?? 0);
+  const doing = t(power > 0 ? "charging" : power < 0 ? "discharging" : "batteryIdle");
+  const { min_soc_pct: reserve, max_soc_pct: top } = device.storage;
+  const limit = device.soc_pct == null ? "socUnknown" : device.soc_pct <= reserve ? "atReserve"
+    : device.soc_pct >= top ? "full" : null;
+  return limit == null || power !== 0 ? doing : t(limit);
 }
 
 // A table cell with the device's name and, below it, its state in words.
@@ -253,7 +293,7 @@ function deviceCell(state, actuatorId, id, device) {
   return cell;
 }
 
-// [actuator id, device id, device state] of every device of one kind ("inverter" or "consumer").
+// [actuator id, device id, device state] of every device of one kind ("inverter", "consumer" or "storage").
 function devicesOf(state, kind) {
   return Object.entries(state.actuators).flatMap(([actuatorId, devices]) =>
     Object.entries(devices).map(([id, device]) => [actuatorId, id, device]))
@@ -286,6 +326,16 @@ function renderDiverters(state) {
   $("diverters-card").hidden = rows.length === 0;
   rows.push([t("sum"), watts(state.diverter_power_w), "", watts(state.consumption_w), ""]);
   fillTable("diverters", rows);
+}
+
+// The batteries: power at their terminals (positive = charging), charge, reserve and the setpoint each holds.
+function renderBatteries(state) {
+  const rows = devicesOf(state, "storage").map(([actuatorId, id, device]) =>
+    [deviceCell(state, actuatorId, id, device), watts(device.power_w), soc(device.soc_pct),
+      soc(device.storage.min_soc_pct), watts(device.limit_w)]);
+  $("batteries-card").hidden = rows.length === 0;
+  rows.push([t("sum"), watts(state.storage_power_w), soc(state.storage_soc_pct), "", ""]);
+  fillTable("batteries", rows);
 }
 
 // A round step for about `count` ticks over `span` (1, 2 or 5 times a power of ten).
