@@ -10,7 +10,17 @@ import httpx
 import pytest
 
 from tests.api.conftest import ApiFactory
-from tests.api.payloads import HEATER, PWM, consumer_state, controller_state, pwm_announcement
+from tests.api.payloads import (
+    BATTERY,
+    HEATER,
+    PWM,
+    SOLARFLOW,
+    battery_announcement,
+    consumer_state,
+    controller_state,
+    pwm_announcement,
+    storage_state,
+)
 from tests.helpers import MqttProbe, wait_until
 from tests.influx import InfluxServer
 from zeropower.api.gateway import Snapshot
@@ -102,6 +112,25 @@ def test_a_heater_whose_actuator_went_offline_is_a_gap_not_its_last_draw():
     assert gone.diverter_power_w() == 500.0
 
 
+def test_a_battery_is_its_own_series_not_the_heaters_nor_the_output():
+    """Its power (positive = charging) in battery_w; a gap without a battery and once its actuator is offline."""
+    clocks = Clocks()
+    ring = history(clocks)
+    ring.record(snapshot())
+    with_battery = snapshot()
+    (device,) = battery_announcement().devices
+    with_battery.announced[(BATTERY, SOLARFLOW)] = device
+    with_battery.devices[(BATTERY, SOLARFLOW)] = storage_state(-450.0, 62.5)
+    clocks.step(1.0)
+    ring.record(with_battery)
+    with_battery.availability[actuator_service_id(BATTERY)] = "offline"
+    clocks.step(1.0)
+    ring.record(with_battery)
+    none, discharging, gone = ring.since(0)
+    assert (none.battery_w, discharging.battery_w, gone.battery_w) == (None, -450.0, None)
+    assert (discharging.heater_w, discharging.output_w) == (500.0, 610.0)  # neither changed by the battery
+
+
 def test_a_wall_clock_set_back_keeps_the_samples_in_order():
     clocks = Clocks()
     ring = history(clocks)
@@ -143,6 +172,7 @@ async def test_history_endpoint_serves_what_arrived_and_survives_bad_messages(
         output = ControllerState.model_validate_json(controller_state(enabled=True)).output_w
         assert answer["output_w"] == [None, None, output]
         assert answer["heater_w"] == [450.0, 450.0, 450.0]
+        assert answer["battery_w"] == [None, None, None]  # no battery
         assert answer["t"] == sorted(answer["t"])
         assert answer["now"] - 5 < answer["t"][0] <= answer["now"]
 
@@ -194,6 +224,8 @@ def recorded_system(influx: InfluxServer, minutes_ago: float) -> None:
         messages.append(
             (topics.device_state(PWM, device), device_state.model_copy(update={"timestamp": at}).model_dump_json())
         )
+    battery = storage_state(-450.0, 62.5).model_copy(update={"timestamp": at, "updated_at": at})
+    messages.append((topics.device_state(BATTERY, SOLARFLOW), battery.model_dump_json()))
     record(influx, messages, int(at * 1e9))
 
 
@@ -203,13 +235,18 @@ async def test_influx_history_reads_what_the_recorder_writes(influx: InfluxServe
     step = bucket_s(180, 1.0)
     assert step == 15  # 180 minutes in 720 buckets
     reader = InfluxHistory(InfluxHistorySettings(url=influx.url))
-    columns = await reader.read(180, step, [(PWM, "heater"), (PWM, "boiler"), (PWM, "it's \\ odd")])
+    columns = await reader.read(
+        180, step, [(PWM, "heater"), (PWM, "boiler"), (PWM, "it's \\ odd")], [(BATTERY, SOLARFLOW)]
+    )
     assert len(columns.t) == 2
     assert columns.t[1] - columns.t[0] == pytest.approx(3600, abs=step)
     assert columns.grid_w == [-80.0, -80.0]
     assert columns.output_w == [900.0, 900.0]
     assert columns.limit_w == [950.0, 950.0]
-    assert columns.heater_w == [500.0, 500.0]  # both diverters summed
+    assert columns.heater_w == [500.0, 500.0]  # both diverters summed, the battery not among them
+    assert columns.battery_w == [-450.0, -450.0]  # discharging
+    without = await reader.read(180, step, [(PWM, "heater")])
+    assert (without.heater_w, without.battery_w) == ([300.0, 300.0], [None, None])
 
 
 async def test_history_endpoint_takes_influx_when_memory_is_short_and_memory_when_it_fails(
@@ -224,6 +261,11 @@ async def test_history_endpoint_takes_influx_when_memory_is_short_and_memory_whe
         assert answer["longest_minutes"] == 7 * 24 * 60
         assert answer["step_s"] == 10
         assert (answer["grid_w"], answer["output_w"], answer["heater_w"]) == ([-80.0], [900.0], [300.0])
+        assert answer["battery_w"] == [None]  # the battery is not announced now: not a battery's series
+        (device,) = battery_announcement().devices
+        gateway.snapshot.announced[(BATTERY, SOLARFLOW)] = device
+        answer = (await client.get("/api/history", params={"minutes": 120})).json()
+        assert (answer["heater_w"], answer["battery_w"]) == ([300.0], [-450.0])
 
         influx.stop()  # InfluxDB down: the memory's samples, and why
         answer = (await client.get("/api/history", params={"minutes": 120})).json()

@@ -479,7 +479,14 @@ async def test_a_battery_shows_in_the_flow_and_the_device_list(
     await probe.publish(topics.grid_power(), GridReading(power_w=100.0).model_dump_json())
     await page.goto("/")
     await expect(page.locator("#grid")).to_have_text("100 W", timeout=TIMEOUT_MS)
-    for hidden in ("#flow-battery", "#arrow-battery", "#batteries-card", "#flow-heater", "#arrow-heater"):
+    for hidden in (
+        "#flow-battery",
+        "#arrow-battery",
+        "#batteries-card",
+        "#flow-heater",
+        "#arrow-heater",
+        "#legend-battery",
+    ):
         await expect(page.locator(hidden)).to_be_hidden()  # no battery, no heater: not even an empty node
 
     await publish_battery(probe, topics, -450.0, 62.5)
@@ -487,6 +494,7 @@ async def test_a_battery_shows_in_the_flow_and_the_device_list(
     await expect(battery).to_contain_text(words["discharging"], timeout=TIMEOUT_MS)
     await expect(battery.locator(".soc")).to_have_text("63 %")
     await expect(page.locator("#arrow-battery")).to_have_class(re.compile("flowing up"))  # into the house
+    await expect(page.locator("#legend-battery")).to_be_visible()  # and its line in the chart
     await expect(page.locator("#flow-house")).to_contain_text("850 W")  # 300 W output + 100 W import + 450 W
     await expect(page.locator("#batteries tr").first).to_contain_text(words["row"])  # a battery, in words
     await expect(page.locator("#batteries tr").first).to_contain_text("10 %")  # its reserve
@@ -535,7 +543,11 @@ async def test_chart_starts_with_the_apis_history_and_has_axes(
     assert {"-500 W", "0 W", "500 W", "1,500 W"} <= set(labels), labels  # the power axis, 0 included
     assert any(re.fullmatch(r"\d\d:\d\d( [AP]M)?", label) for label in labels), labels  # the clock axis
     label = await page.locator("#chart").get_attribute("aria-label")
-    assert label == "Chart of grid power, output, limit and heater power over the last 1 hour, from -500 W to 1,500 W"
+    assert label == (
+        "Chart of grid power, output, limit, heater and battery power over the last 1 hour, from -500 W to 1,500 W"
+    )
+    await expect(page.locator("#legend-battery")).to_be_visible()  # publish_everything has a battery
+    await expect(page.locator("#chart path.battery")).to_have_attribute("d", re.compile("L"))
 
     await page.locator("#range").select_option("15")  # another range: loaded again, same samples
     await expect(page.locator("#chart")).to_have_attribute("aria-label", re.compile("last 15 minutes"))

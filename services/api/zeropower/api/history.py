@@ -1,4 +1,4 @@
-"""The chart's memory: a bounded ring of power samples (grid, output, limit, heater), at most one per interval.
+"""The chart's memory: a bounded ring of power samples (grid, output, limit, heater, battery), one per interval.
 
 A sample is taken from the snapshot when a grid reading or a controller state arrives. A value nobody vouches
 for any more is left out (``None``, a gap in the chart) rather than repeated: the grid power once the newest
@@ -29,6 +29,7 @@ class Sample:
     output_w: float | None
     limit_w: float | None
     heater_w: float | None
+    battery_w: float | None = None  # the batteries' power at their terminals, positive = charging
 
 
 def sample_of(snapshot: Snapshot, wall: float, monotonic: float) -> Sample:
@@ -42,6 +43,7 @@ def sample_of(snapshot: Snapshot, wall: float, monotonic: float) -> Sample:
         output_w=controller.output_w if controller else None,
         limit_w=controller.limit_w if controller else None,
         heater_w=snapshot.diverter_power_w(),
+        battery_w=snapshot.storage_power_w(),
     )
 
 

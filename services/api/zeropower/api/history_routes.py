@@ -37,6 +37,9 @@ class HistoryBody(BaseModel):
     output_w: list[float | None] = Field(description="The inverters' total output in W.")
     limit_w: list[float | None] = Field(description="The inverters' total limit in W.")
     heater_w: list[float | None] = Field(description="The diverters' (heaters') total power in W.")
+    battery_w: list[float | None] = Field(
+        description="The batteries' total power at their terminals in W (positive: charging, negative: discharging)."
+    )
 
 
 def _columns_of(samples: list[Sample]) -> dict[str, list[float | None]]:
@@ -47,6 +50,7 @@ def _columns_of(samples: list[Sample]) -> dict[str, list[float | None]]:
         "output_w": [sample.output_w for sample in samples],
         "limit_w": [sample.limit_w for sample in samples],
         "heater_w": [sample.heater_w for sample in samples],
+        "battery_w": [sample.battery_w for sample in samples],
     }
 
 
@@ -61,7 +65,7 @@ def install_history(app: FastAPI, gateway: Gateway, settings: HistorySettings) -
     async def history(
         minutes: Annotated[int, Query(ge=1, le=LONGEST_MINUTES, description="How far back, in minutes.")] = 60,
     ) -> HistoryBody:
-        """Grid power, output, limit and heater power over the last `minutes`.
+        """Grid power, output, limit, heater and battery power over the last `minutes`.
 
         From the API's memory (the last `api.history.minutes`) when it reaches back far enough or no InfluxDB is
         configured; else from the recorder's InfluxDB (`api.history.influxdb`), averaged into at most 720
@@ -74,8 +78,9 @@ def install_history(app: FastAPI, gateway: Gateway, settings: HistorySettings) -
             step = bucket_s(minutes, memory.interval_s)
             snapshot = gateway.snapshot
             diverters = [key for key in snapshot.announced if snapshot.kind(key) == "consumer"]
+            storages = [key for key in snapshot.announced if snapshot.kind(key) == "storage"]
             try:
-                columns = await influx.read(minutes, step, diverters)
+                columns = await influx.read(minutes, step, diverters, storages)
             except InfluxHistoryError as error:
                 influx_log.report(str(error))
                 answer["problem"] = str(error)

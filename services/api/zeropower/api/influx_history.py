@@ -1,8 +1,9 @@
 """Longer history from the recorder's InfluxDB, read with InfluxQL (``/query``), averaged into buckets.
 
 It reads what the recorder's default mapping writes (docs/services/recorder.md): ``grid.power_w``,
-``controller.output_w`` and ``controller.limit_w``, and each diverter's ``device.power_w``. Whatever InfluxDB
-answers is checked: a value that is not a finite power within the wire bounds is a gap, never a number shown.
+``controller.output_w`` and ``controller.limit_w``, and each diverter's and each battery's ``device.power_w``.
+Whatever InfluxDB answers is checked: a value that is not a finite power within the wire bounds is a gap, never a
+number shown.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class Columns:
     output_w: list[float | None]
     limit_w: list[float | None]
     heater_w: list[float | None]
+    battery_w: list[float | None]
+
+
+#: Series summed over their devices per bucket: the diverters' power, the batteries'.
+SUMMED = ("heater_w", "battery_w")
 
 
 def bucket_s(minutes: int, interval_s: float) -> int:
@@ -89,8 +95,14 @@ class InfluxHistory:
         policy = self._settings.retention_policy
         return f"{_identifier(policy)}.{_identifier(measurement)}" if policy else _identifier(measurement)
 
-    def queries(self, minutes: int, step_s: int, diverters: Iterable[tuple[str, str]]) -> list[str]:
-        """The InfluxQL statements: grid, controller and (when there are diverters) their power per device."""
+    def queries(
+        self,
+        minutes: int,
+        step_s: int,
+        diverters: Iterable[tuple[str, str]],
+        storages: Iterable[tuple[str, str]] = (),
+    ) -> list[str]:
+        """The InfluxQL statements: grid, controller and (when there are any) diverters' and batteries' power."""
         where = f"WHERE time > now() - {minutes}m"
         group = f"GROUP BY time({step_s}s) fill(none)"
         statements = [
@@ -98,20 +110,27 @@ class InfluxHistory:
             f'SELECT mean("output_w") AS output_w, mean("limit_w") AS limit_w FROM {self._from("controller")} '
             f"{where} {group}",
         ]
-        devices = " OR ".join(
-            f'("actuator_id" = {_string(actuator)} AND "device_id" = {_string(device)})'
-            for actuator, device in sorted(diverters)
-        )
-        if devices:
-            statements.append(
-                f'SELECT mean("power_w") AS heater_w FROM {self._from("device")} {where} AND ({devices}) '
-                f'GROUP BY time({step_s}s), "actuator_id", "device_id" fill(none)'
+        for name, keys in (("heater_w", diverters), ("battery_w", storages)):
+            devices = " OR ".join(
+                f'("actuator_id" = {_string(actuator)} AND "device_id" = {_string(device)})'
+                for actuator, device in sorted(keys)
             )
+            if devices:
+                statements.append(
+                    f'SELECT mean("power_w") AS {name} FROM {self._from("device")} {where} AND ({devices}) '
+                    f'GROUP BY time({step_s}s), "actuator_id", "device_id" fill(none)'
+                )
         return statements
 
-    async def read(self, minutes: int, step_s: int, diverters: Iterable[tuple[str, str]]) -> Columns:
-        """The last ``minutes`` in buckets of ``step_s``; the diverters' power summed per bucket."""
-        statements = self.queries(minutes, step_s, diverters)
+    async def read(
+        self,
+        minutes: int,
+        step_s: int,
+        diverters: Iterable[tuple[str, str]],
+        storages: Iterable[tuple[str, str]] = (),
+    ) -> Columns:
+        """The last ``minutes`` in buckets of ``step_s``; the diverters' and the batteries' power summed per bucket."""
+        statements = self.queries(minutes, step_s, diverters, storages)
         params = {"db": self._settings.database, "q": ";".join(statements), "epoch": "s"}
         try:
             async with httpx.AsyncClient(auth=self._auth, timeout=self._settings.timeout_s) as client:
@@ -136,7 +155,7 @@ class InfluxHistory:
 
 
 def columns_of(answer: Any, statements: int) -> Columns:
-    """The series of an InfluxQL answer merged on their bucket times; the diverters' series summed."""
+    """The series of an InfluxQL answer merged on their bucket times; the diverters' and batteries' series summed."""
     results = answer.get("results") if isinstance(answer, dict) else None
     if not isinstance(results, list) or not all(isinstance(result, dict) for result in results):
         raise InfluxHistoryError("InfluxDB's answer is not the results of the history's queries")
@@ -145,7 +164,13 @@ def columns_of(answer: Any, statements: int) -> Columns:
             raise InfluxHistoryError(str(result["error"])[:200])
     if len(results) != statements:
         raise InfluxHistoryError("InfluxDB's answer is not the results of the history's queries")
-    values: dict[str, dict[float, float]] = {"grid_w": {}, "output_w": {}, "limit_w": {}, "heater_w": {}}
+    values: dict[str, dict[float, float]] = {
+        "grid_w": {},
+        "output_w": {},
+        "limit_w": {},
+        "heater_w": {},
+        "battery_w": {},
+    }
     for result in results:
         for series in result.get("series") or []:
             _take(series, values)
@@ -157,7 +182,7 @@ def columns_of(answer: Any, statements: int) -> Columns:
 
 
 def _take(series: Any, values: dict[str, dict[float, float]]) -> None:
-    """Add one series' rows to ``values`` (heater_w summed over devices); rows that are not numbers are skipped."""
+    """Add one series' rows to ``values`` (SUMMED over devices); rows that are not numbers are skipped."""
     columns = series.get("columns") if isinstance(series, dict) else None
     rows = series.get("values") if isinstance(series, dict) else None
     if not isinstance(columns, list) or not isinstance(rows, list) or not columns or columns[0] != "time":
@@ -172,7 +197,7 @@ def _take(series: Any, values: dict[str, dict[float, float]]) -> None:
             value = _power(raw)
             if name not in values or value is None:
                 continue
-            if name == "heater_w":
+            if name in SUMMED:
                 values[name][float(t)] = values[name].get(float(t), 0.0) + value
             else:
                 values[name][float(t)] = value

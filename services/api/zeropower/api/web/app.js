@@ -3,7 +3,7 @@
 // English. The controller's reasons and the API's error messages are shown as they come (English).
 
 const GRID_STALE_S = 10;  // as the API's history: an older grid reading is a gap in the chart, not a value
-const SERIES = ["grid_w", "output_w", "limit_w", "heater_w"];  // the chart's lines, as GET /api/history names them
+const SERIES = ["grid_w", "output_w", "limit_w", "heater_w", "battery_w"];  // the chart's lines, as GET /api/history names them
 // Every text of the page, per language; a function takes what the text tells.
 const TEXTS = {
   en: {
@@ -16,7 +16,7 @@ const TEXTS = {
     meterImport: "Meter import", meterExport: "Meter export",
     history: "History", heater: "Heater", range: "Range", minutes15: "15 minutes", hour1: "1 hour", hours6: "6 hours",
     hours24: "24 hours", days7: "7 days",
-    chart: (low, high, range) => `Chart of grid power, output, limit and heater power over the last ${range}, from ${low} to ${high}`,
+    chart: (low, high, range) => `Chart of grid power, output, limit, heater and battery power over the last ${range}, from ${low} to ${high}`,
     fromInflux: (step) => `from InfluxDB, averaged over ${step} s`,
     notFromInflux: (why) => `from the API's memory only: ${why}`,
     energyFlow: "Energy flow", solar: "Solar", house: "House", exporting: "export", importing: "import",
@@ -50,7 +50,7 @@ const TEXTS = {
     diverted: "Heizstab", meterImport: "Zählerstand Bezug", meterExport: "Zählerstand Einspeisung",
     history: "Verlauf", heater: "Heizstab", range: "Zeitraum", minutes15: "15 Minuten", hour1: "1 Stunde",
     hours6: "6 Stunden", hours24: "24 Stunden", days7: "7 Tage",
-    chart: (low, high, range) => `Diagramm von Netzleistung, Erzeugung, Limit und Heizstab-Leistung der letzten ${range}, von ${low} bis ${high}`,
+    chart: (low, high, range) => `Diagramm von Netzleistung, Erzeugung, Limit, Heizstab- und Batterieleistung der letzten ${range}, von ${low} bis ${high}`,
     fromInflux: (step) => `aus InfluxDB, gemittelt über ${step} s`,
     notFromInflux: (why) => `nur aus dem Speicher der API: ${why}`,
     energyFlow: "Energiefluss", solar: "Solar", house: "Haus", exporting: "Einspeisung", importing: "Bezug",
@@ -90,7 +90,7 @@ const energy = (value) => {
 };
 const percent = (value) => (value == null ? "–" : `${number(value * 100)} %`);
 const soc = (value) => (value == null ? "–" : `${number(value)} %`);  // a state of charge, already in %
-let history = { t: [], grid_w: [], output_w: [], limit_w: [], heater_w: [] };  // columns as GET /api/history
+let history = { t: [], grid_w: [], output_w: [], limit_w: [], heater_w: [], battery_w: [] };  // as GET /api/history
 let historyInfo = null;  // the rest of the last GET /api/history answer
 let current = null;
 
@@ -154,6 +154,7 @@ function render(state) {
     output_w: controllerOnline ? state.output_w : null,
     limit_w: controllerOnline ? state.limit_w : null,
     heater_w: state.diverter_power_w,
+    battery_w: state.storage_power_w,
   };
   if (!history.t.length || sample.t > history.t.at(-1)) {
     for (const key of ["t", ...SERIES]) history[key].push(sample[key]);
@@ -398,6 +399,8 @@ function drawChart() {
   chart.replaceChildren(...parts);
   const range = $("range").selectedOptions[0].textContent;
   chart.setAttribute("aria-label", t("chart", watts(low), watts(high), range));
+  // the battery's line and its legend only where there is a battery, or was one within the range
+  $("legend-battery").hidden = !(current && devicesOf(current, "storage").length) && !history.battery_w.some((v) => v != null);
   const note = $("history-note");
   if (historyInfo?.source === "influxdb") say(note, "fromInflux", historyInfo.step_s);
   else if (historyInfo?.problem) say(note, "notFromInflux", historyInfo.problem);
