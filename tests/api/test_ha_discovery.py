@@ -633,6 +633,7 @@ def test_docs_list_the_discovery_topics_the_api_publishes():
             driver="pwm",
             devices=[DeviceInfo(device_id="heater", name="Heater", kind="consumer", min_w=0, max_w=2000)],
         ),
+        BATTERY: battery_announcement(),
     }
     published = discovery_messages(HaDiscoverySettings(), Topics("zeropower"), actuators)
     documented, examples = documented_discovery_topics()
