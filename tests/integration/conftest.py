@@ -65,6 +65,35 @@ def with_heater(config: dict[str, Any], workdir: Path) -> None:
     }
 
 
+BATTERY_ACTUATOR, BATTERY_DEVICE, BATTERY_SERIAL = "battery", "solarflow", "HOA1NAH4N230123"
+
+
+def with_battery(config: dict[str, Any], soc_pct: float = 60.0) -> None:
+    """A 2 kWh battery served by the simulator as a Zendure SolarFlow, and actuator-battery for it."""
+    port = free_port()
+    config["sim"]["battery"] = {"soc_pct": soc_pct, "dead_time_s": 0.5, "ramp_w_per_s": 2000}
+    config["sim"]["zendure"] = {"port": port, "serial": BATTERY_SERIAL}
+    config["actuator_battery"] = {
+        "actuator_id": BATTERY_ACTUATOR,
+        "batteries": [
+            {
+                "device_id": BATTERY_DEVICE,
+                "driver": {
+                    "type": "zendure",
+                    "url": f"http://127.0.0.1:{port}",
+                    "serial": BATTERY_SERIAL,
+                    "timeout_s": 0.5,
+                    "min_write_interval_s": 1,
+                },
+                "capacity_wh": 2000,
+                "max_charge_w": 1000,
+                "max_discharge_w": 800,
+            }
+        ],
+        "poll_interval_s": 0.5,
+    }
+
+
 @dataclass
 class System:
     """The running processes, the broker and a probe on it."""
