@@ -486,6 +486,8 @@ async def test_a_battery_shows_in_the_flow_and_the_device_list(
         "#flow-heater",
         "#arrow-heater",
         "#legend-battery",
+        "#battery",
+        "#battery-label",
     ):
         await expect(page.locator(hidden)).to_be_hidden()  # no battery, no heater: not even an empty node
 
@@ -500,6 +502,7 @@ async def test_a_battery_shows_in_the_flow_and_the_device_list(
     await expect(page.locator("#batteries tr").first).to_contain_text("10 %")  # its reserve
     await expect(page.locator("#inverters")).not_to_contain_text("SolarFlow")
     await expect(page.locator("#output")).to_have_text("300 W")  # the controller's inverters' output alone
+    await expect(page.locator("#battery")).to_have_text("-450 W")  # the power card: negative, discharging
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     for width in (1280, 390):

@@ -23,7 +23,7 @@ const TEXTS = {
     producing: "producing", notProducing: "not producing: no sun, or the inverter is off",
     unreachable: "unreachable: the DTU gets no answer from it", actuatorOffline: "its actuator is offline: old values",
     silent: (minutes) => `no data for ${minutes} min`, heating: "heating with surplus",
-    battery: "Battery", batteries: "Batteries", charging: "charging", discharging: "discharging",
+    battery: "Battery", batteries: "Batteries", batteryPower: "Battery (+ charging)", charging: "charging", discharging: "discharging",
     batteryIdle: "idle: neither charging nor discharging", chargePower: "Power (+ charging)", soc: "State of charge",
     reserve: "Reserve", atReserve: "at its reserve: no discharge", full: "full: no charge",
     socUnknown: "charge unknown: no discharge", batteryUnreachable: "unreachable: its actuator gets no answer from it",
@@ -57,7 +57,7 @@ const TEXTS = {
     producing: "erzeugt", notProducing: "erzeugt nicht: keine Sonne, oder Wechselrichter aus",
     unreachable: "nicht erreichbar: die DTU bekommt keine Antwort", actuatorOffline: "sein Aktor ist offline: alte Werte",
     silent: (minutes) => `seit ${minutes} min keine Daten`, heating: "heizt mit Überschuss",
-    battery: "Batterie", batteries: "Batterien", charging: "lädt", discharging: "entlädt",
+    battery: "Batterie", batteries: "Batterien", batteryPower: "Batterie (+ Laden)", charging: "lädt", discharging: "entlädt",
     batteryIdle: "ruht: lädt nicht und entlädt nicht", chargePower: "Leistung (+ Laden)", soc: "Ladestand",
     reserve: "Reserve", atReserve: "an der Reserve: keine Entladung", full: "voll: keine Ladung",
     socUnknown: "Ladestand unbekannt: keine Entladung", batteryUnreachable: "nicht erreichbar: sein Aktor bekommt keine Antwort",
@@ -195,6 +195,8 @@ function show(state) {
   $("limit").textContent = watts(state.limit_w);
   $("target").textContent = watts(state.target_w);
   $("diverter").textContent = watts(state.diverter_power_w);
+  $("battery").textContent = watts(state.storage_power_w);
+  $("battery").hidden = $("battery-label").hidden = devicesOf(state, "storage").length === 0;
   showFlow(state);
   const today = state.energy_today;
   $("energy-date").textContent = new Intl.DateTimeFormat(lang, { dateStyle: "medium" })
