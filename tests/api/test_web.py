@@ -172,10 +172,10 @@ async def test_tuning_form_keeps_the_field_being_edited(page: Page, mqtt_setting
     assert [m.payload for m in probe.messages[mark:] if m.topic == topics.controller_config_set()] == [command.payload]
 
     mark = probe.mark()
-    await page.locator("input[name=forecast_load]").check()  # the load forecast, switched on in the browser
+    await page.locator("input[name=forecast_load]").uncheck()  # the load forecast (on by default), switched off
     await page.locator("#tuning button").click()
     command = await probe.wait_for(topics.controller_config_set(), since=mark)
-    assert json.loads(command.payload) == {"forecast_load": True}
+    assert json.loads(command.payload) == {"forecast_load": False}
 
 
 @pytest.mark.parametrize("api_settings", [ApiSettings(token=TOKEN)])

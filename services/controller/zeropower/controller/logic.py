@@ -28,6 +28,10 @@ IMMEDIATE = Pacing(min_change_w=0, raise_interval_s=0, reduce_interval_s=0, refr
 #: fewest-commands allocation: a change one inverter ramps within this long goes to one inverter; a larger
 #: one to all, so their ramps run side by side (another command takes about this long on the DTU's radio), s.
 RAMP_ALONE_S = 2.0
+#: The load forecast anticipates only over a dead time at least this long, in s: within a shorter one the
+#: controller follows a change itself about as soon, and the forecast only added its errors (on the benchmark's
+#: fast preset, 3 s: 5-26 % more curtailment for 0-1 % less export; docs/benchmark.md, point 15).
+FORECAST_MIN_HORIZON_S = 5.0
 #: The load forecast's horizon follows the dead time once it moves by more than this (and a fifth), in s.
 HORIZON_TOLERANCE_S = 1.0
 #: Device states kept for devices not (yet) announced: a retained state may arrive before its announcement.
@@ -428,7 +432,8 @@ class ZeroExportController:
     def _load_change_ahead(self, now: float, inverters: list[_Device], consumption_w: float) -> float:
         """The change of the load over the next dead time the forecast expects (0 when off or still learning).
 
-        The load is estimated as the grid less the diverters' draw plus each inverter's most likely output.
+        Nothing either while the dead time is under ``FORECAST_MIN_HORIZON_S`` (it keeps learning). The load
+        is estimated as the grid less the diverters' draw plus each inverter's most likely output.
         The horizon is the inverters' dead time (learned, else configured; weighted by their maximum, as the
         output follows); the forecast starts learning anew when that moves by more than a second and a fifth
         (learning settles the dead time within minutes).
@@ -444,6 +449,8 @@ class ZeroExportController:
             self._forecast = LoadForecast(round(horizon_s))
         output = sum(d.model.expected_output_w(now, self.dynamics(d)) for d in inverters)
         self._forecast.observe(now, (self._grid.power_w or 0.0) - consumption_w + output)
+        if horizon_s < FORECAST_MIN_HORIZON_S:
+            return 0.0
         return self._forecast.change_w(now, settings.forecast_quantile)
 
     def _controllable(self, now: float, enabled: list[_Device]) -> list[_Device]:

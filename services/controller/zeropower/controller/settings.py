@@ -45,17 +45,17 @@ class ControllerSettings(StrictModel):
         "ramp_w_per_s (off: use them as configured).",
     )
     forecast_load: bool = Field(
-        False,
+        True,
         description="Anticipate load changes: learn from the load's history how it goes on after a step (a "
-        "pulsing hob goes off again) and place the limits for the load one dead time ahead (less export, more "
-        "curtailment; off: for the load now).",
+        "pulsing hob goes off again) and place the limits for the load one dead time ahead, where that is at "
+        "least 5 s (off: for the load now).",
     )
     forecast_quantile: float = Field(
-        0.5,
+        0.6,
         ge=0.05,
         le=0.95,
-        description="Which quantile of the learned load changes to place the limits for: 0.5 = the median "
-        "(least export plus curtailment); lower = less export, more curtailment.",
+        description="Which quantile of the learned load changes to place the limits for: 0.5 = the median; "
+        "lower = less export, more curtailment; higher = the reverse.",
     )
     settle_tolerance_w: float = Field(
         25.0, ge=0, le=1000, description="Telemetry within this of the expected output confirms a limit change, in W."
