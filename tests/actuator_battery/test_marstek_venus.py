@@ -104,6 +104,11 @@ def test_driver_satisfies_the_contract(battery: MarstekVenusBattery) -> None:
     assert MarstekVenusBattery(driver_settings(1, request_gap_s=2.0)).min_write_interval_s == 4.0
 
 
+def test_the_countdown_a_power_gets_depends_on_its_direction() -> None:
+    battery = MarstekVenusBattery(driver_settings(1, countdown_s=40, discharge_countdown_s=8))
+    assert [battery.holds_for_s(w) for w in (-300.0, -0.6, -0.4, 0.0, 500.0)] == [8.0, 8.0, 40.0, 40.0, 40.0]
+
+
 async def test_read_reports_soc_and_idle_power(battery: MarstekVenusBattery) -> None:
     before = time.monotonic()
     reading = await battery.read()
@@ -135,7 +140,7 @@ async def test_soc_moves_with_the_charge(battery: MarstekVenusBattery, model: Ba
 
 
 async def test_countdown_runs_out_and_the_battery_idles(emulator: MarstekVenusEmulator, model: BatteryModel) -> None:
-    async with connected(emulator.port, countdown_s=1) as battery:
+    async with connected(emulator.port, countdown_s=1, discharge_countdown_s=1) as battery:
         await battery.set_power(-500.0)
         await wait_until(lambda: model.power_w == -500.0, timeout=BOUND_S)
         assert (await battery.read()).setpoint_w == -500.0
@@ -147,7 +152,7 @@ async def test_countdown_runs_out_and_the_battery_idles(emulator: MarstekVenusEm
 
 
 async def test_a_repeated_command_restarts_the_countdown(emulator: MarstekVenusEmulator, model: BatteryModel) -> None:
-    async with connected(emulator.port, countdown_s=2) as battery:
+    async with connected(emulator.port, countdown_s=2, discharge_countdown_s=1) as battery:
         await battery.set_power(300.0)
         first_end = emulator.countdown_ends
         assert first_end is not None
@@ -412,7 +417,7 @@ async def test_a_bad_reply_to_a_read_is_an_error_naming_the_cause(answer: Answer
 @pytest.mark.parametrize(
     ("result", "cause"),
     [
-        ({"id": 0, "set_result": False}, "refused ES.SetMode Passive power=-100 W cd_time=30 s (set_result false)"),
+        ({"id": 0, "set_result": False}, "refused ES.SetMode Passive power=-100 W cd_time=45 s (set_result false)"),
         ({"id": 0, "set_result": "true"}, "set_result is 'true', not true/false"),
         ({"id": 0}, "set_result is None"),
     ],
@@ -490,9 +495,13 @@ async def test_requests_keep_the_gap_and_carry_the_documented_shapes() -> None:
             return result_reply({"id": 0, "set_result": True})(request)
         return result_reply(get_mode())(request)
 
-    async with raw_device(answer) as (device, port), connected(port, request_gap_s=0.2, countdown_s=45) as battery:
+    async with (
+        raw_device(answer) as (device, port),
+        connected(port, request_gap_s=0.2, countdown_s=45, discharge_countdown_s=12) as battery,
+    ):
         await battery.read()
         await battery.set_power(812.4)
+        await battery.set_power(-300.6)
         await battery.set_power(-0.4)
         await battery.release()
     times = [arrived for arrived, _ in device.requests]
@@ -507,6 +516,11 @@ async def test_requests_keep_the_gap_and_carry_the_documented_shapes() -> None:
         {
             "method": "ES.SetMode",
             "params": {"id": 0, "config": {"mode": "Passive", "passive_cfg": {"power": -812, "cd_time": 45}}},
+        },
+        # A discharge carries its own, shorter countdown: a crashed actuator leaves it running less long.
+        {
+            "method": "ES.SetMode",
+            "params": {"id": 0, "config": {"mode": "Passive", "passive_cfg": {"power": 301, "cd_time": 12}}},
         },
         {
             "method": "ES.SetMode",
@@ -577,17 +591,17 @@ async def test_integer_modes_of_some_firmware() -> None:
 
 def test_settings_defaults_and_strictness() -> None:
     settings = MarstekVenusSettings.model_validate({"type": "marstek_venus", "host": "192.168.1.50"})
-    assert (settings.port, settings.local_port, settings.countdown_s, settings.release_mode) == (
-        30000,
-        30000,
-        30,
-        "Auto",
-    )
+    assert (settings.port, settings.local_port, settings.release_mode) == (30000, 30000, "Auto")
+    assert (settings.countdown_s, settings.discharge_countdown_s) == (45, 10)
     assert settings.request_gap_s == 2.0
     with pytest.raises(ValidationError, match="extra_forbidden"):
         MarstekVenusSettings.model_validate({"type": "marstek_venus", "host": "h", "password": "x"})
     with pytest.raises(ValidationError, match="countdown_s"):
         MarstekVenusSettings.model_validate({"type": "marstek_venus", "host": "h", "countdown_s": 0})
+    with pytest.raises(ValidationError, match="discharge_countdown_s must not exceed countdown_s"):
+        MarstekVenusSettings.model_validate({"type": "marstek_venus", "host": "h", "countdown_s": 5})
+    with pytest.raises(ValidationError, match="at least 4 x request_gap_s"):
+        MarstekVenusSettings.model_validate({"type": "marstek_venus", "host": "h", "request_gap_s": 3})
     with pytest.raises(ValidationError, match="type"):
         MarstekVenusSettings.model_validate({"type": "zendure", "host": "h"})
     with pytest.raises(ValidationError, match="timeout_s"):

@@ -36,6 +36,9 @@ READBACK_TOLERANCE_W = 2.0
 #: On stop the final 0 W waits for the driver's pacing interval at most this long, in s: a service stops
 #: within ~2 s (docs/architecture.md), and the zenSDK documents no pacing at all.
 STOP_PACING_S = 1.0
+#: A device with a watchdog (Marstek's Passive countdown) gets the power it holds re-sent this many times per
+#: countdown (never faster than the driver's pacing): a lost datagram and its retry still land before it runs out.
+KEEPALIVES_PER_COUNTDOWN = 3
 #: The modes of several batteries, worst first: the actuator reports the worst one.
 MODE_ORDER: tuple[ActuatorMode, ...] = ("fail-safe", "waiting", "dry-run", "following")
 
@@ -85,6 +88,13 @@ class BatteryLoop:
     def min_write_interval_s(self) -> float:
         """The driver's pacing: shortest time between two writes, in s."""
         return self._driver.min_write_interval_s
+
+    def refresh_interval_s(self, power_w: float) -> float:
+        """How soon a write of ``power_w`` is sent again although nothing changed (inf: the device keeps it)."""
+        holds_s = self._driver.holds_for_s(power_w)
+        if holds_s is None:
+            return math.inf
+        return max(self._driver.min_write_interval_s, holds_s / KEEPALIVES_PER_COUNTDOWN)
 
     async def run(self) -> None:
         """Poll, decide and write until cancelled."""
@@ -138,9 +148,14 @@ class BatteryLoop:
         target = float(round(target))
         written = self._written_w
         if written is not None:
+            # the device's watchdog (a countdown) must not run out while this service decides the power
+            refresh_at = self._written_at + self.refresh_interval_s(written)
             change = abs(target - written)
-            if change == 0 or (change < self._settings.min_change_w and target != 0 and (written > 0) == (target > 0)):
-                return math.inf
+            unchanged = change == 0 or (
+                change < self._settings.min_change_w and target != 0 and (written > 0) == (target > 0)
+            )
+            if unchanged and self._clock() < refresh_at:
+                return refresh_at
         due_at = self._written_at + self._driver.min_write_interval_s
         if self._clock() < due_at:
             return due_at
@@ -267,7 +282,11 @@ class BatteryActuatorService:
                         min_change_w=settings.min_change_w,
                         raise_interval_s=self.loops[battery.device_id].min_write_interval_s,
                         reduce_interval_s=self.loops[battery.device_id].min_write_interval_s,
-                        refresh_interval_s=86400,
+                        refresh_interval_s=min(
+                            86400.0,
+                            self.loops[battery.device_id].refresh_interval_s(-battery.max_discharge_w),
+                            self.loops[battery.device_id].refresh_interval_s(0.0),
+                        ),
                     ),
                     storage=StorageInfo(
                         capacity_wh=battery.capacity_wh,

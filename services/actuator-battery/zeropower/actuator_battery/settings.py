@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from zeropower.actuator_battery.drivers import DriverConfig
+from zeropower.actuator_battery.drivers import DriverConfig, MarstekVenusSettings
 from zeropower.shared.messages import MAX_POWER_W
 from zeropower.shared.settings import ServiceSettings, StrictModel
 
@@ -20,7 +20,9 @@ class BatteryConfig(StrictModel):
         min_length=1, pattern=_ID_PATTERN, description="The battery's device id in setpoints and states."
     )
     name: str = Field("Battery", min_length=1, description="Human-readable name.")
-    driver: DriverConfig = Field(description="How to reach it: type zendure, and that driver's settings.")
+    driver: DriverConfig = Field(
+        description="How to reach it: type zendure or marstek_venus, and that driver's settings."
+    )
     capacity_wh: float = Field(gt=0, le=1e7, description="Usable energy between 0 and 100 % SoC in Wh (e.g. 1920).")
     max_charge_w: float = Field(
         gt=0, le=MAX_POWER_W, description="Highest charging power zeropower asks for, at its AC terminals, in W."
@@ -101,7 +103,27 @@ class ActuatorBatterySettings(StrictModel):
             if battery.device_id in seen:
                 raise ValueError(f"batteries[{index}].device_id {battery.device_id!r} is configured more than once")
             seen.add(battery.device_id)
+            self._countdowns_fit(index, battery)
         return self
+
+    def _countdowns_fit(self, index: int, battery: BatteryConfig) -> None:
+        """A device's own countdown must end a discharge no later, and a charge no sooner, than this service."""
+        driver = battery.driver
+        if not isinstance(driver, MarstekVenusSettings):
+            return
+        where = f"batteries[{index}].driver"
+        if driver.discharge_countdown_s > self.discharge_timeout_s:
+            raise ValueError(
+                f"{where}.discharge_countdown_s ({driver.discharge_countdown_s} s) must not exceed "
+                f"discharge_timeout_s ({self.discharge_timeout_s:g} s): after a crash of this service the battery "
+                "would discharge longer than the service itself lets it"
+            )
+        if driver.countdown_s < self.charge_timeout_s:
+            raise ValueError(
+                f"{where}.countdown_s ({driver.countdown_s} s) must be at least charge_timeout_s "
+                f"({self.charge_timeout_s:g} s): after a crash of this service the battery would stop a charge "
+                "(which absorbs production) before the inverters are limited"
+            )
 
 
 class ActuatorBatteryServiceSettings(ServiceSettings):

@@ -7,13 +7,22 @@ from typing import Annotated
 from pydantic import Field
 
 from zeropower.actuator_battery.drivers.base import BatteryDriver, BatteryError, BatteryReading
+from zeropower.actuator_battery.drivers.marstek_venus import MarstekVenusBattery, MarstekVenusSettings
 from zeropower.actuator_battery.drivers.zendure import ZendureBattery, ZendureConfig
 
-__all__ = ["BatteryDriver", "BatteryError", "BatteryReading", "DriverConfig", "ZendureConfig", "open_driver"]
+__all__ = [
+    "BatteryDriver",
+    "BatteryError",
+    "BatteryReading",
+    "DriverConfig",
+    "MarstekVenusSettings",
+    "ZendureConfig",
+    "open_driver",
+]
 
 #: The driver section of a battery: ``type`` picks the protocol, so a bad config names the exact field.
-#: Add a driver's config here as a union member (``ZendureConfig | MarstekVenusConfig``) and a case below.
-DriverConfig = Annotated[ZendureConfig, Field(discriminator="type")]
+#: Add a driver's config here as a union member and a case below.
+DriverConfig = Annotated[ZendureConfig | MarstekVenusSettings, Field(discriminator="type")]
 
 
 def open_driver(config: DriverConfig) -> BatteryDriver:
@@ -21,6 +30,8 @@ def open_driver(config: DriverConfig) -> BatteryDriver:
     match config:
         case ZendureConfig():
             return ZendureBattery(config)
+        case MarstekVenusSettings():
+            return MarstekVenusBattery(config)
 
 
 def describe_driver(config: DriverConfig) -> str:
@@ -28,3 +39,5 @@ def describe_driver(config: DriverConfig) -> str:
     match config:
         case ZendureConfig(serial=serial, url=url):
             return f"Zendure {serial} at {str(url).rstrip('/')}"
+        case MarstekVenusSettings(host=host, port=port):
+            return f"Marstek Venus at {host}:{port} (UDP Open API)"

@@ -40,6 +40,13 @@ class BatteryDriver(Protocol):
         """The battery's state now."""
         ...
 
+    def holds_for_s(self, power_w: float) -> float | None:
+        """How long the device keeps ``power_w`` after a write before dropping it by itself, in s (None: for ever).
+
+        A watchdog on the device (Marstek's Passive countdown); the service re-sends well within it.
+        """
+        ...
+
     async def set_power(self, power_w: float) -> None:
         """Charge (positive) or discharge (negative) at ``power_w`` W until told otherwise; 0 = idle.
 

@@ -70,9 +70,9 @@ import random
 import socket
 import time
 from collections.abc import Callable
-from typing import Any, Literal, cast
+from typing import Any, Literal, Self, cast
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from zeropower.actuator_battery.drivers.base import BatteryError, BatteryReading
 from zeropower.shared.settings import StrictModel
@@ -120,17 +120,36 @@ class MarstekVenusSettings(StrictModel):
         "less than 2 s; bursts are reported to disturb the device. 0 only for the emulator.",
     )
     countdown_s: int = Field(
-        30,
+        45,
         ge=1,
         le=3600,
-        description="Passive mode's cd_time sent with every power command, in s: the battery stops following the "
-        "power this long after the last command, so a stopped zeropower (or lost network) leaves it running "
-        "at most this long. Longer than actuator-opendtu's 15 s fallback, so a charge that absorbs PV outlasts "
-        "the inverters' own limit; the service must repeat set_power well within it (UDP loses datagrams).",
+        description="Passive mode's cd_time sent with a charge or 0 W, in s: the device keeps that power this long "
+        "after the last command, then returns to its own mode. At least the service's charge_timeout_s, so a "
+        "killed actuator's charge (which absorbs production) lasts as long as a living one holds it.",
+    )
+    discharge_countdown_s: int = Field(
+        10,
+        ge=1,
+        le=3600,
+        description="Passive mode's cd_time sent with a discharge, in s: a killed actuator (or a lost network) "
+        "leaves a discharge running at most this long. At most the service's discharge_timeout_s, so the device "
+        "never discharges longer than the service itself would; room for two writes at the pacing "
+        "(4 x request_gap_s). The service re-sends every power well within its countdown.",
     )
     release_mode: Literal["Auto", "AI"] = Field(
         "Auto", description="Mode set on release: Auto (self-consumption on the device's own meter) or AI."
     )
+
+    @model_validator(mode="after")
+    def _countdowns(self) -> Self:
+        if self.discharge_countdown_s > self.countdown_s:
+            raise ValueError("discharge_countdown_s must not exceed countdown_s: a discharge ends first")
+        if self.discharge_countdown_s < 4 * self.request_gap_s:
+            raise ValueError(
+                f"discharge_countdown_s ({self.discharge_countdown_s} s) must leave room for two writes at the "
+                f"pacing: at least 4 x request_gap_s ({4 * self.request_gap_s:g} s)"
+            )
+        return self
 
 
 class MarstekVenusBattery:
@@ -175,12 +194,17 @@ class MarstekVenusBattery:
             setpoint_w=self._setpoint_w if in_force else None,
         )
 
+    def holds_for_s(self, power_w: float) -> float:
+        """The Passive countdown sent with ``power_w``: the device drops it this long after the last write, in s."""
+        settings = self._settings
+        return float(settings.discharge_countdown_s if round(power_w) < 0 else settings.countdown_s)
+
     async def set_power(self, power_w: float) -> None:
-        """Passive mode at ``power_w`` (rounded to whole W) with the configured countdown."""
+        """Passive mode at ``power_w`` (rounded to whole W) with the countdown for its direction."""
         if not math.isfinite(power_w) or abs(power_w) > MAX_POWER_W:
             raise ValueError(f"power_w must be a number within ±{MAX_POWER_W} W, not {power_w!r}")
         device_w = -round(power_w)
-        countdown = self._settings.countdown_s
+        countdown = round(self.holds_for_s(power_w))
         config = {"mode": "Passive", "passive_cfg": {"power": device_w, "cd_time": countdown}}
         sent_at = self._clock()
         self._setpoint_w = None  # unknown until acknowledged: a lost reply may hide an applied command

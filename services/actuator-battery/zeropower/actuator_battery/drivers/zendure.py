@@ -109,6 +109,10 @@ class ZendureBattery:
             measured_at=measured_at, soc_pct=float(soc), power_w=float(charging - feeding), setpoint_w=setpoint
         )
 
+    def holds_for_s(self, power_w: float) -> float | None:
+        """None: the zenSDK has no watchdog, the device keeps a power until told otherwise."""
+        return None
+
     async def set_power(self, power_w: float) -> None:
         """Charge (acMode 1, inputLimit) or discharge (acMode 2, outputLimit) at ``power_w``, in RAM (smartMode 1)."""
         watts = round(abs(power_w))
