@@ -29,8 +29,8 @@ from tests.helpers import wait_until
 from zeropower.actuator_battery.drivers.base import BatteryDriver, BatteryError
 from zeropower.actuator_battery.drivers.marstek_venus import MarstekVenusBattery, MarstekVenusSettings
 from zeropower.sim.battery import BatteryModel
-from zeropower.sim.marstek import MarstekEmulatorSettings, MarstekVenusEmulator
-from zeropower.sim.settings import BatterySettings
+from zeropower.sim.marstek import MarstekVenusEmulator
+from zeropower.sim.settings import BatterySettings, MarstekEmulatorSettings
 
 #: Every failing call must end well within this (2 attempts x 0.3 s here), never hang.
 BOUND_S = 5.0

@@ -4,29 +4,36 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from tests.helpers import MqttProbe, service_running
+from tests.helpers import MqttProbe, free_udp_port, service_running
+from zeropower.actuator_battery.drivers.marstek_venus import MarstekVenusBattery, MarstekVenusSettings
 from zeropower.shared.messages import SimState
 from zeropower.shared.mqtt import IncomingMessage
 from zeropower.shared.settings import MqttSettings
 from zeropower.shared.topics import OpenDtuTopics, Topics
 from zeropower.sim.broker import free_port
+from zeropower.sim.marstek import MarstekVenusEmulator
 from zeropower.sim.plant import Plant
-from zeropower.sim.service import run, run_plant
+from zeropower.sim.service import run, run_plant, start_battery_server
 from zeropower.sim.settings import (
+    BatterySettings,
     CloudSettings,
     ConstantPv,
     InverterSettings,
     LoadSettings,
+    MarstekEmulatorSettings,
     OpenDtuSettings,
     ShellySettings,
     SimServiceSettings,
     SimSettings,
+    ZendureSettings,
 )
+from zeropower.sim.zendure import ZendureEmulator
 
 ROOF = "114182912345"
 
@@ -157,3 +164,86 @@ async def test_a_taken_shelly_port_stops_the_service_with_a_message(settings):
         taken.listen()
         with pytest.raises(SystemExit, match=f"cannot serve the Shelly on 127.0.0.1:{settings.sim.shelly.port}"):
             await run(settings, asyncio.Event())
+
+
+# --- the battery served as a Marstek Venus (UDP Open API) ---------------------------------------------------------
+
+
+def marstek_sim(settings: SimServiceSettings, port: int) -> SimServiceSettings:
+    """``settings`` with a battery served as a Marstek Venus on ``port`` (UDP)."""
+    battery = BatterySettings(soc_pct=60, dead_time_s=0.5, ramp_w_per_s=10_000, protocol="marstek_venus")
+    sim = settings.sim.model_copy(update={"battery": battery, "marstek": MarstekEmulatorSettings(port=port)})
+    return settings.model_copy(update={"sim": sim})
+
+
+def marstek_driver(port: int, **overrides) -> MarstekVenusBattery:
+    values = {"type": "marstek_venus", "host": "127.0.0.1", "port": port, "local_port": 0, "timeout_s": 0.3}
+    return MarstekVenusBattery(MarstekVenusSettings.model_validate(values | {"request_gap_s": 0} | overrides))
+
+
+async def test_the_battery_is_served_as_a_marstek_venus_whose_countdown_idles_it(settings, probe):
+    port = free_udp_port()
+    settings = marstek_sim(settings, port)
+    driver = marstek_driver(port, countdown_s=2, discharge_countdown_s=2)
+    async with running(settings, probe) as topics:
+        try:
+            reading = await driver.read()
+            assert (reading.soc_pct, reading.power_w, driver.mode) == (60, 0, "Auto")
+            await driver.set_power(-300)
+            sent = time.monotonic()
+            # the plant's one battery follows: the simulator's truth shows the discharge and a lower grid
+            discharging = await probe.wait_for_new(
+                topics.sim_state(), state(lambda s: s.battery_w == pytest.approx(-300, abs=1))
+            )
+            truth = SimState.model_validate_json(discharging.payload)
+            assert truth.grid_w == pytest.approx(truth.load_w - 300 - truth.output_w, abs=1)
+            assert (await driver.read()).power_w == pytest.approx(-300, abs=1)
+            # no more commands: the device's own countdown idles the battery
+            await probe.wait_for_new(topics.sim_state(), state(lambda s: s.battery_w == 0), timeout=10)
+            assert time.monotonic() - sent >= 2 - 0.2
+            reading = await driver.read()
+            assert (reading.power_w, reading.setpoint_w, driver.mode) == (0, None, "Auto")
+        finally:
+            await driver.close()
+
+
+async def test_marstek_commands_are_stamped_on_the_plants_clock():
+    sim = SimSettings(
+        pv=ConstantPv(power_w=0, clouds=CloudSettings(per_hour=0)),
+        battery=BatterySettings(dead_time_s=1.0, ramp_w_per_s=100_000, protocol="marstek_venus"),
+        marstek=MarstekEmulatorSettings(port=0),
+    )
+    plant = Plant(sim)
+    server = await start_battery_server(plant, sim)
+    assert isinstance(server, MarstekVenusEmulator)
+    driver = marstek_driver(server.port)
+    try:
+        for _ in range(10):
+            plant.step(0.1)  # plant time 1 s; the monotonic clock is far ahead of it
+        await driver.set_power(400)
+        assert server.countdown_ends == pytest.approx(plant.now_s + 45)
+        plant.step(0.9)
+        assert plant.battery_w == 0  # within the battery's dead time on the plant's clock
+        plant.step(0.2)
+        assert plant.battery_w == 400
+    finally:
+        await driver.close()
+        await server.stop()
+
+
+async def test_a_zendure_is_still_the_default_battery_server():
+    sim = SimSettings(pv=ConstantPv(power_w=0), battery=BatterySettings(), zendure=ZendureSettings(port=0))
+    server = await start_battery_server(Plant(sim), sim)
+    try:
+        assert isinstance(server, ZendureEmulator)
+    finally:
+        assert server is not None
+        await server.stop()
+
+
+async def test_a_taken_marstek_port_stops_the_service_with_a_message(settings):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit, match=f"cannot serve the Marstek Venus on 127.0.0.1:{port} \\(UDP\\)"):
+            await run(marstek_sim(settings, port), asyncio.Event())

@@ -5,14 +5,17 @@ from pydantic import ValidationError
 
 from zeropower.sim.settings import (
     ApplianceSettings,
+    BatterySettings,
     CloudSettings,
     ConstantPv,
     DayCurvePv,
     InverterSettings,
     LoadSettings,
+    MarstekEmulatorSettings,
     OpenDtuSettings,
     ShellySettings,
     SimSettings,
+    ZendureSettings,
 )
 
 
@@ -37,6 +40,9 @@ def test_every_field_is_described():
         InverterSettings,
         ShellySettings,
         OpenDtuSettings,
+        BatterySettings,
+        ZendureSettings,
+        MarstekEmulatorSettings,
     )
     for model in models:
         for name, field in model.model_fields.items():
@@ -47,6 +53,12 @@ def test_the_pv_profile_is_chosen_by_kind():
     sim = SimSettings.model_validate({"pv": {"kind": "day", "peak_w": 1500, "time_lapse": 60}})
     assert isinstance(sim.pv, DayCurvePv)
     assert (sim.pv.peak_w, sim.pv.time_lapse) == (1500, 60)
+
+
+def test_the_battery_is_served_as_a_zendure_unless_told_otherwise():
+    assert SimSettings.model_validate({"battery": {}}).battery.protocol == "zendure"
+    sim = SimSettings.model_validate({"battery": {"protocol": "marstek_venus"}, "marstek": {"port": 30001}})
+    assert (sim.battery.protocol, sim.marstek.port, sim.marstek.device) == ("marstek_venus", 30001, "VenusE 3.0")
 
 
 @pytest.mark.parametrize(
@@ -63,6 +75,8 @@ def test_the_pv_profile_is_chosen_by_kind():
         ({"pv": {"kind": "moon"}}, "pv"),
         ({"step_s": 0}, "step_s"),
         ({"shelly": {"hostname": "x"}}, "hostname"),
+        ({"battery": {"protocol": "modbus"}}, "battery.protocol"),
+        ({"marstek": {"ble_mac": "nope"}}, "marstek.ble_mac"),
     ],
 )
 def test_invalid_settings_name_the_problem(values, message):

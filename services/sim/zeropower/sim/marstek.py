@@ -25,10 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from pydantic import Field
-
-from zeropower.shared.settings import StrictModel
 from zeropower.sim.battery import BatteryModel
+from zeropower.sim.settings import MarstekEmulatorSettings
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +45,6 @@ MAX_PASSIVE_W = 10_000
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class MarstekEmulatorSettings(StrictModel):
-    """The emulated Marstek Venus (UDP Open API)."""
-
-    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 for every interface).")
-    port: int = Field(30000, ge=0, le=65535, description="UDP port to listen on (0 = any free port).")
-    device: str = Field("VenusE 3.0", min_length=1, description="Model name it reports, as a Venus E 3.0 does.")
-    ble_mac: str = Field(
-        "a0b1c2d3e4f5", pattern=r"^[0-9a-f]{12}$", description="Bluetooth MAC it reports; also names it in src."
-    )
-    wifi_mac: str = Field("a0b1c2d3e4f6", pattern=r"^[0-9a-f]{12}$", description="Wi-Fi MAC it reports.")
-    firmware: int = Field(144, ge=0, description="Firmware version (ver) it reports.")
-
-
 class MarstekVenusEmulator:
     """UDP server answering like a Marstek Venus E; every request reads the battery model at that moment."""
 
@@ -69,6 +54,7 @@ class MarstekVenusEmulator:
         settings: MarstekEmulatorSettings,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock`` stamps the battery's commands: the plant's ``now_s`` in the simulator (countdowns: real time)."""
         self._battery = battery
         self._settings = settings
         self._clock = clock

@@ -9,15 +9,17 @@ import random
 import socket
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from zeropower.shared.messages import SimState
 from zeropower.shared.mqtt import MqttBus
 from zeropower.shared.service import run_service
 from zeropower.shared.topics import OpenDtuTopics, Topics
 from zeropower.sim.controls import SimControls
+from zeropower.sim.marstek import MarstekVenusEmulator
 from zeropower.sim.opendtu import OpenDtuEmulator
 from zeropower.sim.plant import Plant
-from zeropower.sim.settings import SimServiceSettings
+from zeropower.sim.settings import SimServiceSettings, SimSettings
 from zeropower.sim.shelly import ShellyEmulator
 from zeropower.sim.zendure import ZendureEmulator
 
@@ -67,6 +69,42 @@ async def publish_states(plant: Plant, bus: MqttBus, topic: str, interval_s: flo
             await asyncio.wait_for(stop.wait(), interval_s)
 
 
+class BatteryServer(Protocol):
+    """A device protocol serving the plant's battery."""
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        ...
+
+
+async def start_battery_server(plant: Plant, sim: SimSettings) -> BatteryServer | None:
+    """Serve the plant's battery (if any) as the device ``battery.protocol`` names; SystemExit if its port is taken."""
+    battery = plant.battery
+    if battery is None or sim.battery is None:
+        return None
+    if sim.battery.protocol == "marstek_venus":
+        # stamped on the plant's clock, as the Zendure's commands (its countdowns run in real time, as the plant)
+        marstek = MarstekVenusEmulator(battery, sim.marstek, clock=lambda: plant.now_s)
+        try:
+            await marstek.start()
+        except OSError as error:
+            raise SystemExit(
+                f"zeropower.sim: cannot serve the Marstek Venus on {sim.marstek.host}:{sim.marstek.port} (UDP): "
+                f"{error.strerror}"
+            ) from None
+        log.info("battery as Marstek %s on udp://%s:%d", sim.marstek.device, sim.marstek.host, marstek.port)
+        return marstek
+    zendure = ZendureEmulator(plant, sim.zendure)
+    try:
+        await zendure.start()
+    except OSError as error:
+        raise SystemExit(
+            f"zeropower.sim: cannot serve the Zendure on {sim.zendure.host}:{sim.zendure.port}: {error.strerror}"
+        ) from None
+    log.info("battery as Zendure %s on http://%s:%d", sim.zendure.serial, sim.zendure.host, zendure.port)
+    return zendure
+
+
 async def run(settings: SimServiceSettings, stop: asyncio.Event) -> None:
     """Run the simulator until ``stop`` is set."""
     sim = settings.sim
@@ -88,16 +126,11 @@ async def run(settings: SimServiceSettings, stop: asyncio.Event) -> None:
         raise SystemExit(
             f"zeropower.sim: cannot serve the Shelly on {sim.shelly.host}:{sim.shelly.port}: {error.strerror}"
         ) from None
-    zendure = ZendureEmulator(plant, sim.zendure) if plant.battery is not None else None
-    if zendure is not None:
-        try:
-            await zendure.start()
-        except OSError as error:
-            await shelly.stop()
-            raise SystemExit(
-                f"zeropower.sim: cannot serve the Zendure on {sim.zendure.host}:{sim.zendure.port}: {error.strerror}"
-            ) from None
-        log.info("battery as Zendure %s on http://%s:%d", sim.zendure.serial, sim.zendure.host, zendure.port)
+    try:
+        battery_server = await start_battery_server(plant, sim)
+    except BaseException:
+        await shelly.stop()
+        raise
     log.info(
         "Shelly Pro 3EM on http://%s:%d, OpenDTU on MQTT prefix %s with %s",
         sim.shelly.host,
@@ -113,8 +146,8 @@ async def run(settings: SimServiceSettings, stop: asyncio.Event) -> None:
             group.create_task(publish_states(plant, bus, topics.sim_state(), sim.state_interval_s, stop))
     finally:
         await shelly.stop()
-        if zendure is not None:
-            await zendure.stop()
+        if battery_server is not None:
+            await battery_server.stop()
 
 
 def main() -> None:

@@ -136,6 +136,11 @@ class BatterySettings(StrictModel):
     ramp_w_per_s: float = Field(400.0, gt=0, description="How fast its power moves towards a new one, in W/s.")
     empty_pct: float = Field(5.0, ge=0, lt=100, description="Its BMS stops discharging at this state of charge in %.")
     phase: Phase = Field("a", description="Grid phase it is connected to: a, b or c.")
+    protocol: Literal["zendure", "marstek_venus"] = Field(
+        "zendure",
+        description="How it is served: zendure (a Zendure SolarFlow on HTTP, settings in zendure) or "
+        "marstek_venus (a Marstek Venus E on its UDP Open API, settings in marstek).",
+    )
 
 
 class ShellySettings(StrictModel):
@@ -161,6 +166,19 @@ class ZendureSettings(StrictModel):
         "HOA1NAH4N230123", pattern=r"^[A-Za-z0-9]+$", description="The device's serial number (sn), needed by writes."
     )
     product: str = Field("solarFlow800Pro", description="The product name its report carries.")
+
+
+class MarstekEmulatorSettings(StrictModel):
+    """The emulated Marstek Venus E (UDP Open API), serving the battery when its protocol is marstek_venus."""
+
+    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 for every interface).")
+    port: int = Field(30000, ge=0, le=65535, description="UDP port to listen on (0 = any free port).")
+    device: str = Field("VenusE 3.0", min_length=1, description="Model name it reports, as a Venus E 3.0 does.")
+    ble_mac: str = Field(
+        "a0b1c2d3e4f5", pattern=r"^[0-9a-f]{12}$", description="Bluetooth MAC it reports; also names it in src."
+    )
+    wifi_mac: str = Field("a0b1c2d3e4f6", pattern=r"^[0-9a-f]{12}$", description="Wi-Fi MAC it reports.")
+    firmware: int = Field(144, ge=0, description="Firmware version (ver) it reports.")
 
 
 class OpenDtuSettings(StrictModel):
@@ -193,10 +211,17 @@ class SimSettings(StrictModel):
     )
     heater: HeaterSettings | None = Field(None, description="A heater driven by a simulated PWM output; none if unset.")
     battery: BatterySettings | None = Field(
-        None, description="A home battery, served as a Zendure SolarFlow on HTTP (zendure); none if unset."
+        None,
+        description="A home battery, served as a Zendure SolarFlow on HTTP or a Marstek Venus on UDP "
+        "(battery.protocol); none if unset.",
     )
     zendure: ZendureSettings = Field(
-        default_factory=ZendureSettings, description="The emulated Zendure device (only with a battery)."
+        default_factory=ZendureSettings,
+        description="The emulated Zendure device (only with a battery whose protocol is zendure).",
+    )
+    marstek: MarstekEmulatorSettings = Field(
+        default_factory=MarstekEmulatorSettings,
+        description="The emulated Marstek Venus (only with a battery whose protocol is marstek_venus).",
     )
     shelly: ShellySettings = Field(default_factory=ShellySettings, description="The emulated grid meter.")
     opendtu: OpenDtuSettings = Field(default_factory=OpenDtuSettings, description="The emulated OpenDTU.")
