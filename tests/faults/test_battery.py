@@ -1,8 +1,9 @@
-"""The battery actuator and the simulator's Zendure as real processes: kill -9 each, and SIGTERM.
+"""The battery actuator and the simulator's Zendure (and Marstek Venus) as real processes: kill -9 each, SIGTERM.
 
 The probe plays the controller (which leaves storage out of regulation for now, issue 14). Invariants over
 the run: no process of ours exits by itself, no traceback, a discharge no one vouches for ends within the
-actuator's discharge timeout of its (re)start, and a stopped actuator leaves the battery at 0 W.
+actuator's discharge timeout of its (re)start, and a stopped actuator leaves the battery at 0 W. A Marstek ends a
+killed actuator's discharge by itself, within its discharge countdown.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.faults.conftest import FaultSystem
-from tests.helpers import terminate_timed
+from tests.helpers import free_udp_port, terminate_timed
 from tests.integration.conftest import running_system
 from zeropower.shared.messages import DeviceState, SetpointCommand, SimState
 from zeropower.sim.broker import free_port
@@ -28,6 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 SERVICES = ("sim", "actuator_battery")
 ACTUATOR, DEVICE, SERIAL = "battery", "solarflow", "HOA1NAH4N230123"
 DISCHARGE_TIMEOUT_S = 10.0
+DISCHARGE_COUNTDOWN_S = 10  # the Marstek's own end of a discharge: at most the actuator's discharge timeout
 
 
 def battery_system(config: dict[str, Any]) -> None:
@@ -57,6 +59,33 @@ def battery_system(config: dict[str, Any]) -> None:
         "discharge_timeout_s": DISCHARGE_TIMEOUT_S,
         "charge_timeout_s": 20,
     }
+
+
+def marstek_system(config: dict[str, Any]) -> None:
+    """The same battery served as a Marstek Venus (UDP Open API), and an actuator for it."""
+    battery_system(config)
+    port = free_udp_port()
+    config["sim"]["battery"]["protocol"] = "marstek_venus"
+    config["sim"]["marstek"] = {"port": port}
+    config["actuator_battery"]["batteries"][0]["driver"] = {
+        "type": "marstek_venus",
+        "host": "127.0.0.1",
+        "port": port,
+        "local_port": 0,
+        "timeout_s": 0.5,
+        "request_gap_s": 0.5,
+        "discharge_countdown_s": DISCHARGE_COUNTDOWN_S,
+        "countdown_s": 20,  # at least the charge timeout
+    }
+
+
+@pytest.fixture
+async def marstek(tmp_path: Path) -> AsyncIterator[FaultSystem]:
+    async with running_system(tmp_path, marstek_system, services=SERVICES) as system:
+        faults = FaultSystem(system)
+        await available(faults, "sim")
+        await available(faults, f"actuator/{ACTUATOR}")
+        yield faults
 
 
 @pytest.fixture
@@ -156,3 +185,19 @@ async def test_sigterm_sets_the_battery_to_zero_and_exits_in_time(battery: Fault
         assert took_s < 3.0  # at most one write interval (1 s) and the request
     last: SimState = await system.system.sim_state(lambda s: abs(s.battery_w) < 10, timeout=10)
     assert last.battery_w == pytest.approx(0, abs=10)
+
+
+async def test_a_killed_actuator_leaves_a_marstek_discharging_only_until_its_countdown(marstek: FaultSystem):
+    system = marstek
+    async with controller(system, -300):
+        await battery_at(system, -300)
+        killed = system.kill("actuator_battery")  # mid-run, setpoints still flowing: nothing of ours writes 0
+    # The device's own countdown ends the discharge: within its countdown of the last write (a re-send at most
+    # 10/3 s before the kill), with nothing of ours running to do it.
+    stopped = await battery_at(system, 0, timeout=DISCHARGE_COUNTDOWN_S + 10)
+    assert stopped - killed <= DISCHARGE_COUNTDOWN_S + 1.5  # + the battery's dead time and one state interval
+    assert stopped - killed >= DISCHARGE_COUNTDOWN_S - DISCHARGE_COUNTDOWN_S / 3 - 1  # its countdown, not a write
+    assert system.alive() == {"sim": True, "actuator_battery": False}
+    idle = await system.system.sim_state(lambda s: True)
+    assert idle.battery_w == pytest.approx(0, abs=10)
+    assert "Traceback" not in system.system.log("sim")
