@@ -279,6 +279,7 @@ def test_simulated_battery_is_wired_to_the_battery_actuator(services, monkeypatc
     actuator = _load(services["actuator-battery"], monkeypatch, tmp_path).actuator_battery
     assert sim.battery is not None
     assert sim.zendure.host == "0.0.0.0"
+    assert sim.marstek.host == "0.0.0.0"  # for battery.protocol marstek_venus
     (battery,) = actuator.batteries
     url = urlsplit(str(battery.driver.url))
     assert (url.hostname, url.port or 80) == ("sim", sim.zendure.port)
