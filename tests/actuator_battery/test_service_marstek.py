@@ -209,6 +209,16 @@ async def test_sigterm_sets_zero_in_passive(mqtt_settings, probe, device):
     assert device.countdown_left_s() > COUNTDOWN_S - 1  # a fresh 0 W command, not the discharge's countdown
 
 
+async def test_sigterm_at_zero_sends_the_zero_again_for_a_full_countdown(mqtt_settings, probe, device):
+    async with running(make_settings(mqtt_settings, device), probe) as topics, controller(probe, topics, 0):
+        await wait_until(lambda: device.emulator.mode == "Passive", timeout=5)
+        await wait_until(lambda: device.countdown_left_s() < COUNTDOWN_S - 0.5, timeout=5)  # partly run
+        stopping_at = device.plant.now_s
+    assert device.emulator.countdown_ends is not None
+    assert device.emulator.countdown_ends >= stopping_at + COUNTDOWN_S  # a 0 W sent during the stop
+    assert (device.emulator.mode, device.emulator.device_power_w) == ("Passive", 0)
+
+
 @pytest.mark.parametrize(
     ("driver", "message"),
     [

@@ -180,7 +180,9 @@ class BatteryLoop:
     async def stop(self) -> None:
         """0 W (after the pacing interval, at most ``STOP_PACING_S``, if a write was just made), then close."""
         try:
-            if not (self.policy.reachable and self._written_w == 0):  # unreachable: tried all the same
+            # unreachable: tried all the same; a 0 W a device's watchdog would drop gets its full countdown again
+            kept = self._written_w == 0 and math.isinf(self.refresh_interval_s(0.0))
+            if not (self.policy.reachable and kept):
                 wait_s = self._written_at + self._driver.min_write_interval_s - self._clock()
                 if wait_s > 0:
                     await asyncio.sleep(min(wait_s, STOP_PACING_S))
