@@ -7,6 +7,8 @@ countdowns fitted to them as the settings demand (a discharge's 1 s at most the 
 
 import asyncio
 import contextlib
+import json
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -217,6 +219,30 @@ async def test_sigterm_at_zero_sends_the_zero_again_for_a_full_countdown(mqtt_se
     assert device.emulator.countdown_ends is not None
     assert device.emulator.countdown_ends >= stopping_at + COUNTDOWN_S  # a 0 W sent during the stop
     assert (device.emulator.mode, device.emulator.device_power_w) == ("Passive", 0)
+
+
+async def test_a_device_that_left_passive_gets_the_power_again_before_the_keep_alive(
+    mqtt_settings, probe, device, caplog
+):
+    # Another client (the Marstek app, Home Assistant) switches the device to Auto: it drops our power.
+    actuator = actuator_config(device.emulator.port, countdown_s=30)  # keep-alive of a charge: every 10 s
+    settings = ActuatorBatteryServiceSettings(mqtt=mqtt_settings, actuator_battery=actuator)
+    async with running(settings, probe) as topics, controller(probe, topics, 400):
+        await near(device, 400)
+        other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with other:
+            request = {
+                "id": 1,
+                "method": "ES.SetMode",
+                "params": {"id": 0, "config": {"mode": "Auto", "auto_cfg": {"enable": 1}}},
+            }
+            other.sendto(json.dumps(request).encode(), ("127.0.0.1", device.emulator.port))
+            await wait_until(lambda: device.emulator.mode == "Auto", timeout=5)
+        left = time.monotonic()
+        await near(device, 0)
+        back = await near(device, 400, timeout=5)
+        assert back - left < 3  # at the next read-back, not the 10 s keep-alive
+    assert "holds no setpoint of ours, not the 400 W written" in caplog.text
 
 
 @pytest.mark.parametrize(

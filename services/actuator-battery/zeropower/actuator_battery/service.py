@@ -126,17 +126,23 @@ class BatteryLoop:
         self.policy.on_reading(reading)
         self._problems.report(None)
         if self._lost_setpoint(reading):
-            self._readback.report(f"the device holds {reading.setpoint_w:g} W, not the {self._written_w:g} W written")
+            holds = "no setpoint of ours" if reading.setpoint_w is None else f"{reading.setpoint_w:g} W"
+            self._readback.report(f"the device holds {holds}, not the {self._written_w:g} W written")
             self._written_w = None  # written again (a reboot restores the flash values)
         else:
             self._readback.report(None)
         return reading
 
     def _lost_setpoint(self, reading: BatteryReading) -> bool:
-        """Whether the device's read-back differs from the last write that had time to show."""
-        if self._written_w is None or reading.setpoint_w is None:
+        """Whether the device's read-back differs from the last write that had time to show.
+
+        A device with a watchdog reports no setpoint once it dropped ours (a Marstek that left Passive): lost too.
+        """
+        if self._written_w is None:
             return False
         settled = self._clock() - self._written_at > 2 * self._settings.poll_interval_s
+        if reading.setpoint_w is None:
+            return settled and self._driver.holds_for_s(self._written_w) is not None
         return settled and abs(reading.setpoint_w - self._written_w) > READBACK_TOLERANCE_W
 
     async def _apply(self) -> float:
