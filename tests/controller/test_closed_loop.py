@@ -13,7 +13,7 @@ from zeropower.controller.logic import HORIZON_TOLERANCE_S, ZeroExportController
 from zeropower.controller.settings import ControllerSettings
 from zeropower.shared.messages import DeviceInfo, DeviceState, GridReading
 from zeropower.sim.plant import Plant
-from zeropower.sim.settings import InverterSettings, SimSettings
+from zeropower.sim.settings import BatterySettings, InverterSettings, SimSettings
 
 STEP_S = 0.1
 TELEMETRY_EVERY_S = 5.0
@@ -48,17 +48,37 @@ class Loop:
                         )
                     )
             if tenth % 10 == 0:
+                battery = self.plant.battery
+                if battery is not None:  # as actuator-battery publishes it after each read
+                    self.controller.on_device_state(
+                        DeviceState(
+                            timestamp=self.now,
+                            actuator_id="bat",
+                            device_id="bat1",
+                            reachable=True,
+                            producing=False,
+                            power_w=battery.power_w,
+                            soc_pct=battery.soc_pct,
+                            updated_at=self.now,
+                        )
+                    )
                 self.grid_log.append((self.now, self.plant.grid_w))
                 decision = self.controller.on_grid(GridReading(timestamp=self.now, power_w=self.plant.grid_w))
                 heater = self.plant.heater
                 if heater is not None:  # a linear (solid-state relay) heater: duty = power share
                     heater.set_duty(decision.setpoints["pwm"]["heater"] / heater.settings.rated_w)
+                if battery is not None:
+                    setpoint = decision.setpoints["bat"]["bat1"]
+                    if setpoint != self.battery_setpoints[-1][1]:
+                        battery.command(setpoint, self.now)
+                        self.battery_setpoints.append((self.now, setpoint))
                 for serial, limit_w in decision.setpoints.get("dtu", {}).items():
                     if abs(self.plant.inverters[serial].limit_w - limit_w) >= 1 and self._new_command(serial, limit_w):
                         self.plant.command_limit(serial, limit_w)
                         self.commands += 1
 
     _sent: dict[str, float] = field(default_factory=dict)
+    battery_setpoints: list[tuple[float, float]] = field(default_factory=lambda: [(0.0, 0.0)])
 
     def _new_command(self, serial: str, limit_w: float) -> bool:
         if self._sent.get(serial) == limit_w:
@@ -70,9 +90,15 @@ class Loop:
         return sum(max(-grid, 0.0) for t, grid in self.grid_log if t > since) / 3600.0
 
 
-def make_loop(dead_time_s: float = 4.0, heater_w: float | None = None, **controller_settings) -> Loop:
+def make_loop(
+    dead_time_s: float = 4.0,
+    heater_w: float | None = None,
+    battery: BatterySettings | None = None,
+    **controller_settings,
+) -> Loop:
     sim = SimSettings(
         heater=None if heater_w is None else {"rated_w": heater_w, "controller": "linear"},
+        battery=battery,
         load={"base_w": 300, "noise_w": 0, "appliances": []},
         pv={"kind": "constant", "power_w": 1300, "clouds": {"per_hour": 0}},
         inverters=[
@@ -91,6 +117,21 @@ def make_loop(dead_time_s: float = 4.0, heater_w: float | None = None, **control
             DeviceInfo(device_id="112182954321", name="balcony", min_w=20, max_w=400),
         ],
     )
+    if battery is not None:
+        storage = {"capacity_wh": battery.capacity_wh, "min_soc_pct": 10, "max_soc_pct": 95, "response_time_s": 3}
+        controller.set_actuator(
+            "bat",
+            [
+                DeviceInfo(
+                    device_id="bat1",
+                    name="battery",
+                    kind="storage",
+                    min_w=-battery.max_discharge_w,
+                    max_w=battery.max_charge_w,
+                    storage=storage,
+                )
+            ],
+        )
     if heater_w is not None:
         controller.set_actuator(
             "pwm", [DeviceInfo(device_id="heater", name="heater", kind="consumer", min_w=0, max_w=heater_w)]
@@ -247,3 +288,39 @@ def test_the_load_forecast_looks_as_far_ahead_as_the_learned_dead_time():
     weighted = (800 * learned["114182912345"] + 400 * learned["112182954321"]) / 1200  # roof 800 W, balcony 400 W
     assert loop.controller.forecast_horizon_s == pytest.approx(weighted, abs=HORIZON_TOLERANCE_S + 0.5)
     assert loop.controller.forecast_horizon_s == pytest.approx(18, abs=3)  # the second inverter waits on the radio
+
+
+def test_surplus_charges_the_battery_first_then_the_heater_and_the_inverters_stay_unlimited():
+    loop = make_loop(dead_time_s=8.0, heater_w=2000, battery=BatterySettings(max_charge_w=600))
+    loop.run(180)  # 300 W load, 1200 W of sun: 880 W surplus, 600 W into the battery, the rest into the heater
+    assert loop.plant.battery.power_w == pytest.approx(600, abs=5)
+    assert loop.plant.heater.power_w == pytest.approx(1200 - 300 - 600 - 20, abs=30)
+    assert loop.plant.limit_w == pytest.approx(1200)  # nothing curtailed
+    assert loop.export_wh(60) == 0
+
+
+def test_a_battery_filling_up_hands_its_share_to_the_heater_without_export_or_oscillation():
+    battery = BatterySettings(capacity_wh=100, soc_pct=93, max_charge_w=600)
+    loop = make_loop(dead_time_s=8.0, heater_w=2000, battery=battery)
+    loop.run(5)
+    assert loop.plant.battery.power_w == pytest.approx(600, abs=5)
+    filling = loop.now
+    loop.run(120)  # 2 % of 100 Wh at ~570 W into the cells: full (95 %) after ~13 s
+    assert loop.plant.battery.power_w == 0
+    assert loop.plant.heater.power_w == pytest.approx(1200 - 300 - 20, abs=30)
+    assert loop.export_wh(filling) < 0.2
+    # After it filled, one setpoint: 0 (no windup of the charge it was refused, no back and forth).
+    assert [setpoint for at, setpoint in loop.battery_setpoints if at > filling + 20] == []
+
+
+def test_on_a_deficit_the_battery_discharges_down_to_its_reserve_then_the_grid_takes_over():
+    battery = BatterySettings(capacity_wh=100, soc_pct=12, max_discharge_w=800)
+    loop = make_loop(dead_time_s=8.0, battery=battery)
+    loop.plant.set_load_w(1500)  # 1200 W of sun: a 300 W deficit
+    loop.run(20)
+    assert loop.plant.battery.power_w == pytest.approx(-(1500 - 1200 - 20), abs=15)
+    assert abs(loop.plant.grid_w - 20) < 15
+    loop.run(60)  # 2 % of 100 Wh at 280 W: at its 10 % reserve after ~25 s
+    assert loop.plant.battery.power_w == 0
+    assert loop.plant.grid_w == pytest.approx(1500 - 1200, abs=5)  # from the grid, never below the reserve
+    assert loop.plant.battery.soc_pct > 9.5

@@ -559,28 +559,143 @@ def test_a_small_change_takes_one_command_a_large_one_moves_every_inverter():
     assert setpoints[INVERTER.device_id] < 300
 
 
-def test_a_storage_device_is_left_out_of_regulation_and_gets_no_setpoint():
-    # Before: every device that was not a consumer was regulated as an inverter, so a battery announced as
-    # storage (min_w -800) would have been given output limits: a discharge command on export.
-    clock = FakeClock()
-    controller = make(clock, target_w=20)
-    battery = DeviceInfo(
+BATTERY = DeviceInfo(
+    device_id="bat1",
+    name="battery",
+    kind="storage",
+    min_w=-800,
+    max_w=1200,
+    storage={"capacity_wh": 2000, "min_soc_pct": 10, "max_soc_pct": 95, "response_time_s": 0},
+)
+
+
+def battery_state(clock: FakeClock, soc_pct: float | None, power_w: float = 0.0) -> DeviceState:
+    return DeviceState(
+        timestamp=clock.now,
+        actuator_id="battery",
         device_id="bat1",
-        name="battery",
-        kind="storage",
-        min_w=-800,
-        max_w=1200,
-        storage={"capacity_wh": 2000, "min_soc_pct": 10, "max_soc_pct": 95, "response_time_s": 5},
+        reachable=True,
+        producing=False,
+        power_w=power_w,
+        soc_pct=soc_pct,
+        updated_at=clock.now,
     )
-    controller.set_actuator("battery", [battery])
-    controller.on_device_state(
-        DeviceState(actuator_id="battery", device_id="bat1", reachable=True, producing=False, power_w=0, soc_pct=50)
-    )
-    controller.on_device_state(telemetry(clock, 600, 800))
-    for power_w in (20, -380, 500):
-        decision = controller.on_grid(grid(clock, power_w))
+
+
+def battery_alone(clock: FakeClock, soc_pct: float | None, **overrides) -> ZeroExportController:
+    controller = ZeroExportController(ControllerSettings(target_w=20, **overrides), clock)
+    controller.set_actuator("battery", [BATTERY])
+    controller.on_device_state(battery_state(clock, soc_pct))
+    return controller
+
+
+def steps(controller: ZeroExportController, clock: FakeClock, soc_pct: float | None, grid_w: float, n: int) -> Decision:
+    """``n`` readings of the same grid, the battery reporting it follows its setpoint between them."""
+    decision = controller.on_grid(grid(clock, grid_w))
+    for _ in range(n - 1):
         clock.advance(1)
-        assert "battery" not in decision.setpoints
-        assert "bat1" not in decision.state.setpoints_w
-        assert decision.state.mode == "regulating"
-    assert decision.state.limit_w == decision.setpoints["opendtu"][INVERTER.device_id]
+        setpoint = decision.state.setpoints_w.get("bat1", 0.0)
+        controller.on_device_state(battery_state(clock, soc_pct, setpoint))
+        decision = controller.on_grid(grid(clock, grid_w))
+    return decision
+
+
+def test_a_battery_charges_from_export_and_discharges_on_import():
+    # Before storage was allocated, a battery was regulated as an inverter: a discharge on export.
+    clock = FakeClock()
+    controller = battery_alone(clock, 50)
+    charging = steps(controller, clock, 50, -380, 1)
+    assert charging.setpoints["battery"]["bat1"] == pytest.approx(0.5 * 400)  # divert_gain of the error
+    assert "batteries charging 200 W" in charging.state.reason
+    controller = battery_alone(clock, 50)
+    discharging = steps(controller, clock, 50, 520, 1)
+    assert discharging.setpoints["battery"]["bat1"] == pytest.approx(-250)
+    assert "batteries discharging 250 W" in discharging.state.reason
+
+
+def test_a_battery_stays_within_its_limits_however_long_the_error():
+    clock = FakeClock()
+    controller = battery_alone(clock, 50)
+    assert steps(controller, clock, 50, 5000, 20).setpoints["battery"]["bat1"] == -800  # its discharge limit
+    # No windup: the first reading of an export starts charging, not after undoing 20 readings of import.
+    assert steps(controller, clock, 50, -500, 1).setpoints["battery"]["bat1"] > -800 + 0.5 * 500
+
+
+@pytest.mark.parametrize(
+    ("soc_pct", "why"),
+    [(None, "has no recent state of charge"), (10, "at its reserve (10 %)"), (9, "at its reserve (9 %)")],
+)
+def test_no_discharge_without_a_state_of_charge_or_at_the_reserve(soc_pct, why):
+    clock = FakeClock()
+    controller = battery_alone(clock, soc_pct)
+    decision = steps(controller, clock, soc_pct, 600, 5)
+    assert decision.setpoints["battery"]["bat1"] == 0
+    assert f"battery battery {why}: no discharge" in decision.state.reason
+    assert steps(controller, clock, soc_pct, -300, 1).setpoints["battery"]["bat1"] > 0  # it may still charge
+
+
+def test_a_discharge_stops_when_the_state_of_charge_goes_stale():
+    clock = FakeClock()
+    controller = battery_alone(clock, 50)
+    assert steps(controller, clock, 50, 600, 5).setpoints["battery"]["bat1"] < -500
+    clock.advance(31)  # the actuator still publishes its state, but the SoC sample is 31 s old
+    decision = controller.on_grid(grid(clock, 600))
+    assert decision.setpoints["battery"]["bat1"] == 0
+    assert "no recent state of charge" in decision.state.reason
+
+
+def test_a_full_battery_takes_no_charge_and_its_share_goes_to_the_heater_at_once():
+    clock = FakeClock()
+    controller = battery_alone(clock, 95)
+    heater = DeviceInfo(device_id="heater", name="heater", kind="consumer", min_w=0, max_w=2000)
+    controller.set_actuator("pwm", [heater])
+    decision = steps(controller, clock, 95, -420, 1)
+    assert decision.setpoints["battery"]["bat1"] == 0
+    assert decision.setpoints["pwm"]["heater"] == pytest.approx(0.5 * 440)
+    assert "battery battery full (95 %): no charge" in decision.state.reason
+
+
+@pytest.mark.parametrize(
+    ("order", "battery_w", "heater_w"), [("storage-first", 1200, 340), ("diverters-first", 0, 1540)]
+)
+def test_surplus_fills_batteries_and_diverters_in_the_configured_order(order, battery_w, heater_w):
+    clock = FakeClock()
+    controller = battery_alone(clock, 50, surplus_order=order, divert_gain=1.0)
+    controller.set_actuator(
+        "pwm", [DeviceInfo(device_id="heater", name="heater", kind="consumer", min_w=0, max_w=2000)]
+    )
+    decision = steps(controller, clock, 50, -1520, 1)
+    assert decision.setpoints["battery"]["bat1"] == pytest.approx(battery_w)
+    assert decision.setpoints["pwm"]["heater"] == pytest.approx(heater_w)
+
+
+def test_grid_data_stale_stops_a_discharge_at_once_and_holds_a_charge_until_the_inverters_are_limited():
+    clock = FakeClock()
+    controller = battery_alone(clock, 50)
+    controller.set_actuator("opendtu", [INVERTER])
+    controller.on_device_state(telemetry(clock, 600, 800))
+    assert steps(controller, clock, 50, 520, 3).setpoints["battery"]["bat1"] < 0
+    clock.advance(11)
+    failsafe = controller.tick()
+    assert failsafe.state.mode == "fail-safe"
+    assert failsafe.setpoints["battery"]["bat1"] == 0  # a discharge may already be exported
+
+    controller = battery_alone(clock, 50)
+    controller.set_actuator("opendtu", [INVERTER])
+    controller.on_device_state(telemetry(clock, 600, 800))
+    charge = steps(controller, clock, 50, -400, 3).setpoints["battery"]["bat1"]
+    assert charge > 0
+    clock.advance(11)
+    assert controller.tick().setpoints["battery"]["bat1"] == charge  # absorbs production until it is limited
+    controller.on_device_state(telemetry(clock, INVERTER.min_w, INVERTER.min_w))
+    assert controller.tick().setpoints["battery"]["bat1"] == 0
+
+
+def test_an_unreachable_battery_is_set_to_zero_and_left_out():
+    clock = FakeClock()
+    controller = battery_alone(clock, 50)
+    assert steps(controller, clock, 50, 600, 3).setpoints["battery"]["bat1"] < 0
+    controller.on_device_state(battery_state(clock, 50).model_copy(update={"reachable": False, "power_w": 1.0}))
+    decision = controller.on_grid(grid(clock, 600))
+    assert decision.setpoints["battery"]["bat1"] == 0
+    assert "battery battery (bat1)" in decision.unreachable

@@ -18,6 +18,7 @@ from zeropower.controller.dynamics import DynamicsEstimator
 from zeropower.controller.forecast import LoadForecast
 from zeropower.controller.model import Dynamics, OutputModel
 from zeropower.controller.settings import ControllerSettings
+from zeropower.controller.storage import StorageRange, by_room, split_absorption, storage_range
 from zeropower.shared.budget import CommandBucket, command_due_at
 from zeropower.shared.messages import ControllerMode, ControllerState, DeviceInfo, DeviceState, GridReading, Pacing
 
@@ -34,6 +35,8 @@ RAMP_ALONE_S = 2.0
 FORECAST_MIN_HORIZON_S = 5.0
 #: The load forecast's horizon follows the dead time once it moves by more than this (and a fifth), in s.
 HORIZON_TOLERANCE_S = 1.0
+#: A battery's setpoint counts as still on its way this long after its announced response time, in s.
+UNANSWERED_GRACE_S = 2.0
 #: Device states kept for devices not (yet) announced: a retained state may arrive before its announcement.
 UNANNOUNCED_KEPT = 256
 
@@ -57,7 +60,7 @@ UPDATED_AT_JITTER_S = 1.0
 
 @dataclass
 class _Device:
-    """What the controller knows about one device: an inverter or a consumer (diverter)."""
+    """What the controller knows about one device: an inverter, a consumer (diverter) or a storage (battery)."""
 
     actuator_id: str
     info: DeviceInfo
@@ -79,6 +82,19 @@ class _Device:
     @property
     def is_consumer(self) -> bool:
         return self.info.kind == "consumer"
+
+    @property
+    def is_storage(self) -> bool:
+        return self.info.kind == "storage"
+
+    @property
+    def is_inverter(self) -> bool:
+        return self.info.kind == "inverter"
+
+    @property
+    def word(self) -> str:
+        """What it is, in a word for messages."""
+        return {"consumer": "diverter", "storage": "battery"}.get(self.info.kind, "inverter")
 
     @property
     def sun_cap_w(self) -> float | None:
@@ -146,12 +162,7 @@ class ZeroExportController:
     # ---- inputs -------------------------------------------------------------------------------
 
     def set_actuator(self, actuator_id: str, devices: list[DeviceInfo]) -> None:
-        """Register (or replace, or with an empty list remove) the devices behind one actuator.
-
-        Storage devices (batteries) are left out: the regulation drives inverters and consumers only, and a
-        battery regulated as an inverter would be told to discharge (issue 14: their allocation comes later).
-        """
-        devices = [info for info in devices if info.kind != "storage"]
+        """Register (or replace, or with an empty list remove) the devices behind one actuator."""
         for device_id in [key for key, dev in self._devices.items() if dev.actuator_id == actuator_id]:
             if device_id not in {info.device_id for info in devices}:
                 del self._devices[device_id]
@@ -218,7 +229,7 @@ class ZeroExportController:
             return
         device.sample = state
         device.telemetry_at = now
-        if not device.is_consumer and state.power_w is not None:
+        if device.is_inverter and state.power_w is not None:
             dynamics = self.dynamics(device)
             device.model.measure(now, state.power_w, state.limit_w, self.settings.sun_limit_margin_w, dynamics)
             learner = self._learner(device)
@@ -228,12 +239,12 @@ class ZeroExportController:
     def _adopt(self, device: _Device, state: DeviceState, now: float) -> None:
         """Take a device's reported state as its setpoint in force: a restart changes nothing by itself.
 
-        An inverter's limit read-back (else the last limit its actuator sent), a consumer's power draw. The
+        An inverter's limit read-back (else the last limit its actuator sent), a consumer's or battery's power. The
         mirror of the actuator's commands starts from the last command it reports (its pacing runs from
         then); without one, the actuator sends its first command at once.
         """
-        reported = state.power_w if device.is_consumer else state.limit_w
-        if reported is None and not device.is_consumer:
+        reported = state.limit_w if device.is_inverter else state.power_w
+        if reported is None and device.is_inverter:
             reported = state.last_command_w
         if reported is None:
             return
@@ -302,20 +313,24 @@ class ZeroExportController:
     def _fail_safe(self, now: float, devices: list[_Device], grid_age: float | None) -> str:
         """Grid data stale: inverters to their safe limit; diverters keep their draw until that took effect.
 
-        A diverter's draw absorbs production: released at once, it would be exported until the inverters
-        follow their new limit. So diverters hold until telemetry newer than the fail-safe shows every
-        reachable inverter at its safe limit, or ``settle_timeout_s`` has passed.
+        A diverter's draw (a battery's charge) absorbs production: released at once, it would be exported until
+        the inverters follow their new limit. So diverters and charging batteries hold until telemetry newer
+        than the fail-safe shows every reachable inverter at its safe limit, or ``settle_timeout_s`` has
+        passed. A discharging battery stops at once: without the grid a discharge may already be exported.
         """
         settings = self.settings
         if self._failsafe_since is None:
             self._failsafe_since = now
         safe = settings.failsafe_limit_w
-        inverters = [d for d in devices if not d.is_consumer]
+        inverters = [d for d in devices if d.is_inverter]
         for device in inverters:
             self._set(device, min(max(safe or 0.0, device.info.min_w), device.info.max_w), now)
+        for device in devices:
+            if device.is_storage and (device.setpoint_w or 0.0) < 0:
+                self._set(device, 0.0, now)
         held_for = now - self._failsafe_since
         limited = held_for >= self.settle_timeout_s or all(self._output_limited(d, now) for d in inverters)
-        consumers = [d for d in devices if d.is_consumer]
+        consumers = [d for d in devices if not d.is_inverter]
         if limited:
             for device in consumers:
                 self._set(device, 0.0, now)
@@ -343,24 +358,35 @@ class ZeroExportController:
     def _set_all(self, devices: list[_Device], now: float, inverter: Callable[[_Device], float]) -> None:
         """Outside regulation: consumers off, each inverter at the limit ``inverter`` gives it."""
         for device in devices:
-            self._set(device, 0.0 if device.is_consumer else inverter(device), now)
+            self._set(device, inverter(device) if device.is_inverter else 0.0, now)
 
     def _regulate(self, now: float, enabled: list[_Device]) -> str:
-        """One regulating step: diverters take their share of the error first, then the inverters."""
+        """One regulating step: diverters and batteries take their share of the error first, then the inverters."""
         controllable = self._controllable(now, enabled)
         consumers = [d for d in controllable if d.is_consumer]
-        inverters = [d for d in controllable if not d.is_consumer]
+        storages = [d for d in controllable if d.is_storage]
+        inverters = [d for d in controllable if d.is_inverter]
         if not controllable:
             return "no device reachable: inverters at their minimum until they report again"
         error = (self._grid.power_w or 0.0) - self.settings.target_w
-        consumption = sum(d.setpoint_w or 0.0 for d in consumers)
-        reasons = [self._divert(now, consumers, error, inverters_take_over=bool(inverters))] if consumers else []
+        absorbed = sum(d.setpoint_w or 0.0 for d in consumers + storages)  # in force when the grid was read
+        reasons = []
+        if consumers and not (storages and self.settings.divert):
+            before = sum(d.setpoint_w or 0.0 for d in consumers)
+            reasons.append(self._divert(now, consumers, error, inverters_take_over=bool(inverters)))
+            if storages:  # switched off, the diverters released part of the import: the batteries take the rest
+                error += sum(d.setpoint_w or 0.0 for d in consumers) - before
+        if storages:
+            absorbing = consumers if self.settings.divert else []
+            reasons.append(self._absorb(now, absorbing, storages, error))
         if inverters:
-            # The inverters regulate a virtual grid that counts the diverters' distance from where they
-            # should settle: at their maximum (use before curtail) or off (curtail first, switched off).
-            # Whatever the diverters absorb now, the inverters thus move until one side reaches its bound.
+            # The inverters regulate a virtual grid that counts the fast devices' distance from where they
+            # should settle: diverters at their maximum (use before curtail) or off (curtail first, switched
+            # off), batteries charging all they may. Whatever the fast devices absorb now, the inverters thus
+            # move until one side reaches its bound.
             preferred = sum(d.info.max_w for d in consumers) if self._use_before_curtail else 0.0
-            reasons.append(self._regulate_inverters(now, inverters, error + preferred - consumption, consumption))
+            preferred += sum(self._storage_range(d, now).high_w for d in storages)
+            reasons.append(self._regulate_inverters(now, inverters, error + preferred - absorbed, absorbed))
         for device in inverters:
             device.model.fresh = False
         return "; ".join(reason for reason in reasons if reason) or "within deadband"
@@ -397,6 +423,63 @@ class ZeroExportController:
                 "" if new < 0.5 else f"diverters switched off: {new:.0f} W left to release as the inverters take over"
             )
         return f"diverting {new:.0f} W ({new - current:+.0f} W)" if abs(new - current) >= 0.5 else ""
+
+    def _storage_range(self, device: _Device, now: float) -> StorageRange:
+        """What a battery may do now, by its state of charge and how old that is."""
+        age = None if device.telemetry_at is None else now - device.telemetry_at
+        return storage_range(device.info, device.telemetry, age)
+
+    def _absorb(self, now: float, consumers: list[_Device], storages: list[_Device], error_w: float) -> str:
+        """Integral step of batteries and diverters together on the grid error, on one axis (``storage.py``).
+
+        The total they take from the house (a discharge negative) moves by ``divert_gain`` of the error beyond
+        the deadband; the error counts what the batteries have still to show of a setpoint changed within
+        their response time (a battery follows in seconds, not within a reading). Below 0 the total is the
+        batteries' discharge, above 0 it fills batteries and diverters in ``surplus_order``. Every step clamps
+        it to what each battery may do now: one that filled up, ran down to its reserve or whose state of
+        charge went stale moves its share to the others at once, and nothing winds up beyond its bounds.
+        """
+        ranges = {d.info.device_id: self._storage_range(d, now) for d in storages}
+        in_flight = 0.0
+        for device in storages:
+            measured = device.telemetry.power_w if device.telemetry is not None else None
+            response_s = device.info.storage.response_time_s if device.info.storage is not None else 0.0
+            if measured is not None and now - device.setpoint_at <= response_s + UNANSWERED_GRACE_S:
+                in_flight += (device.setpoint_w or 0.0) - measured
+        stored = sum(d.setpoint_w or 0.0 for d in storages)
+        current = stored + sum(d.setpoint_w or 0.0 for d in consumers)
+        predicted = error_w + in_flight
+        wanted = (
+            current - self.settings.divert_gain * predicted if abs(predicted) > self.settings.deadband_w else current
+        )
+        limits = (sum(r.low_w for r in ranges.values()), sum(r.high_w for r in ranges.values()))
+        batteries_w, diverters_w = split_absorption(
+            wanted,
+            limits,
+            sum(d.info.max_w for d in consumers),
+            storage_first=self.settings.surplus_order == "storage-first",
+        )
+        for device_id, power_w in by_room(batteries_w, ranges).items():
+            self._set(self._devices[device_id], power_w, now)
+        if consumers:
+            shares = [Share(d.info.device_id, d.info.min_w, d.info.max_w, d.info.priority) for d in consumers]
+            drawing = {d.info.device_id: d.setpoint_w or 0.0 for d in consumers}
+            for device_id, power_w in allocate(diverters_w, shares, self.settings.allocation, drawing).items():
+                self._set(self._devices[device_id], power_w, now)
+        stored_now = sum(d.setpoint_w or 0.0 for d in storages)
+        drawn_before, drawn_now = current - stored, sum(d.setpoint_w or 0.0 for d in consumers)
+        parts = []
+        if abs(stored_now - stored) >= 0.5:
+            doing = "charging" if stored_now >= 0 else "discharging"
+            parts.append(f"batteries {doing} {abs(stored_now):.0f} W ({stored_now - stored:+.0f} W)")
+        if abs(drawn_now - drawn_before) >= 0.5:
+            parts.append(f"diverting {drawn_now:.0f} W ({drawn_now - drawn_before:+.0f} W)")
+        parts += [
+            f"battery {d.info.name} {ranges[d.info.device_id].why_not}"
+            for d in storages
+            if ranges[d.info.device_id].why_not
+        ]
+        return "; ".join(parts)
 
     def _regulate_inverters(self, now: float, inverters: list[_Device], error: float, consumption_w: float) -> str:
         """Put the total limit where the load needs it: the output now plus the error (W above target).
@@ -458,7 +541,7 @@ class ZeroExportController:
         controllable = []
         for device in enabled:
             if not self._reachable(device, now):
-                self._set(device, 0.0 if device.is_consumer else device.info.min_w, now)
+                self._set(device, device.info.min_w if device.is_inverter else 0.0, now)
                 continue
             controllable.append(device)
         return controllable
@@ -618,7 +701,7 @@ class ZeroExportController:
         if device.setpoint_w is not None and abs(limit_w - device.setpoint_w) < 0.5:
             return
         device.setpoint_w, device.setpoint_at = limit_w, now
-        if not device.is_consumer:
+        if device.is_inverter:
             device.model.command(now, limit_w)
         self._mirror_send(device, now)
 
@@ -632,7 +715,7 @@ class ZeroExportController:
         model's spread of dead times.)
         """
         setpoint = device.setpoint_w
-        if device.is_consumer or setpoint is None:
+        if not device.is_inverter or setpoint is None:
             return
         at = now
         if device.budget is not None and device.sent_w is not None:
@@ -672,7 +755,7 @@ class ZeroExportController:
                     if device.sent_w is None:
                         self._mirror_send(device, now)  # the first setpoint an actuator gets goes out at once
         enabled = [d for d in self._devices.values() if d.info.enabled]
-        inverters = [d for d in enabled if not d.is_consumer]
+        inverters = [d for d in enabled if d.is_inverter]
         offline = sorted({d.actuator_id for d in enabled if not self.is_online(d.actuator_id)})
         if offline and setpoints:
             reason = f"{reason} (actuator {', '.join(offline)} offline: its devices are not controlled)"
@@ -690,8 +773,8 @@ class ZeroExportController:
             setpoints_w={d.info.device_id: d.setpoint_w for d in enabled if d.setpoint_w is not None},
         )
         unreachable = {
-            f"{'diverter' if d.is_consumer else 'inverter'} {d.info.name} ({d.info.device_id})": (
-                f"{why}: left out (an inverter at its minimum) until it reports again"
+            f"{d.word} {d.info.name} ({d.info.device_id})": (
+                f"{why}: left out ({'an inverter at its minimum' if d.is_inverter else 'at 0'}) until it reports again"
             )
             for d in enabled
             if (why := self._unreachable_because(d, now)) is not None

@@ -13,6 +13,7 @@ from zeropower.shared.settings import ServiceSettings, StrictModel
 
 Allocation = Literal["fewest-commands", "proportional", "priority"]
 DiverterOrder = Literal["use-before-curtail", "curtail-first"]
+SurplusOrder = Literal["storage-first", "diverters-first"]
 
 
 class ControllerSettings(StrictModel):
@@ -92,6 +93,11 @@ class ControllerSettings(StrictModel):
     diverter_order: DiverterOrder = Field(
         "use-before-curtail",
         description="On surplus, raise diverters before curtailing inverters (use-before-curtail), or the reverse.",
+    )
+    surplus_order: SurplusOrder = Field(
+        "storage-first",
+        description="On surplus, charge the batteries before raising the diverters (storage-first), or the reverse; "
+        "on a deficit batteries discharge (above their reserve) before the grid is drawn from.",
     )
     failsafe_limit_w: float | None = Field(
         None,

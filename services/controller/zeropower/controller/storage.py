@@ -1,0 +1,70 @@
+"""Batteries beside the diverters: what each may do now, and how one total is split between them.
+
+The fast devices (diverters and batteries: they follow a setpoint within seconds) absorb the grid error on
+one axis: the power they take from the house, a battery's charge positive, its discharge negative. Below 0
+the total is the batteries' discharge; above 0 it fills batteries and diverters in the configured order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zeropower.shared.messages import DeviceInfo, DeviceState
+
+#: A battery's state of charge older than this is not vouched for: no discharge on it, in s (the actuator's own
+#: rule uses the same default).
+SOC_MAX_AGE_S = 30.0
+
+
+@dataclass(frozen=True)
+class StorageRange:
+    """What a battery may do now: discharge down to ``low_w`` (≤ 0), charge up to ``high_w`` (≥ 0), and why not."""
+
+    low_w: float
+    high_w: float
+    why_not: str = ""
+
+
+def storage_range(info: DeviceInfo, state: DeviceState | None, soc_age_s: float | None) -> StorageRange:
+    """A battery's range by its state of charge.
+
+    No discharge on an unknown or stale state of charge or at the reserve, no charge at the top (one of unknown
+    charge may charge: its actuator stops it when full).
+    """
+    storage = info.storage
+    soc = state.soc_pct if state is not None else None
+    if soc is None or soc_age_s is None or soc_age_s > SOC_MAX_AGE_S:
+        return StorageRange(0.0, info.max_w, "has no recent state of charge: no discharge")
+    if storage is not None and soc <= storage.min_soc_pct:
+        return StorageRange(0.0, info.max_w, f"at its reserve ({soc:.0f} %): no discharge")
+    if storage is not None and soc >= storage.max_soc_pct:
+        return StorageRange(info.min_w, 0.0, f"full ({soc:.0f} %): no charge")
+    return StorageRange(info.min_w, info.max_w)
+
+
+def split_absorption(
+    total_w: float, storage: tuple[float, float], diverters_w: float, *, storage_first: bool
+) -> tuple[float, float]:
+    """``total_w`` (clamped to the range) as (batteries, diverters).
+
+    Below 0 it is all the batteries' discharge; above 0 the batteries' charge and the diverters' draw (at most
+    ``diverters_w``), the first in the order filled first.
+    """
+    low, high = storage
+    total = min(max(total_w, low), high + diverters_w)
+    if total <= 0:
+        return total, 0.0
+    if storage_first:
+        batteries = min(total, high)
+        return batteries, total - batteries
+    diverters = min(total, diverters_w)
+    return total - diverters, diverters
+
+
+def by_room(total_w: float, ranges: dict[str, StorageRange]) -> dict[str, float]:
+    """``total_w`` over several batteries in proportion to each one's room that way (discharge or charge)."""
+    rooms = {device_id: (-r.low_w if total_w < 0 else r.high_w) for device_id, r in ranges.items()}
+    whole = sum(rooms.values())
+    if whole <= 0:
+        return dict.fromkeys(ranges, 0.0)
+    return {device_id: total_w * room / whole for device_id, room in rooms.items()}
