@@ -31,7 +31,7 @@ IMMEDIATE = Pacing(min_change_w=0, raise_interval_s=0, reduce_interval_s=0, refr
 RAMP_ALONE_S = 2.0
 #: The load forecast anticipates only over a dead time at least this long, in s: within a shorter one the
 #: controller follows a change itself about as soon, and the forecast only added its errors (on the benchmark's
-#: fast preset, 3 s: 5-26 % more curtailment for 0-1 % less export; docs/benchmark.md, point 15).
+#: fast preset, 3 s: 5-26 % more curtailment for about the same export; docs/benchmark.md, point 15).
 FORECAST_MIN_HORIZON_S = 5.0
 #: The load forecast's horizon follows the dead time once it moves by more than this (and a fifth), in s.
 HORIZON_TOLERANCE_S = 1.0
