@@ -28,6 +28,11 @@ test: install system-deps
 bench: install $(VENV)/.bench-installed
 	$(BIN)/python -m bench.controller $(if $(SCENARIO),--scenario $(SCENARIO)) $(BENCH_ARGS)
 
+# Battery benchmark (docs/benchmark-battery.md): whole days with a balcony battery; BENCH_ARGS e.g. --scenarios clear.
+.PHONY: bench-battery
+bench-battery: install $(VENV)/.bench-installed
+	$(BIN)/python -m bench.battery $(BENCH_ARGS)
+
 $(VENV)/.bench-installed: constraints.txt bench/requirements.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -c constraints.txt -r bench/requirements.txt
 	touch $@
