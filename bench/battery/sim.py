@@ -13,9 +13,10 @@ from bench.controller.plant import PRESETS, TELEMETRY_EVERY_S
 from bench.controller.protocol import Setup
 from bench.controller.scenario import Scenario
 
-#: The controllers: zeropower with the battery, zeropower without it (the battery idle: what the battery adds),
-#: OpenDTU-OnBattery's DPL on its own (DC-coupled) plant, and the oracle.
-CONTROLLERS = ("zeropower", "zeropower-no-battery", "onbattery", "oracle")
+#: The controllers: zeropower with the battery, the same at a grid target of 0 W instead of the product's 20 W,
+#: zeropower without the battery (left idle: what the battery adds), OpenDTU-OnBattery's DPL on its own
+#: (DC-coupled) plant, and the oracle.
+CONTROLLERS = ("zeropower", "zeropower-target-0", "zeropower-no-battery", "onbattery", "oracle")
 
 
 @dataclass(frozen=True)
@@ -33,17 +34,18 @@ def simulate(
     name: str, scenario: Scenario, *, seed: int, preset: str = "typical", spec: BatterySpec = BALCONY
 ) -> BatteryResult:
     """Run one controller through a scenario."""
+    if name not in CONTROLLERS:
+        raise ValueError(f"unknown controller {name!r}; known: {', '.join(CONTROLLERS)}")
     if name == "oracle":
         return BatteryResult(name, scenario.name, measure(oracle_run(scenario.load_w, scenario.pv_avail_w, spec)), 0, 0)
     setup = Setup(PRESETS[preset], scenario.load_w, scenario.pv_avail_w, False, start_s=scenario.start_s)
     if name == "onbattery":
         plant: AcPlant | DcPlant = DcPlant(PRESETS[preset], spec, seed=seed, start_s=scenario.start_s)
         controller: ZeropowerBattery | OnBatteryDpl = OnBatteryDpl()
-    elif name in ("zeropower", "zeropower-no-battery"):
-        plant = AcPlant(PRESETS[preset], spec, seed=seed, start_s=scenario.start_s)
-        controller = ZeropowerBattery(setup, spec, with_battery=name == "zeropower")
     else:
-        raise ValueError(f"unknown controller {name!r}; known: {', '.join(CONTROLLERS)}")
+        plant = AcPlant(PRESETS[preset], spec, seed=seed, start_s=scenario.start_s)
+        target = 0.0 if name == "zeropower-target-0" else None
+        controller = ZeropowerBattery(setup, spec, with_battery=name != "zeropower-no-battery", target_w=target)
     plant.settle(scenario.pv_avail_w[0])
     grid, battery, soc, used = [], [], [], []
     commands = writes = 0

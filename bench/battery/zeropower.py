@@ -76,14 +76,19 @@ def battery_info(settings: ActuatorBatterySettings) -> DeviceInfo:
 class ZeropowerBattery:
     """ZeroExportController + CommandPolicy (inverter) + BatteryPolicy (battery), as the services run them."""
 
-    def __init__(self, setup: Setup, spec: BatterySpec, *, with_battery: bool = True) -> None:
+    def __init__(
+        self, setup: Setup, spec: BatterySpec, *, with_battery: bool = True, target_w: float | None = None
+    ) -> None:
         self._now = 0.0
-        self._logic = ZeroExportController(controller_settings(setup), self._clock)
+        settings = controller_settings(setup)
+        if target_w is not None:  # a variant: another grid target than the product's 20 W
+            settings = settings.model_copy(update={"target_w": target_w})
+        self._logic = ZeroExportController(settings, self._clock)
         self.target_w = self._logic.settings.target_w
-        settings = actuator_settings(setup)
-        self._inverters = CommandPolicy(settings, self._clock)
-        self._debounce_s = settings.telemetry_debounce_s
-        self._logic.set_actuator(OPENDTU, announced(settings))
+        inverters = actuator_settings(setup)
+        self._inverters = CommandPolicy(inverters, self._clock)
+        self._debounce_s = inverters.telemetry_debounce_s
+        self._logic.set_actuator(OPENDTU, announced(inverters))
         self._states: dict[str, DeviceState] = {}
         self._battery: BatteryPolicy | None = None
         self._battery_settings = battery_settings(spec)
