@@ -34,8 +34,19 @@ class Flows:
     soc_pct: list[float]
 
 
-def greedy(load_w: Sequence[float], pv_cap_w: Sequence[float], spec: BatterySpec, dt_s: float = 1.0) -> Flows:
-    """Charge every surplus, discharge every deficit, within the limits; ``dt_s`` per sample."""
+def greedy(
+    load_w: Sequence[float],
+    pv_cap_w: Sequence[float],
+    spec: BatterySpec,
+    dt_s: float = 1.0,
+    *,
+    shared_inverter_w: float | None = None,
+) -> Flows:
+    """Charge every surplus, discharge every deficit, within the limits; ``dt_s`` per sample.
+
+    ``shared_inverter_w``: the sun and the battery reach the house through one inverter of this size (the DC
+    plant): a discharge is at most what it leaves free.
+    """
     one_way = math.sqrt(spec.round_trip_efficiency)
     stored = spec.capacity_wh * spec.start_soc_pct / 100
     floor, top = spec.capacity_wh * spec.reserve_pct / 100, spec.capacity_wh
@@ -48,7 +59,8 @@ def greedy(load_w: Sequence[float], pv_cap_w: Sequence[float], spec: BatterySpec
             stored += battery * one_way * hours
             used, grid = load + battery, 0.0
         else:
-            battery = -min(-surplus, spec.max_discharge_w, max(0.0, stored - floor) * one_way / hours)
+            through = math.inf if shared_inverter_w is None else max(0.0, shared_inverter_w - cap)
+            battery = -min(-surplus, spec.max_discharge_w, through, max(0.0, stored - floor) * one_way / hours)
             stored += battery / one_way * hours
             used, grid = cap, -surplus + battery
         flows.pv_used_w.append(used)
@@ -58,10 +70,12 @@ def greedy(load_w: Sequence[float], pv_cap_w: Sequence[float], spec: BatterySpec
     return flows
 
 
-def oracle_run(load_w: Sequence[float], pv_avail_w: Sequence[float], spec: BatterySpec) -> BatteryRun:
-    """The oracle's run on a scenario at 1 s."""
+def oracle_run(
+    load_w: Sequence[float], pv_avail_w: Sequence[float], spec: BatterySpec, *, dc: bool = False
+) -> BatteryRun:
+    """The oracle's run on a scenario at 1 s; ``dc``: on the DC plant (sun and battery through the one HM-800)."""
     caps = [min(pv, NAMEPLATE_W) for pv in pv_avail_w]
-    flows = greedy(load_w, caps, spec)
+    flows = greedy(load_w, caps, spec, shared_inverter_w=NAMEPLATE_W if dc else None)
     return BatteryRun(
         load_w=load_w,
         pv_cap_w=caps,

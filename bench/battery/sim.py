@@ -15,8 +15,8 @@ from bench.controller.scenario import Scenario
 
 #: The controllers: zeropower with the battery, the same at a grid target of 0 W instead of the product's 20 W,
 #: zeropower without the battery (left idle: what the battery adds), OpenDTU-OnBattery's DPL on its own
-#: (DC-coupled) plant, and the oracle.
-CONTROLLERS = ("zeropower", "zeropower-target-0", "zeropower-no-battery", "onbattery", "oracle")
+#: (DC-coupled) plant, and the oracle on each plant (``oracle-dc``: sun and battery through the one HM-800).
+CONTROLLERS = ("zeropower", "zeropower-target-0", "zeropower-no-battery", "oracle", "onbattery", "oracle-dc")
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,9 @@ def simulate(
     """Run one controller through a scenario."""
     if name not in CONTROLLERS:
         raise ValueError(f"unknown controller {name!r}; known: {', '.join(CONTROLLERS)}")
-    if name == "oracle":
-        return BatteryResult(name, scenario.name, measure(oracle_run(scenario.load_w, scenario.pv_avail_w, spec)), 0, 0)
+    if name.startswith("oracle"):
+        run = oracle_run(scenario.load_w, scenario.pv_avail_w, spec, dc=name == "oracle-dc")
+        return BatteryResult(name, scenario.name, measure(run), 0, 0)
     setup = Setup(PRESETS[preset], scenario.load_w, scenario.pv_avail_w, False, start_s=scenario.start_s)
     if name == "onbattery":
         plant: AcPlant | DcPlant = DcPlant(PRESETS[preset], spec, seed=seed, start_s=scenario.start_s)

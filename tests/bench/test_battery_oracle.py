@@ -71,3 +71,10 @@ def test_greedy_is_as_good_as_any_policy_on_small_random_days(seed):
     flows = greedy(load, pv, spec, dt_s=HOUR)
     greedy_import = sum(flows.grid_w)
     assert greedy_import <= best_import_by_search(load, pv, spec) + 1e-6
+
+
+def test_on_the_dc_plant_sun_and_battery_share_the_inverter():
+    spec = BatterySpec(capacity_wh=1000, reserve_pct=0, start_soc_pct=100, round_trip_efficiency=1)
+    flows = greedy([1500, 1500], [300, 0], spec, dt_s=HOUR, shared_inverter_w=800)
+    assert flows.battery_w == [-500, -500]  # 800 W through the inverter: 300 W of sun, 500 W from the battery
+    assert flows.grid_w == [700, 1000]

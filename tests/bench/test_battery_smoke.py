@@ -36,4 +36,5 @@ def test_the_oracle_is_best():
     results = {name: simulate(name, scenario(), seed=1, spec=SPEC).metrics for name in CONTROLLERS}
     best = results["oracle"].self_consumption_pct
     assert all(m.self_consumption_pct <= best + 0.5 for m in results.values())
+    assert results["onbattery"].self_consumption_pct <= results["oracle-dc"].self_consumption_pct + 0.5
     assert results["zeropower"].self_consumption_pct > results["zeropower-no-battery"].self_consumption_pct
