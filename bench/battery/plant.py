@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from bench.controller.plant import PRESETS, SINGLE, Plant, Preset, Telemetry
 from zeropower.sim.battery import BatteryModel
+from zeropower.sim.inverter import InverterModel
 from zeropower.sim.settings import BatterySettings
 
 BATTERY_ID = "battery"
@@ -143,7 +144,7 @@ class DcPlant:
         self._standby_at: tuple[float, bool] | None = None  # (when, standby) of the last power command
 
     @property
-    def inverter(self):  # noqa: ANN201  (the simulator's InverterModel)
+    def inverter(self) -> InverterModel:
         """The battery-powered HM-800."""
         return self.inverters.inverters[INVERTER_ID]
 
