@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from bench.controller.layouts import LAYOUTS, Layout
+from bench.controller.layouts import LAYOUTS, InverterSpec, Layout
 from zeropower.sim.inverter import EFFICIENCY, InverterModel
 from zeropower.sim.radio import Radio, Transfer
 from zeropower.sim.settings import InverterSettings
@@ -57,6 +57,19 @@ class Telemetry:
     limit_w: float
 
 
+def inverter_model(spec: InverterSpec, preset: Preset) -> InverterModel:
+    """One of the plant's inverters: the preset's dead time, its ramp scaled to the nameplate."""
+    return InverterModel(
+        InverterSettings(
+            serial=spec.device_id,
+            name=spec.name,
+            max_w=spec.nameplate_w,
+            dead_time_s=preset.dead_time_s,
+            ramp_w_per_s=preset.ramp_w_per_s * spec.nameplate_w / RAMP_NAMEPLATE_W,
+        )
+    )
+
+
 class Plant:
     """Steps the physics at 1 s; ``grid_w`` is positive for import.
 
@@ -76,18 +89,7 @@ class Plant:
     ) -> None:
         self.layout = layout
         self.start_s = start_s
-        self.inverters = {
-            spec.device_id: InverterModel(
-                InverterSettings(
-                    serial=spec.device_id,
-                    name=spec.name,
-                    max_w=spec.nameplate_w,
-                    dead_time_s=preset.dead_time_s,
-                    ramp_w_per_s=preset.ramp_w_per_s * spec.nameplate_w / RAMP_NAMEPLATE_W,
-                )
-            )
-            for spec in layout.inverters
-        }
+        self.inverters = {spec.device_id: inverter_model(spec, preset) for spec in layout.inverters}
         self.instant = instant  # a perfect actuator: limits in force and followed at once (the oracle)
         self.radio = Radio(ACK_S)
         self.acked_limit_w = {device_id: inverter.settings.max_w for device_id, inverter in self.inverters.items()}

@@ -16,12 +16,11 @@ from collections.abc import Mapping
 
 from bench.controller.baselines.lookahead import Reactive
 from bench.controller.baselines.statistical import STEP_W, Statistical
-from bench.controller.plant import ACK_S, RAMP_NAMEPLATE_W, Telemetry
+from bench.controller.plant import ACK_S, Telemetry, inverter_model
 from bench.controller.protocol import Setup
 from zeropower.controller.forecast import LoadSteps
-from zeropower.sim.inverter import EFFICIENCY, InverterModel
+from zeropower.sim.inverter import EFFICIENCY
 from zeropower.sim.radio import Radio
-from zeropower.sim.settings import InverterSettings
 
 #: zeropower's default target (W of import) and deadband (W).
 OBSERVED_TARGET_W = 20.0
@@ -34,19 +33,7 @@ class Replica:
     """The plant's radio and inverters as the reference knows them: exact dynamics, the sun learned from telemetry."""
 
     def __init__(self, setup: Setup) -> None:
-        preset = setup.preset
-        self.inverters = {
-            spec.device_id: InverterModel(
-                InverterSettings(
-                    serial=spec.device_id,
-                    name=spec.name,
-                    max_w=spec.nameplate_w,
-                    dead_time_s=preset.dead_time_s,
-                    ramp_w_per_s=preset.ramp_w_per_s * spec.nameplate_w / RAMP_NAMEPLATE_W,
-                )
-            )
-            for spec in setup.inverters
-        }
+        self.inverters = {spec.device_id: inverter_model(spec, setup.preset) for spec in setup.inverters}
         self.sun_cap_w: dict[str, float | None] = dict.fromkeys(self.inverters)
         self._radio = Radio(ACK_S)
         self._now_s = -1.0
