@@ -8,6 +8,8 @@ FACTS = TourFacts(
     api_port=18080,
     meter_pid=4242,
     heater_w=500,
+    battery_w=2400,
+    battery_wh=50,
     panels_w=1500,
     inverters_w=1200,
     start_h=8,
@@ -31,5 +33,7 @@ def test_tour_names_the_demos_ports_topics_and_meter_process():
     assert "-t zeropower/sim/set/load_w -m 150" in text
     assert "kill -STOP 4242" in text
     assert "kill -CONT 4242" in text
-    assert "a 500 W heater" in text
+    assert "a 500 W heater, a 2400 W battery of only 50 Wh" in text
+    assert "the battery charges from the surplus" in text
+    assert "the battery discharges instead of importing" in text
     assert "at 90 s          a 2000 W kettle" in text

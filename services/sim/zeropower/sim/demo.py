@@ -1,8 +1,8 @@
 """``make demo``: the whole system on simulated hardware, with a guided tour and a live status line.
 
 Starts a private broker, the simulator (Shelly Pro 3EM over HTTP, OpenDTU over MQTT, a heater on a simulated
-PWM output) and the real meter, controller, actuators and API configured for it, prints what to watch and
-what to try, then shows what happens until Ctrl-C.
+PWM output, a battery served as a Zendure SolarFlow over HTTP) and the real meter, controller, actuators and API
+configured for it, prints what to watch and what to try, then shows what happens until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -26,11 +26,17 @@ from pydantic import ValidationError
 from zeropower.shared.messages import ControllerState, GridReading, SimState
 from zeropower.shared.topics import Topics
 from zeropower.sim.broker import Broker, free_port, wait_for_port
-from zeropower.sim.settings import DayCurvePv, SimSettings
+from zeropower.sim.settings import BatterySettings, DayCurvePv, SimSettings
 from zeropower.sim.tour import TourFacts, tour
 
-SERVICES = ("sim", "meter", "controller", "actuator_opendtu", "actuator_pwm", "api")
+SERVICES = ("sim", "meter", "controller", "actuator_opendtu", "actuator_pwm", "actuator_battery", "api")
 HEATER_W = 500.0  # below the surplus, so the inverters are limited once the heater is at its rating
+#: The battery (served as a Zendure SolarFlow): 2400 W either way, so it takes all of the morning's surplus and
+#: covers the whole kettle, but only 50 Wh, so the first minute fills it (94 % to full at ~350 W takes ~30 s)
+#: and the heater's and the limits' turn comes within the demo's first two minutes; the kettle's ~1200 W for
+#: 60 s then take it to about 60 %, well above its 10 % reserve.
+DEMO_BATTERY = BatterySettings(capacity_wh=50.0, soc_pct=94.0, max_charge_w=2400.0, max_discharge_w=2400.0)
+BATTERY_ID = "solarflow"
 #: A sunny day from 8:00, an hour every 30 s: the surplus grows past the heater's rating within a minute.
 #: The panels (1500 W peak) are larger than the inverters (1200 W), as is common.
 DEMO_DAY = DayCurvePv(kind="day", peak_w=1500.0, start_h=8.0, time_lapse=120.0)
@@ -40,7 +46,7 @@ SETTLED_W = 50.0  # grid within this of the target for SETTLED_FOR_S counts as s
 SETTLED_FOR_S = 3.0
 
 
-def demo_config(workdir: Path, mqtt_port: int, shelly_port: int, api_port: int) -> dict[str, object]:
+def demo_config(workdir: Path, mqtt_port: int, shelly_port: int, api_port: int, zendure_port: int) -> dict[str, object]:
     """One config file for every service: the simulator's devices, and the services pointed at them."""
     sim = SimSettings()
     return {
@@ -49,6 +55,8 @@ def demo_config(workdir: Path, mqtt_port: int, shelly_port: int, api_port: int) 
             "shelly": {"host": "127.0.0.1", "port": shelly_port},
             "pv": DEMO_DAY.model_dump(),
             "heater": {"rated_w": HEATER_W, "controller": "phase_fired"},
+            "battery": DEMO_BATTERY.model_dump(),
+            "zendure": {"host": "127.0.0.1", "port": zendure_port},
         },
         "meter": {"driver": {"type": "shelly_gen2", "url": f"http://127.0.0.1:{shelly_port}"}},
         "controller": {
@@ -71,6 +79,22 @@ def demo_config(workdir: Path, mqtt_port: int, shelly_port: int, api_port: int) 
             "output": {"type": "sim"},
             "mapping": {"type": "phase_fired"},
             "energy_file": str(workdir.resolve() / "heater-energy.json"),
+        },
+        "actuator_battery": {
+            "batteries": [
+                {
+                    "device_id": BATTERY_ID,
+                    "name": "Battery",
+                    "capacity_wh": DEMO_BATTERY.capacity_wh,
+                    "max_charge_w": DEMO_BATTERY.max_charge_w,
+                    "max_discharge_w": DEMO_BATTERY.max_discharge_w,
+                    "driver": {
+                        "type": "zendure",
+                        "url": f"http://127.0.0.1:{zendure_port}",
+                        "serial": sim.zendure.serial,
+                    },
+                }
+            ],
         },
     }
 
@@ -136,10 +160,15 @@ class StatusBoard:
         return (
             f"{self.elapsed():6.0f} s  grid {sim.grid_w:+6.0f} W | load {sim.load_w:5.0f} W"
             f" | PV {sim.pv_available_w:5.0f} W | limit {sim.limit_w:5.0f} W | output {sim.output_w:5.0f} W"
-            f" | heater {sim.heater_w:5.0f} W"
+            f" | heater {sim.heater_w:5.0f} W | battery {sim.battery_w:+6.0f} W {_soc(sim.battery_soc_pct)}"
             f" | exported {_energy(self.meter and self.meter.energy_export_wh)}"
             f" | imported {_energy(self.meter and self.meter.energy_import_wh)}{mode}"
         )
+
+
+def _soc(soc_pct: float | None) -> str:
+    """The battery's state of charge for the status line."""
+    return "  - %" if soc_pct is None else f"{soc_pct:3.0f} %"
 
 
 def _energy(counter_wh: float | None) -> str:
@@ -195,21 +224,23 @@ class Prepared:
     target_w: float
     shelly_port: int
     api_port: int
+    zendure_port: int
 
 
 def prepare(workdir: Path, mqtt_port: int, api_port: int) -> Prepared:
     """Write the config and start the broker."""
     workdir.mkdir(parents=True, exist_ok=True)
     broker = Broker(port=mqtt_port, workdir=workdir)
-    shelly_port = free_port()
-    config = demo_config(workdir, broker.port, shelly_port, api_port)
+    shelly_port, zendure_port = free_port(), free_port()
+    config = demo_config(workdir, broker.port, shelly_port, api_port, zendure_port)
     config_file = workdir / "config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     broker.start()
     print(f"MQTT broker ({broker.implementation}) on 127.0.0.1:{broker.port}: watch it in MQTT Explorer")
     print(f"web UI and REST API: http://127.0.0.1:{api_port}/ (API docs at /docs)")
     print(f"config: {config_file}   logs: {workdir}/<service>.log   Ctrl-C stops")
-    return Prepared(broker, config_file, float(config["controller"]["target_w"]), shelly_port, api_port)  # type: ignore[index]
+    target_w = float(config["controller"]["target_w"])  # type: ignore[index]
+    return Prepared(broker, config_file, target_w, shelly_port, api_port, zendure_port)
 
 
 def tour_facts(prepared: Prepared, meter_pid: int) -> TourFacts:
@@ -221,6 +252,8 @@ def tour_facts(prepared: Prepared, meter_pid: int) -> TourFacts:
         api_port=prepared.api_port,
         meter_pid=meter_pid,
         heater_w=HEATER_W,
+        battery_w=DEMO_BATTERY.max_discharge_w,
+        battery_wh=DEMO_BATTERY.capacity_wh,
         panels_w=DEMO_DAY.peak_w,
         inverters_w=sum(inverter.max_w for inverter in sim.inverters),
         start_h=DEMO_DAY.start_h,
@@ -249,9 +282,10 @@ async def run_demo(prepared: Prepared, logs: dict[str, IO[bytes]], duration_s: f
                 stderr=logs[service],
                 start_new_session=True,  # Ctrl-C reaches only the demo, which stops them before the broker
             )
-            if service == "sim":  # the meter's first reading finds the simulated Shelly listening
+            if service == "sim":  # the meter's and the battery actuator's first reads find the devices listening
                 with contextlib.suppress(TimeoutError):
                     await asyncio.to_thread(wait_for_port, prepared.shelly_port, 20.0)
+                    await asyncio.to_thread(wait_for_port, prepared.zendure_port, 20.0)
         print(tour(tour_facts(prepared, processes["meter"].pid), Topics()) + "\n", flush=True)
         board = StatusBoard(target_w=prepared.target_w)
         watcher = asyncio.create_task(show_status(prepared.broker.port, board, stop))

@@ -15,6 +15,8 @@ class TourFacts:
     api_port: int
     meter_pid: int
     heater_w: float
+    battery_w: float
+    battery_wh: float
     panels_w: float
     inverters_w: float
     start_h: float
@@ -32,15 +34,16 @@ def tour(facts: TourFacts, topics: Topics) -> str:
         [
             f"Guided tour: a sunny day from {facts.start_h:02.0f}:00, an hour every {facts.seconds_per_hour:.0f} s;"
             f" {facts.panels_w:.0f} W of panels, {facts.inverters_w:.0f} W of inverters,"
-            f" a {facts.heater_w:.0f} W heater.",
+            f" a {facts.heater_w:.0f} W heater, a {facts.battery_w:.0f} W battery of only {facts.battery_wh:.0f} Wh.",
             "Watch the status line (or the web UI) in the first two minutes:",
-            _when("from the start") + "the heater takes the surplus first (use before curtail)",
+            _when("from the start") + "the battery charges from the surplus (storage first) until it is full",
+            _when("once it is full") + "the heater takes the surplus (use before curtail)",
             _when("within a minute")
             + f"the heater is at its {facts.heater_w:.0f} W: the inverter limit drops below what the sun gives,"
             " no export",
             _when(f"at {facts.kettle_at_s:.0f} s")
-            + f"a {facts.kettle_w:.0f} W kettle: the heater hands its power back, the limits rise;"
-            " after it, back again",
+            + f"a {facts.kettle_w:.0f} W kettle: the battery discharges instead of importing, the heater hands"
+            " its power back, the limits rise; after it the battery charges again",
             "Try:",
             f"  web UI {api}/ (switch, target, live state); toggle: curl {api}/api/toggle",
             f"  {pub} {topics.set_enabled()} -m off   (on: back; off: no limit, heater off)",
