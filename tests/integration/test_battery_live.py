@@ -1,13 +1,11 @@
 """A battery in the real system: the simulator's Zendure, actuator-battery, the API, its page and Home Assistant.
 
-The probe sends the battery's setpoints (the controller leaves storage out of regulation for now, issue 14). The
-API must show it as a battery (never an inverter), in /api/state, /metrics, the page and the discovery configs.
+The controller discharges the battery for a load above the sun (issue 14). The API must show it as a battery (never
+an inverter), in /api/state, /metrics, the page and the discovery configs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -24,17 +22,20 @@ from tests.integration.conftest import (
     BATTERY_ACTUATOR,
     BATTERY_DEVICE,
     SERVICES,
+    TARGET_W,
     System,
     running_system,
     with_battery,
 )
-from zeropower.shared.messages import SetpointCommand
 from zeropower.sim.broker import free_port
+from zeropower.sim.inverter import EFFICIENCY
 
 pytestmark = [pytest.mark.integration, needs_chromium, pytest.mark.timeout(240)]
 
 STARTUP_MS = 90_000  # six Python processes starting on a loaded 2-core machine
+#: A load 300 W above the inverters' 955 W (1000 W of sun) and the target: the controller discharges ~300 W.
 DISCHARGE_W = -300.0
+DEFICIT_LOAD_W = 1000 * EFFICIENCY - DISCHARGE_W + TARGET_W
 
 
 @pytest.fixture
@@ -42,25 +43,6 @@ async def system(tmp_path: Path) -> AsyncIterator[System]:
     """The real system (inverters, meter, controller) with a battery and its actuator."""
     async with running_system(tmp_path, with_battery, (*SERVICES, "actuator_battery")) as running:
         yield running
-
-
-@contextlib.asynccontextmanager
-async def discharging(system: System, power_w: float) -> AsyncIterator[None]:
-    """Send the battery ``power_w`` every 0.5 s for the block (a controller's cadence, its heartbeat too)."""
-
-    async def send() -> None:
-        command = SetpointCommand(setpoints_w={BATTERY_DEVICE: power_w}).model_dump_json()
-        while True:
-            await system.probe.publish(system.topics.actuator_setpoints(BATTERY_ACTUATOR), command)
-            await asyncio.sleep(0.5)  # the cadence of a controller, not a synchronisation
-
-    task = asyncio.create_task(send())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def rendered(template: str, payload: bytes) -> str:
@@ -75,8 +57,9 @@ async def test_a_discharging_battery_is_shown_as_a_battery_everywhere(system: Sy
     topics, probe = system.topics, system.probe
     await probe.wait_for(topics.availability("api"), lambda m: m.text == "online", timeout=60)
     base_url = f"http://127.0.0.1:{port}"
-    async with discharging(system, DISCHARGE_W), httpx.AsyncClient(base_url=base_url) as client:
-        await system.sim_state(lambda s: abs(s.battery_w - DISCHARGE_W) < 10, timeout=60)
+    await system.set_load(DEFICIT_LOAD_W)
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        await system.sim_state(lambda s: abs(s.battery_w - DISCHARGE_W) < 30, timeout=60)
 
         artifacts = REPO / "test-artifacts"
         artifacts.mkdir(exist_ok=True)
@@ -97,7 +80,7 @@ async def test_a_discharging_battery_is_shown_as_a_battery_everywhere(system: Sy
         assert (battery["kind"], battery["name"]) == ("storage", "Battery")
         assert battery["storage"]["capacity_wh"] == 2000
         assert 50 < answer["storage_soc_pct"] < 70  # the simulator's battery started at 60 %
-        assert abs(answer["storage_power_w"] - DISCHARGE_W) < 20  # negative: discharging
+        assert abs(answer["storage_power_w"] - DISCHARGE_W) < 60  # negative: discharging, as the load wanders
         assert all(device["kind"] == "inverter" for device in answer["actuators"]["opendtu"].values())
         metrics = (await client.get("/metrics")).text
         assert re.search(r'zeropower_storage_power_watts\{actuator="battery",device="solarflow"\} -\d', metrics)

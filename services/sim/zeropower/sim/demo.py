@@ -29,7 +29,13 @@ from zeropower.sim.broker import Broker, free_port, wait_for_port
 from zeropower.sim.settings import BatterySettings, DayCurvePv, SimSettings
 from zeropower.sim.tour import TourFacts, tour
 
-SERVICES = ("sim", "meter", "controller", "actuator_opendtu", "actuator_pwm", "actuator_battery", "api")
+#: The actuators start first and the controller once they have announced their devices (retained), so it knows
+#: every device from its first step: a battery announced a second later joined a loop in which the heater had
+#: already taken the morning's first surplus. They stop in the reverse order, the simulator last: an actuator
+#: stopping sets its device to 0 W (the battery) and must find it still there.
+SERVICES = ("sim", "actuator_opendtu", "actuator_pwm", "actuator_battery", "meter", "controller", "api")
+ACTUATORS = 3
+
 HEATER_W = 500.0  # below the surplus, so the inverters are limited once the heater is at its rating
 #: The battery (served as a Zendure SolarFlow): 2400 W either way, so it takes all of the morning's surplus and
 #: covers the whole kettle, but only 50 Wh, so the first minute fills it (94 % to full at ~350 W takes ~30 s)
@@ -286,6 +292,9 @@ async def run_demo(prepared: Prepared, logs: dict[str, IO[bytes]], duration_s: f
                 with contextlib.suppress(TimeoutError):
                     await asyncio.to_thread(wait_for_port, prepared.shelly_port, 20.0)
                     await asyncio.to_thread(wait_for_port, prepared.zendure_port, 20.0)
+            if service == "actuator_battery":  # the last actuator: the controller starts once all have announced
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_announced(prepared.broker.port, ACTUATORS), 30.0)
         print(tour(tour_facts(prepared, processes["meter"].pid), Topics()) + "\n", flush=True)
         board = StatusBoard(target_w=prepared.target_w)
         watcher = asyncio.create_task(show_status(prepared.broker.port, board, stop))
@@ -306,16 +315,32 @@ async def run_demo(prepared: Prepared, logs: dict[str, IO[bytes]], duration_s: f
     return status
 
 
+async def _announced(port: int, actuators: int) -> None:
+    """Return once ``actuators`` actuators have announced their devices."""
+    topics = Topics()
+    seen: set[str] = set()
+    async with aiomqtt.Client("127.0.0.1", port, identifier="zeropower-demo-start") as client:
+        await client.subscribe(topics.all_actuator_announcements())
+        async for message in client.messages:
+            if message.payload:
+                seen.add(str(message.topic))
+            if len(seen) >= actuators:
+                return
+
+
 async def _stop_all(processes: dict[str, asyncio.subprocess.Process]) -> None:
-    for process in processes.values():
-        if process.returncode is None:
-            process.terminate()
-    for process in processes.values():
-        try:
-            await asyncio.wait_for(process.wait(), 5)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+    """Stop the services, the simulator after the others (their devices outlive them, as real ones do)."""
+    services = [service for service in processes if service != "sim"]
+    for group in (services, ["sim"] if "sim" in processes else []):
+        for service in group:
+            if processes[service].returncode is None:
+                processes[service].terminate()
+        for service in group:
+            try:
+                await asyncio.wait_for(processes[service].wait(), 5)
+            except TimeoutError:
+                processes[service].kill()
+                await processes[service].wait()
 
 
 def _tail(path: Path, lines: int = 20) -> str:
