@@ -459,7 +459,7 @@ def run_system_sampled(seconds: float, database: dict[str, str], workdir: Path) 
     """Run the demo's services plus the recorder writing to ``database``, each from its deployed venv."""
     workdir.mkdir()
     with Broker(workdir=workdir) as broker:
-        config = demo_config(workdir, broker.port, free_port(), free_port())
+        config = demo_config(workdir, broker.port, free_port(), free_port(), free_port())
         config["recorder"] = {"influxdb": database, "spool": {"directory": str(workdir / "spool")}}
         config_file = workdir / "config.yaml"
         config_file.write_text(yaml.safe_dump(config, sort_keys=False))
