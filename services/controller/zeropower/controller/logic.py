@@ -449,9 +449,14 @@ class ZeroExportController:
         stored = sum(d.setpoint_w or 0.0 for d in storages)
         current = stored + sum(d.setpoint_w or 0.0 for d in consumers)
         predicted = error_w + in_flight
-        wanted = (
-            current - self.settings.divert_gain * predicted if abs(predicted) > self.settings.deadband_w else current
-        )
+        wanted = current
+        if abs(predicted) > self.settings.deadband_w:
+            # A discharge meeting an export is cut whole (cut_gain), as inverter limits are; the rest by divert_gain.
+            cut_w = min(max(-predicted, 0.0), max(-stored, 0.0))
+            wanted = current + self.settings.cut_gain * cut_w - self.settings.divert_gain * (predicted + cut_w)
+        # The battery's power in the estimate of what is still to come may be a poll old: it can shrink a step
+        # but never turn it against the error (less charge on an export, more discharge on an import).
+        wanted = max(wanted, current) if error_w < 0 else min(wanted, current) if error_w > 0 else current
         limits = (sum(r.low_w for r in ranges.values()), sum(r.high_w for r in ranges.values()))
         batteries_w, diverters_w = split_absorption(
             wanted,
