@@ -634,6 +634,22 @@ def test_a_discharge_meeting_an_export_is_cut_whole():
     assert steps(controller, clock, 50, -200, 1).setpoints["battery"]["bat1"] == pytest.approx(-800 + 220)
 
 
+def test_two_batteries_share_by_their_room_and_an_empty_one_leaves_its_share_to_the_other():
+    clock = FakeClock()
+    controller = battery_alone(clock, 50, divert_gain=1.0)
+    small = BATTERY.model_copy(update={"device_id": "bat2", "name": "small", "min_w": -200, "max_w": 300})
+    controller.set_actuator("battery", [BATTERY, small])
+    controller.on_device_state(battery_state(clock, 50).model_copy(update={"device_id": "bat2"}))
+    charging = controller.on_grid(grid(clock, -1520)).setpoints["battery"]  # 1500 W over 1200 + 300 W of room
+    assert charging == pytest.approx({"bat1": 1200.0, "bat2": 300.0})
+    controller.on_device_state(battery_state(clock, 50, 1200.0))
+    controller.on_device_state(battery_state(clock, 5, 300.0).model_copy(update={"device_id": "bat2"}))
+    clock.advance(5)
+    discharging = controller.on_grid(grid(clock, 3020)).setpoints["battery"]  # bat2 at its reserve: none from it
+    assert discharging["bat2"] == 0
+    assert discharging["bat1"] == -800
+
+
 def test_a_battery_stays_within_its_limits_however_long_the_error():
     clock = FakeClock()
     controller = battery_alone(clock, 50)
