@@ -174,3 +174,25 @@ class BatteryPolicy:
         if since_start >= settings.discharge_timeout_s:
             return Decision(0.0, "fail-safe", f"no setpoint since start for {settings.discharge_timeout_s:g} s: 0 W")
         return Decision(None, "waiting", "no setpoint yet: the battery stays as found")
+
+
+def write_due_at(
+    target_w: float,
+    written_w: float | None,
+    written_at: float,
+    *,
+    min_change_w: float,
+    min_interval_s: float,
+    refresh_interval_s: float,
+) -> float:
+    """When ``target_w`` is to be written, given the last write (``written_w`` at ``written_at``; None: unknown).
+
+    A change under ``min_change_w`` that keeps the direction (and does not go to 0) waits for the refresh the
+    device's watchdog needs (inf: none); any write waits for the driver's pacing after the last one.
+    """
+    if written_w is not None:
+        change = abs(target_w - written_w)
+        unchanged = change == 0 or (change < min_change_w and target_w != 0 and (written_w > 0) == (target_w > 0))
+        if unchanged:
+            return max(written_at + refresh_interval_s, written_at + min_interval_s)
+    return written_at + min_interval_s

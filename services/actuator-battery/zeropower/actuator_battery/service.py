@@ -9,18 +9,21 @@ import math
 import time
 
 from zeropower.actuator_battery.drivers import BatteryDriver, BatteryError, BatteryReading, describe_driver, open_driver
-from zeropower.actuator_battery.policy import BatteryPolicy, Clock
-from zeropower.actuator_battery.settings import ActuatorBatteryServiceSettings, ActuatorBatterySettings, BatteryConfig
+from zeropower.actuator_battery.policy import BatteryPolicy, Clock, write_due_at
+from zeropower.actuator_battery.settings import (
+    ActuatorBatteryServiceSettings,
+    ActuatorBatterySettings,
+    BatteryConfig,
+    device_info,
+)
 from zeropower.shared.actuator import ActuatorStateReporter, live_setpoints
 from zeropower.shared.change_log import ChangeLogger
 from zeropower.shared.messages import (
     MAX_POWER_W,
     ActuatorAnnouncement,
     ActuatorMode,
-    DeviceInfo,
     DeviceState,
     Pacing,
-    StorageInfo,
 )
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
 from zeropower.shared.service import run_service
@@ -152,17 +155,14 @@ class BatteryLoop:
         if target is None or not self.policy.reachable:
             return math.inf
         target = float(round(target))
-        written = self._written_w
-        if written is not None:
-            # the device's watchdog (a countdown) must not run out while this service decides the power
-            refresh_at = self._written_at + self.refresh_interval_s(written)
-            change = abs(target - written)
-            unchanged = change == 0 or (
-                change < self._settings.min_change_w and target != 0 and (written > 0) == (target > 0)
-            )
-            if unchanged and self._clock() < refresh_at:
-                return refresh_at
-        due_at = self._written_at + self._driver.min_write_interval_s
+        due_at = write_due_at(
+            target,
+            self._written_w,
+            self._written_at,
+            min_change_w=self._settings.min_change_w,
+            min_interval_s=self._driver.min_write_interval_s,
+            refresh_interval_s=math.inf if self._written_w is None else self.refresh_interval_s(self._written_w),
+        )
         if self._clock() < due_at:
             return due_at
         await self.write(target)
@@ -278,15 +278,9 @@ class BatteryActuatorService:
             actuator_id=settings.actuator_id,
             driver=DRIVER,
             devices=[
-                DeviceInfo(
-                    device_id=battery.device_id,
-                    name=battery.name,
-                    kind="storage",
-                    min_w=-battery.max_discharge_w,
-                    max_w=battery.max_charge_w,
-                    enabled=battery.enabled,
-                    priority=battery.priority,
-                    pacing=Pacing(
+                device_info(
+                    battery,
+                    Pacing(
                         min_change_w=settings.min_change_w,
                         raise_interval_s=self.loops[battery.device_id].min_write_interval_s,
                         reduce_interval_s=self.loops[battery.device_id].min_write_interval_s,
@@ -295,12 +289,6 @@ class BatteryActuatorService:
                             self.loops[battery.device_id].refresh_interval_s(-battery.max_discharge_w),
                             self.loops[battery.device_id].refresh_interval_s(0.0),
                         ),
-                    ),
-                    storage=StorageInfo(
-                        capacity_wh=battery.capacity_wh,
-                        min_soc_pct=battery.reserve_soc_pct,
-                        max_soc_pct=battery.max_soc_pct,
-                        response_time_s=battery.response_time_s,
                     ),
                 )
                 for battery in settings.batteries

@@ -7,7 +7,7 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from zeropower.actuator_battery.drivers import DriverConfig, MarstekVenusSettings
-from zeropower.shared.messages import MAX_POWER_W
+from zeropower.shared.messages import MAX_POWER_W, DeviceInfo, Pacing, StorageInfo
 from zeropower.shared.settings import ServiceSettings, StrictModel
 
 _ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
@@ -51,6 +51,26 @@ class BatteryConfig(StrictModel):
                 f"reserve_soc_pct ({self.reserve_soc_pct:g} %) must be below max_soc_pct ({self.max_soc_pct:g} %)"
             )
         return self
+
+
+def device_info(battery: BatteryConfig, pacing: Pacing) -> DeviceInfo:
+    """The battery as actuator-battery announces it: kind storage, its limits, what it holds, its pacing."""
+    return DeviceInfo(
+        device_id=battery.device_id,
+        name=battery.name,
+        kind="storage",
+        min_w=-battery.max_discharge_w,
+        max_w=battery.max_charge_w,
+        enabled=battery.enabled,
+        priority=battery.priority,
+        pacing=pacing,
+        storage=StorageInfo(
+            capacity_wh=battery.capacity_wh,
+            min_soc_pct=battery.reserve_soc_pct,
+            max_soc_pct=battery.max_soc_pct,
+            response_time_s=battery.response_time_s,
+        ),
+    )
 
 
 class ActuatorBatterySettings(StrictModel):
