@@ -1,6 +1,6 @@
 """The battery actuator and the simulator's Zendure (and Marstek Venus) as real processes: kill -9 each, SIGTERM.
 
-The probe plays the controller (which leaves storage out of regulation for now, issue 14). Invariants over
+The probe plays the controller (no controller runs here: the actuator's own rules are what is tested). Invariants over
 the run: no process of ours exits by itself, no traceback, a discharge no one vouches for ends within the
 actuator's discharge timeout of its (re)start, and a stopped actuator leaves the battery at 0 W. A Marstek ends a
 killed actuator's discharge by itself, within its discharge countdown.
