@@ -101,7 +101,7 @@ def test_driver_satisfies_the_contract(battery: MarstekVenusBattery) -> None:
     driver: BatteryDriver = battery
     assert driver.min_write_interval_s == 0.0
     assert MarstekVenusBattery(driver_settings(1)).min_write_interval_s == 0.0
-    assert MarstekVenusBattery(driver_settings(1, request_gap_s=2.0)).min_write_interval_s == 4.0
+    assert MarstekVenusBattery(driver_settings(1, request_gap_s=2.0)).min_write_interval_s == 2.0
 
 
 def test_the_countdown_a_power_gets_depends_on_its_direction() -> None:

@@ -103,12 +103,13 @@ class BatteryLoop:
         """Poll, decide and write until cancelled."""
         while True:
             self.wake.clear()
+            due_at = await self._apply()  # first: a new setpoint (a discharge cut) never waits behind a poll
             now = self._clock()
             if now >= self._poll_at:
                 self._poll_at = now + self._settings.poll_interval_s
                 reading = await self._read()
                 await self._publish_device_state(reading)
-            due_at = await self._apply()
+                due_at = await self._apply()
             wake_at = min(self._poll_at, self.policy.wake_at() or math.inf, due_at)
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that coincides with a wake-up
             with contextlib.suppress(TimeoutError):

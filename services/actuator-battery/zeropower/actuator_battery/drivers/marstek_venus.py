@@ -158,8 +158,9 @@ class MarstekVenusBattery:
     def __init__(self, settings: MarstekVenusSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
         self._clock = clock
-        #: A status read fits between two writes at the vendor's pacing.
-        self.min_write_interval_s = 2 * settings.request_gap_s
+        #: The vendor's pacing is per request; the service reads and writes one after the other, so polls still
+        #: get their turn, and a setpoint (a discharge cut) waits for one gap at most, not two.
+        self.min_write_interval_s = settings.request_gap_s
         self._endpoint: _Endpoint | None = None
         self._lock = asyncio.Lock()
         self._ids = itertools.count(random.randrange(1, 60_000))
