@@ -81,6 +81,7 @@ class ZeropowerBattery(Zeropower):
             return
         self._battery.on_reading(DriverReading(now_s, reading.soc_pct, reading.power_w, reading.setpoint_w))
         soc = self._battery.soc_pct()
+        charge_limit_w, discharge_limit_w = self._battery.limits()
         self._logic.on_device_state(
             DeviceState(
                 timestamp=now_s,
@@ -91,6 +92,8 @@ class ZeropowerBattery(Zeropower):
                 power_w=reading.power_w,
                 limit_w=reading.setpoint_w,
                 soc_pct=None if soc is None else round(soc, 1),
+                charge_limit_w=charge_limit_w,
+                discharge_limit_w=discharge_limit_w,
                 updated_at=now_s,
                 last_command_w=self._written_w,
                 last_command_at=None if self._written_w is None else self._written_at,

@@ -678,7 +678,25 @@ def test_a_discharge_stops_when_the_state_of_charge_goes_stale():
     clock.advance(31)  # the actuator still publishes its state, but the SoC sample is 31 s old
     decision = controller.on_grid(grid(clock, 600))
     assert decision.setpoints["battery"]["bat1"] == 0
-    assert "no recent state of charge" in decision.state.reason
+    assert "has no recent state: no discharge" in decision.state.reason
+
+
+def test_a_battery_whose_actuator_reports_its_limits_is_held_to_them_not_to_its_state_of_charge():
+    # At 5 %, below the announced 10 % reserve, its actuator still lets 150 W through (solar passed through a
+    # DC-coupled battery inverter), and no charge (its BMS): the controller follows the actuator, not the SoC.
+    clock = FakeClock()
+    controller = battery_alone(clock, 5)
+    reported = {"charge_limit_w": 0.0, "discharge_limit_w": 150.0}
+    controller.on_device_state(battery_state(clock, 5).model_copy(update=reported))
+    decision = controller.on_grid(grid(clock, 600))
+    assert decision.setpoints["battery"]["bat1"] == -150
+    clock.advance(1)
+    controller.on_device_state(battery_state(clock, 5, -150.0).model_copy(update=reported))
+    decision = controller.on_grid(grid(clock, -400))
+    assert decision.setpoints["battery"]["bat1"] == 0  # the discharge cut, and no charge: the actuator allows none
+    assert "battery battery no charge at 5 % (its actuator)" in decision.state.reason
+    clock.advance(31)  # its state goes stale: no discharge whatever it reported
+    assert controller.on_grid(grid(clock, 600)).setpoints["battery"]["bat1"] == 0
 
 
 def test_a_full_battery_takes_no_charge_and_its_share_goes_to_the_heater_at_once():

@@ -255,6 +255,20 @@ class DeviceState(Message):
         exclude_if=lambda value: value is None,  # left out when None, as DeviceInfo.storage
         description="A storage device's state of charge in %; None: unknown or too old.",
     )
+    charge_limit_w: PowerW | None = Field(
+        None,
+        ge=0,
+        exclude_if=lambda value: value is None,
+        description="A storage device: the most its actuator lets it charge now in W (its SoC window, BMS); None: "
+        "not reported (the controller then judges by soc_pct and the announced window).",
+    )
+    discharge_limit_w: PowerW | None = Field(
+        None,
+        ge=0,
+        exclude_if=lambda value: value is None,
+        description="A storage device: the most its actuator lets it discharge now in W (its reserve, BMS cut-off "
+        "and hysteresis, solar passed through); None: not reported (judged by soc_pct and the announced window).",
+    )
 
 
 ActuatorMode = Literal["waiting", "following", "fail-safe", "dry-run"]

@@ -160,6 +160,13 @@ class BatteryPolicy:
             return 0.0, f"no charge: state of charge {soc:g} % at or above {battery.max_soc_pct:g} %"
         return target, why
 
+    def limits(self) -> tuple[float, float]:
+        """What the battery may do now as (charge W, discharge W), both ≥ 0: what ``guarded`` lets through."""
+        if self._overriding() is not None:
+            return 0.0, 0.0
+        battery = self._battery
+        return self.guarded(battery.max_charge_w)[0], -self.guarded(-battery.max_discharge_w)[0]
+
     def _before_first_setpoint(self, now: float) -> Decision:
         settings = self._settings
         found = self._found

@@ -212,6 +212,7 @@ class BatteryLoop:
         if reading is not None:
             updated_at = time.time() - max(0.0, self._clock() - reading.measured_at)
         soc = policy.soc_pct() if policy.reachable else None
+        charge_limit_w, discharge_limit_w = policy.limits()
         state = DeviceState(
             actuator_id=self._settings.actuator_id,
             device_id=self.battery.device_id,
@@ -220,6 +221,8 @@ class BatteryLoop:
             power_w=power_w,
             limit_w=reading.setpoint_w if reading is not None and policy.reachable else None,
             soc_pct=None if soc is None else round(soc, 1),
+            charge_limit_w=charge_limit_w,
+            discharge_limit_w=discharge_limit_w,
             updated_at=updated_at,
             last_command_w=None if self._last_command is None else self._last_command[0],
             last_command_at=None if self._last_command is None else self._last_command[1],

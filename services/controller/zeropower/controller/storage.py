@@ -26,20 +26,41 @@ class StorageRange:
 
 
 def storage_range(info: DeviceInfo, state: DeviceState | None, soc_age_s: float | None) -> StorageRange:
-    """A battery's range by its state of charge.
+    """A battery's range now: what its actuator reports it may do, or else by its state of charge.
 
-    No discharge on an unknown or stale state of charge or at the reserve, no charge at the top (one of unknown
-    charge may charge: its actuator stops it when full).
+    No discharge on a state older than ``SOC_MAX_AGE_S``. An actuator that reports its limits (it knows its
+    reserve, BMS cut-off and solar pass-through) is followed; otherwise no discharge on an unknown state of
+    charge or at the reserve, no charge at the top (one of unknown charge may charge: its actuator stops it).
     """
     storage = info.storage
     soc = state.soc_pct if state is not None else None
-    if soc is None or soc_age_s is None or soc_age_s > SOC_MAX_AGE_S:
+    if state is None or soc_age_s is None or soc_age_s > SOC_MAX_AGE_S:
+        return StorageRange(0.0, info.max_w, "has no recent state: no discharge")
+    if state.discharge_limit_w is not None or state.charge_limit_w is not None:
+        return _reported_range(info, state)
+    if soc is None:
         return StorageRange(0.0, info.max_w, "has no recent state of charge: no discharge")
     if storage is not None and soc <= storage.min_soc_pct:
         return StorageRange(0.0, info.max_w, f"at its reserve ({soc:.0f} %): no discharge")
     if storage is not None and soc >= storage.max_soc_pct:
         return StorageRange(info.min_w, 0.0, f"full ({soc:.0f} %): no charge")
     return StorageRange(info.min_w, info.max_w)
+
+
+def _reported_range(info: DeviceInfo, state: DeviceState) -> StorageRange:
+    """The range the battery's actuator reports, within the announced limits; a direction not reported: none."""
+    low = max(info.min_w, -(state.discharge_limit_w or 0.0))
+    high = min(info.max_w, state.charge_limit_w or 0.0)
+    soc = "" if state.soc_pct is None else f" at {state.soc_pct:.0f} %"
+    if low == 0 and high == 0:
+        why = f"held at 0 W by its actuator{soc}"
+    elif low == 0:
+        why = f"no discharge{soc} (its actuator)"
+    elif high == 0:
+        why = f"no charge{soc} (its actuator)"
+    else:
+        why = ""
+    return StorageRange(low, high, why)
 
 
 def split_absorption(
