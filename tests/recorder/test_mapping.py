@@ -63,6 +63,22 @@ CASES = [
         ["device,actuator_id=dtu,device_id=a1 reachable=1i,producing=0i,power_w=5.5,limit_w=800.0 4000000000"],
     ),
     (
+        "zp/actuator/battery/device/bat1/state",
+        {
+            **DEVICE,
+            "actuator_id": "battery",
+            "device_id": "bat1",
+            "producing": True,
+            "power_w": -420.0,
+            "limit_w": -400.0,
+            "soc_pct": 57.5,
+        },
+        [
+            "device,actuator_id=battery,device_id=bat1 reachable=1i,producing=1i,power_w=-420.0,limit_w=-400.0,"
+            "soc_pct=57.5 4000000000"
+        ],
+    ),
+    (
         "zp/actuator/dtu/state",
         {"timestamp": 5, "actuator_id": "dtu", "mode": "following", "reason": "ok", "commands_sent": 42},
         ['actuator,actuator_id=dtu mode="following",commands_sent=42.0 5000000000'],

@@ -133,7 +133,7 @@ def default_rules() -> list[Rule]:
             topic="$prefix/actuator/{actuator_id}/device/{device_id}/state",
             measurement="device",
             tags=["actuator_id", "device_id"],
-            fields=_same("reachable", "producing", "power_w", "dc_power_w", "limit_w", "duty", "energy_wh"),
+            fields=_same("reachable", "producing", "power_w", "dc_power_w", "limit_w", "duty", "energy_wh", "soc_pct"),
         ),
         Rule(
             topic="$prefix/actuator/{actuator_id}/state",
