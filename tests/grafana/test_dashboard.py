@@ -1,9 +1,10 @@
 """The Grafana provisioning and the "Zero Export" dashboard: its structure, and every panel's query on real data.
 
-The integration test runs the simulated system (simulator, meter, controller, OpenDTU actuator and a heater on
-actuator-pwm) and the recorder as real processes into a real InfluxDB 1.x (Debian's ``influxd``), then runs each
-panel's InfluxQL with Grafana's macros and the dashboard's variables filled in, as Grafana would, and requires
-data from every one of them.
+The integration test runs the simulated system (simulator, meter, controller, OpenDTU actuator, a heater on
+actuator-pwm and a battery on actuator-battery) and the recorder as real processes into a real InfluxDB 1.x
+(Debian's ``influxd``), then runs each panel's InfluxQL with Grafana's macros and the dashboard's variables filled
+in, as Grafana would, and requires data from every one of them. The battery panels' queries are also run on points
+written by hand, with the energy checked against a hand computation.
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
 from tests.helpers import REPO, start_service, stop_services
 from tests.influx import InfluxServer
-from tests.integration.conftest import SERVICES, system_config, with_heater
+from tests.integration.conftest import BATTERY_DEVICE, SERVICES, system_config, with_battery, with_heater
+from zeropower.recorder.mapping import Mapper
+from zeropower.recorder.rules import default_rules
+from zeropower.shared.messages import DeviceState
 from zeropower.sim.broker import Broker, free_port
 
 GRAFANA = REPO / "grafana"
@@ -37,6 +43,8 @@ REQUIRED_STATS = {
     "Peak Power AC",
     "Peak Power DC",
     "Exported / Imported Energy",
+    "Battery SoC",
+    "Battery Energy",
 }
 REQUIRED_TIME_SERIES = {
     "Grid Power",
@@ -50,6 +58,7 @@ REQUIRED_TIME_SERIES = {
     "Frequency",
     "Efficiency",
     "Control Setpoint",
+    "Battery",
 }
 #: Grafana unit ids the dashboard may use (a typo such as "watts" would silently show plain numbers).
 ELECTRICAL_UNITS = {"watt", "watth", "kwatth", "voltampreact", "volt", "amp", "hertz"}
@@ -65,6 +74,12 @@ GRAFANA_BUILTINS = {"__url_time_range", "__from", "__to", "__dashboard", "__org"
 DATABASE = "zeropower"
 #: How long the integration test waits for every panel's query to return data.
 DATA_TIMEOUT_S = 60.0
+#: Grafana's grid is 24 columns wide.
+GRID_COLUMNS = 24
+#: The battery panels tell a battery's rows from an inverter's or a heater's by this condition (only a storage
+#: device reports a state of charge).
+BATTERY_FILTER = '"soc_pct" >= 0'
+BATTERY_PANELS = {"Battery", "Battery SoC", "Battery Energy"}
 
 
 def load_dashboard() -> dict[str, Any]:
@@ -153,6 +168,21 @@ def test_every_target_is_a_raw_influxql_query_on_the_provisioned_datasource() ->
 def test_every_panel_has_a_known_unit() -> None:
     for panel in all_panels(load_dashboard()):
         assert panel["fieldConfig"]["defaults"].get("unit") in KNOWN_UNITS, panel["title"]
+        for override in panel["fieldConfig"]["overrides"]:
+            units = [prop["value"] for prop in override["properties"] if prop["id"] == "unit"]
+            assert all(unit in KNOWN_UNITS for unit in units), f"{panel['title']}: override unit {units}"
+
+
+def test_panels_fit_the_grid_without_overlapping() -> None:
+    boxes = [(panel["title"], panel["gridPos"]) for panel in load_dashboard()["panels"]]
+    for title, box in boxes:
+        assert min(box["x"], box["y"]) >= 0, title
+        assert min(box["w"], box["h"]) > 0, title
+        assert box["x"] + box["w"] <= GRID_COLUMNS, title
+    for index, (title, a) in enumerate(boxes):
+        for other, b in boxes[index + 1 :]:
+            apart = a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"] or a["y"] + a["h"] <= b["y"]
+            assert apart or b["y"] + b["h"] <= a["y"], f"{title} overlaps {other}"
 
 
 def test_units_of_the_main_panels() -> None:
@@ -163,6 +193,26 @@ def test_units_of_the_main_panels() -> None:
     assert units["Voltage"] == units["Panel DC Voltages"] == "volt"
     assert (units["Current"], units["Frequency"], units["Efficiency"]) == ("amp", "hertz", "percent")
     assert units["Temperature"] == "celsius"
+    assert (units["Battery"], units["Battery SoC"], units["Battery Energy"]) == ("watt", "percent", "watth")
+
+
+def test_battery_panels_read_only_batteries_and_show_soc_in_percent() -> None:
+    panels = {panel["title"]: panel for panel in all_panels(load_dashboard())}
+    for title in BATTERY_PANELS:
+        for target in panels[title]["targets"]:
+            assert 'FROM "device"' in target["query"], title
+            assert f"WHERE {BATTERY_FILTER} AND $timeFilter" in target["query"], title
+    (soc_override,) = [
+        override
+        for override in panels["Battery"]["fieldConfig"]["overrides"]
+        if override["matcher"] == {"id": "byFrameRefID", "options": "B"}
+    ]
+    properties = {prop["id"]: prop["value"] for prop in soc_override["properties"]}
+    assert (properties["unit"], properties["custom.axisPlacement"]) == ("percent", "right")
+    (soc_target,) = [target for target in panels["Battery"]["targets"] if target["refId"] == "B"]
+    assert 'mean("soc_pct")' in soc_target["query"]
+    steps = panels["Battery SoC"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [(step["color"], step["value"]) for step in steps] == [("red", None), ("yellow", 15), ("green", 30)]
 
 
 def test_zero_export_status_shows_on_off_and_toggles_through_the_api() -> None:
@@ -226,6 +276,83 @@ def test_render_fills_macros_and_variables() -> None:
         render("SELECT $nope", values)
 
 
+# --- the battery panels on points written by hand -------------------------------------------------------------
+
+#: Unix time in s of the first hand-written point.
+T0 = 1_700_000_000
+#: Battery "a": (s after T0, power_w); it charges, discharges and charges again, with a 0 W reading at each turn.
+BATTERY_A = [(0, 600), (600, 600), (900, 0), (1200, -300), (1800, -300), (2100, 0), (2400, 600), (3000, 600)]
+
+
+def device_state(actuator_id: str, device_id: str, at_s: float, **fields: Any) -> DeviceState:
+    """A device's state ``at_s`` s after T0."""
+    power_w = fields.get("power_w")
+    producing = power_w is not None and power_w < 0
+    return DeviceState(
+        timestamp=T0 + at_s, actuator_id=actuator_id, device_id=device_id, reachable=True, producing=producing, **fields
+    )
+
+
+def hand_written_states() -> list[DeviceState]:
+    """Two batteries (on two actuators), an inverter and a heater, as their actuators publish them."""
+    states = [device_state("battery", "a", t, power_w=p, limit_w=p, soc_pct=50 + t / 1000) for t, p in BATTERY_A]
+    # stopping: the SoC without a power reading, then unreachable (neither)
+    states += [device_state("battery", "a", 3100, soc_pct=55.0)]
+    states += [device_state("battery", "a", 3300).model_copy(update={"reachable": False})]
+    states += [device_state("garage", "b", t, power_w=1200, limit_w=1200, soc_pct=70.0) for t in (0, 3600)]
+    states += [device_state("opendtu", "inv", t, power_w=800, limit_w=800, energy_wh=5e6) for t in (0, 3600)]
+    states += [device_state("pwm", "heater", t, power_w=600, duty=0.5, energy_wh=1e3) for t in (0, 3600)]
+    return states
+
+
+@pytest.fixture
+def hand_written(tmp_path: Path) -> Iterator[tuple[InfluxServer, dict[str, str]]]:
+    """A real InfluxDB holding ``hand_written_states`` as the recorder maps them; and the values to render with."""
+    if not InfluxServer.available():
+        pytest.skip("influxd not installed (scripts/system-deps installs it)")
+    mapper = Mapper(default_rules(), "zeropower", [])
+    lines = [
+        line
+        for state in hand_written_states()
+        for line in mapper.lines(f"zeropower/actuator/{state.actuator_id}/device/{state.device_id}/state",
+                                 state.model_dump_json().encode(), 0)
+    ]  # fmt: skip
+    with InfluxServer(tmp_path / "influxdb") as influx:
+        influx.create_database(DATABASE)
+        httpx.post(f"{influx.url}/write", params={"db": DATABASE}, content="\n".join(lines)).raise_for_status()
+        time_filter = f"time >= {T0}s AND time <= {T0 + 3600}s"
+        yield influx, {**variables(load_dashboard()), **MACROS, "timeFilter": time_filter}
+
+
+def battery_queries(title: str) -> list[str]:
+    (panel,) = [panel for panel in all_panels(load_dashboard()) if panel["title"] == title]
+    return [target["query"] for target in panel["targets"]]
+
+
+def test_battery_energy_integrates_charge_and_discharge_apart(
+    hand_written: tuple[InfluxServer, dict[str, str]],
+) -> None:
+    """By hand, trapezoids between readings: battery a charges 100 Wh (600 W for 600 s) + 25 Wh (600 -> 0 W in
+    300 s) + 25 Wh (0 -> 600 W in 300 s) + 100 Wh = 250 Wh, and discharges 12.5 + 50 (300 W for 600 s) + 12.5 = 75 Wh;
+    battery b charges 1200 W for 1 h = 1200 Wh. The inverter's 800 Wh and the heater's 600 Wh are no battery's.
+    Integrating ``WHERE power_w > 0`` instead would bridge a's discharge as 600 W: 500 Wh charged."""
+    influx, values = hand_written
+    (query,) = battery_queries("Battery Energy")
+    (row,) = influx.rows(render(query, values), DATABASE)
+    assert row["Charged"] == pytest.approx(1200 + 250)
+    assert row["Discharged"] == pytest.approx(75)
+
+
+def test_battery_panels_show_batteries_only(hand_written: tuple[InfluxServer, dict[str, str]]) -> None:
+    influx, values = hand_written
+    for query in battery_queries("Battery"):
+        series = influx.query(render(query, values), DATABASE)
+        assert {s["tags"]["device_id"] for s in series} == {"a", "b"}, query
+    (query,) = battery_queries("Battery SoC")
+    socs = {row["device_id"]: row["SoC"] for row in influx.rows(render(query, values), DATABASE)}
+    assert socs == {"a": 55.0, "b": 70.0}
+
+
 # --- every panel's query on real data -------------------------------------------------------------------------
 
 
@@ -253,6 +380,9 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InfluxS
         config: dict[str, Any] = system_config(broker.port, free_port())
         config["sim"]["opendtu"] = {"publish_interval_s": 1}
         with_heater(config, workdir)  # the surplus goes into a heater: the diverter panels have data
+        with_battery(config)  # and into a battery (a 2 kWh one at 60 %): the battery panels have data
+        # the heater's 600 W first, the rest of the 880 W surplus into the battery: both draw
+        config["controller"]["surplus_order"] = "diverters-first"
         config["recorder"] = {
             "influxdb": {"type": "influxdb1", "url": influx.url, "database": DATABASE, "timeout_s": 5},
             "flush_interval_s": 0.2,
@@ -261,7 +391,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InfluxS
         config_file = workdir / "config.yaml"
         config_file.write_text(yaml.safe_dump(config))
         env = {"ZEROPOWER_CONFIG": str(config_file)}
-        names = (*SERVICES, "actuator_pwm", "recorder")
+        names = (*SERVICES, "actuator_pwm", "actuator_battery", "recorder")
         processes = {name: start_service(name, env, workdir / f"{name}.log") for name in names}
         try:
             yield influx, time.monotonic()
@@ -284,3 +414,21 @@ def test_panel_query_returns_data(recorded: tuple[InfluxServer, float], title: s
             break
         time.sleep(0.5)
     assert not problems, f"{title} ({ref_id}) shows no data: {problems}\n{query}"
+
+
+@pytest.mark.integration
+def test_the_surplus_reaches_both_the_heater_and_the_battery(recorded: tuple[InfluxServer, float]) -> None:
+    """The battery does not take the whole surplus (the heater's panels would show only zeros), nor the heater."""
+    influx, started = recorded
+    values = {**MACROS, "timeFilter": "time > now() - 10s"}
+    query = 'SELECT mean("power_w") AS "power_w" FROM "device" WHERE {} AND $timeFilter GROUP BY "device_id"'
+    deadline = started + DATA_TIMEOUT_S
+    while True:
+        heater = influx.rows(render(query.format('"duty" >= 0'), values), DATABASE)
+        battery = influx.rows(render(query.format(BATTERY_FILTER), values), DATABASE)
+        drawing = {row["device_id"] for row in heater + battery if row["power_w"] > 100}
+        if len(drawing) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert [row["device_id"] for row in battery] == [BATTERY_DEVICE]
+    assert len(drawing) == 2, f"heater {heater}, battery {battery}"
