@@ -754,3 +754,27 @@ def test_an_unreachable_battery_is_set_to_zero_and_left_out():
     decision = controller.on_grid(grid(clock, 600))
     assert decision.setpoints["battery"]["bat1"] == 0
     assert "battery battery (bat1)" in decision.unreachable
+
+
+def test_inverters_do_not_cut_for_an_export_a_battery_is_on_its_way_to_absorb():
+    # A load drop while the battery discharges 470 W: the next reading still shows the whole export, since the
+    # battery is on its way from -470 W to its new charge. Counting its new setpoint as absorbed already, the
+    # inverters were cut by the export a second time (trace of test_battery_loop: limits 1200 -> 948 W, 240 W
+    # imported for 4 s once they followed).
+    clock = FakeClock()
+    controller = battery_alone(clock, 50, divert_gain=1.0)
+    controller.set_actuator("opendtu", [INVERTER])
+    controller.on_device_state(telemetry(clock, 800, 800))
+    assert steps(controller, clock, 50, 490, 1).setpoints["battery"]["bat1"] == pytest.approx(-470)
+    clock.advance(5)  # the battery follows; the grid is at the target
+    controller.on_device_state(battery_state(clock, 50, -470.0))
+    controller.on_device_state(telemetry(clock, 800, 800))
+    controller.on_grid(grid(clock, 20))
+    clock.advance(1)
+    charge = controller.on_grid(grid(clock, -1370)).setpoints["battery"]["bat1"]  # the load drops by 1390 W
+    assert charge > 800
+    clock.advance(1)
+    second = controller.on_grid(grid(clock, -1370))  # the battery has not shown its new setpoint yet
+    assert limit(second) == 800
+    clock.advance(3)  # past its response time it still discharges: it is not coming, the inverters cut
+    assert limit(controller.on_grid(grid(clock, -1370))) < 800

@@ -18,7 +18,7 @@ from zeropower.controller.dynamics import DynamicsEstimator
 from zeropower.controller.forecast import LoadForecast
 from zeropower.controller.model import Dynamics, OutputModel
 from zeropower.controller.settings import ControllerSettings
-from zeropower.controller.storage import StorageRange, by_room, split_absorption, storage_range
+from zeropower.controller.storage import StorageRange, by_room, lasting_charge_w, split_absorption, storage_range
 from zeropower.shared.budget import CommandBucket, command_due_at
 from zeropower.shared.messages import ControllerMode, ControllerState, DeviceInfo, DeviceState, GridReading, Pacing
 
@@ -370,6 +370,7 @@ class ZeroExportController:
             return "no device reachable: inverters at their minimum until they report again"
         error = (self._grid.power_w or 0.0) - self.settings.target_w
         absorbed = sum(d.setpoint_w or 0.0 for d in consumers + storages)  # in force when the grid was read
+        storage_in_flight = self._storage_in_flight(now, storages)  # ...or, of the batteries, on its way
         reasons = []
         if consumers and not (storages and self.settings.divert):
             before = sum(d.setpoint_w or 0.0 for d in consumers)
@@ -383,10 +384,12 @@ class ZeroExportController:
             # The inverters regulate a virtual grid that counts the fast devices' distance from where they
             # should settle: diverters at their maximum (use before curtail) or off (curtail first, switched
             # off), batteries charging all they may. Whatever the fast devices absorb now, the inverters thus
-            # move until one side reaches its bound.
+            # move until one side reaches its bound. A battery still on its way to its setpoint may not show
+            # it in this reading yet: the virtual grid lies anywhere between the two.
             preferred = sum(d.info.max_w for d in consumers) if self._use_before_curtail else 0.0
-            preferred += sum(self._storage_range(d, now).high_w for d in storages)
-            reasons.append(self._regulate_inverters(now, inverters, error + preferred - absorbed, absorbed))
+            preferred += sum(lasting_charge_w(d.info, d.telemetry, self._storage_range(d, now)) for d in storages)
+            virtual = error + preferred - absorbed
+            reasons.append(self._regulate_inverters(now, inverters, virtual, absorbed, unsure_w=storage_in_flight))
         for device in inverters:
             device.model.fresh = False
         return "; ".join(reason for reason in reasons if reason) or "within deadband"
@@ -429,6 +432,21 @@ class ZeroExportController:
         age = None if device.telemetry_at is None else now - device.telemetry_at
         return storage_range(device.info, device.telemetry, age)
 
+    @staticmethod
+    def _storage_in_flight(now: float, storages: list[_Device]) -> float:
+        """What the batteries have still to show of setpoints changed within their response time, in W.
+
+        Their setpoints minus their measured power (more charge positive): the grid reading does not show it
+        yet, or the measurement is a poll old and it does.
+        """
+        in_flight = 0.0
+        for device in storages:
+            measured = device.telemetry.power_w if device.telemetry is not None else None
+            response_s = device.info.storage.response_time_s if device.info.storage is not None else 0.0
+            if measured is not None and now - device.setpoint_at <= response_s + UNANSWERED_GRACE_S:
+                in_flight += (device.setpoint_w or 0.0) - measured
+        return in_flight
+
     def _absorb(self, now: float, consumers: list[_Device], storages: list[_Device], error_w: float) -> str:
         """Integral step of batteries and diverters together on the grid error, on one axis (``storage.py``).
 
@@ -440,15 +458,9 @@ class ZeroExportController:
         charge went stale moves its share to the others at once, and nothing winds up beyond its bounds.
         """
         ranges = {d.info.device_id: self._storage_range(d, now) for d in storages}
-        in_flight = 0.0
-        for device in storages:
-            measured = device.telemetry.power_w if device.telemetry is not None else None
-            response_s = device.info.storage.response_time_s if device.info.storage is not None else 0.0
-            if measured is not None and now - device.setpoint_at <= response_s + UNANSWERED_GRACE_S:
-                in_flight += (device.setpoint_w or 0.0) - measured
         stored = sum(d.setpoint_w or 0.0 for d in storages)
         current = stored + sum(d.setpoint_w or 0.0 for d in consumers)
-        predicted = error_w + in_flight
+        predicted = error_w + self._storage_in_flight(now, storages)
         wanted = current
         if abs(predicted) > self.settings.deadband_w:
             # A discharge meeting an export is cut whole (cut_gain), as inverter limits are; the rest by divert_gain.
@@ -486,8 +498,12 @@ class ZeroExportController:
         ]
         return "; ".join(parts)
 
-    def _regulate_inverters(self, now: float, inverters: list[_Device], error: float, consumption_w: float) -> str:
+    def _regulate_inverters(
+        self, now: float, inverters: list[_Device], error: float, consumption_w: float, *, unsure_w: float = 0.0
+    ) -> str:
         """Put the total limit where the load needs it: the output now plus the error (W above target).
+
+        ``unsure_w``: how much more the error may be (less if negative), a battery's change in flight.
 
         Each inverter's model gives the range of its output now over every plausible case (changes shown
         or not yet, the dead time's spread, the sun come out); the total limit the load needs lies in the
@@ -497,8 +513,8 @@ class ZeroExportController:
         """
         ranges = [d.model.output_now(now, self.dynamics(d)) for d in inverters]
         ahead = self._load_change_ahead(now, inverters, consumption_w)
-        lowest = sum(low for low, _ in ranges) + error + ahead
-        highest = sum(high for _, high in ranges) + error + ahead
+        lowest = sum(low for low, _ in ranges) + error + min(unsure_w, 0.0) + ahead
+        highest = sum(high for _, high in ranges) + error + max(unsure_w, 0.0) + ahead
         stands_for = self._stands_for(inverters)
         current = sum(stands_for.values())
         deadband = self.settings.deadband_w

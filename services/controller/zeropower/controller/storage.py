@@ -14,6 +14,11 @@ from zeropower.shared.messages import DeviceInfo, DeviceState
 #: A battery's state of charge older than this is not vouched for: no discharge on it, in s (the actuator's own
 #: rule uses the same default).
 SOC_MAX_AGE_S = 30.0
+#: The inverters count on a battery's charge only as far as it can go on for this long before it is full, in s:
+#: about what inverters take to follow a new limit (dead time and ramp, docs: 3-25 s). Counting on a full share
+#: of one with a few Wh of room, they would be raised for it, and its charge exported once it is full, until
+#: they are cut again.
+ROOM_HORIZON_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -32,12 +37,17 @@ def storage_range(info: DeviceInfo, state: DeviceState | None, soc_age_s: float 
     reserve, BMS cut-off and solar pass-through) is followed; otherwise no discharge on an unknown state of
     charge or at the reserve, no charge at the top (one of unknown charge may charge: its actuator stops it).
     """
-    storage = info.storage
-    soc = state.soc_pct if state is not None else None
     if state is None or soc_age_s is None or soc_age_s > SOC_MAX_AGE_S:
         return StorageRange(0.0, info.max_w, "has no recent state: no discharge")
     if state.discharge_limit_w is not None or state.charge_limit_w is not None:
         return _reported_range(info, state)
+    return _range_by_soc(info, state)
+
+
+def _range_by_soc(info: DeviceInfo, state: DeviceState) -> StorageRange:
+    """No discharge on an unknown state of charge or at the reserve, no charge at the top."""
+    storage = info.storage
+    soc = state.soc_pct
     if soc is None:
         return StorageRange(0.0, info.max_w, "has no recent state of charge: no discharge")
     if storage is not None and soc <= storage.min_soc_pct:
@@ -45,6 +55,20 @@ def storage_range(info: DeviceInfo, state: DeviceState | None, soc_age_s: float 
     if storage is not None and soc >= storage.max_soc_pct:
         return StorageRange(info.min_w, 0.0, f"full ({soc:.0f} %): no charge")
     return StorageRange(info.min_w, info.max_w)
+
+
+def lasting_charge_w(info: DeviceInfo, state: DeviceState | None, allowed: StorageRange) -> float:
+    """The charge the inverters may count on: ``allowed``'s, as far as the room left lasts ``ROOM_HORIZON_S``.
+
+    The battery itself may take more for the moment (it absorbs what the inverters have yet to follow); as
+    its room runs out, the inverters are cut in steps it absorbs, so it fills without a step into export.
+    """
+    storage = info.storage
+    soc = state.soc_pct if state is not None else None
+    if storage is None or soc is None:
+        return allowed.high_w
+    room_wh = max(0.0, storage.max_soc_pct - soc) / 100 * storage.capacity_wh
+    return min(allowed.high_w, room_wh * 3600 / ROOM_HORIZON_S)
 
 
 def _reported_range(info: DeviceInfo, state: DeviceState) -> StorageRange:
