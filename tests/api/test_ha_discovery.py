@@ -323,6 +323,7 @@ def test_every_command_is_sent_to_a_command_topic_and_never_retained(topics):
         "deadband_w": "deadband",
         "stale_after_s": "stale_after",
         "dead_time_s": "dead_time",
+        "battery_reserve_soc_pct": "battery_reserve",
     }
     expected = {"zeropower_zero_export"} | {f"zeropower_{tunables.get(field, field)}" for field in TUNABLE_FIELDS}
     assert sorted(commanding) == sorted(expected)  # every tunable the API exposes, and the switch

@@ -778,3 +778,14 @@ def test_inverters_do_not_cut_for_an_export_a_battery_is_on_its_way_to_absorb():
     assert limit(second) == 800
     clock.advance(3)  # past its response time it still discharges: it is not coming, the inverters cut
     assert limit(controller.on_grid(grid(clock, -1370))) < 800
+
+
+def test_the_reserve_kept_for_the_night_stops_a_discharge_above_the_batterys_own():
+    clock = FakeClock()
+    controller = battery_alone(clock, 30, battery_reserve_soc_pct=40)
+    decision = steps(controller, clock, 30, 600, 3)
+    assert decision.setpoints["battery"]["bat1"] == 0
+    assert "battery battery at the reserve kept (30 %, 40 %): no discharge" in decision.state.reason
+    assert steps(controller, clock, 30, -300, 1).setpoints["battery"]["bat1"] > 0  # it still charges
+    controller = battery_alone(clock, 41, battery_reserve_soc_pct=40)
+    assert steps(controller, clock, 41, 600, 3).setpoints["battery"]["bat1"] < 0

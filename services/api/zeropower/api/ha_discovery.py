@@ -14,7 +14,7 @@ from typing import Any, get_args
 from pydantic import AnyHttpUrl, Field
 
 from zeropower.api.ha_devices import DeviceCatalogue, HaDevice, slug
-from zeropower.controller.settings import ControllerSettings, DiverterOrder
+from zeropower.controller.settings import ControllerSettings, DiverterOrder, SurplusOrder
 from zeropower.shared.messages import ActuatorAnnouncement, ActuatorMode, ControllerMode, DeviceInfo
 from zeropower.shared.mqtt import OFFLINE, ONLINE
 from zeropower.shared.settings import StrictModel
@@ -112,6 +112,12 @@ NUMBERS: dict[str, tuple[str, str, float, str | None, str | None]] = {
     "stale_after_s": ("stale_after", "Stale after", 1.0, "s", "duration"),
     "dead_time_s": ("dead_time", "Dead time", 0.5, "s", "duration"),
     "forecast_quantile": ("forecast_quantile", "Forecast quantile", 0.05, None, None),
+    "battery_reserve_soc_pct": ("battery_reserve", "Battery reserve", 1.0, "%", "battery"),
+}
+#: The selects setting tunables of a few values: field (also the entity key) → (name, options).
+SELECTS: dict[str, tuple[str, list[str]]] = {
+    "diverter_order": ("Diverter order", list(get_args(DiverterOrder))),
+    "surplus_order": ("Surplus order", list(get_args(SurplusOrder))),
 }
 #: The switches setting boolean tunables: field → (entity key, name).
 SWITCHES = {
@@ -286,15 +292,14 @@ class _Builder:
                 "payload_off": f'{{"{field}": false}}',
             }
             self.add("switch", main, key, name, {**switch, **command, **CONFIG}, services=[CONTROLLER])
-        select = {
-            "state_topic": config,
-            "value_template": _value("diverter_order"),
-            "options": list(get_args(DiverterOrder)),
-            "command_template": '{"diverter_order": "{{ value }}"}',
-        }
-        self.add(
-            "select", main, "diverter_order", "Diverter order", {**select, **command, **CONFIG}, services=[CONTROLLER]
-        )
+        for field, (name, options) in SELECTS.items():
+            select = {
+                "state_topic": config,
+                "value_template": _value(field),
+                "options": options,
+                "command_template": '{"' + field + '": "{{ value }}"}',
+            }
+            self.add("select", main, field, name, {**select, **command, **CONFIG}, services=[CONTROLLER])
 
     def meter_entities(self) -> None:
         """The meter's device: grid power (with the meter's error as an attribute), its energy counters."""
@@ -367,8 +372,8 @@ class _Builder:
     ) -> None:
         """A battery: its SoC, its power (positive = charging), its actuator's mode, its reserve, reachable.
 
-        The reserve is read-only, from the announcement: no service takes a new reserve at run time (it is
-        actuator-battery's ``reserve_soc_pct`` setting), so there is no number to set it.
+        The reserve is read-only, from the announcement (actuator-battery's ``reserve_soc_pct`` setting, the
+        battery's floor); the reserve a user keeps for the night is the controller's number "Battery reserve".
         """
         soc = {
             "value_template": "{{ value_json.soc_pct | default(None) }}",  # absent while unknown: HA's unknown

@@ -430,7 +430,7 @@ class ZeroExportController:
     def _storage_range(self, device: _Device, now: float) -> StorageRange:
         """What a battery may do now, by its state of charge and how old that is."""
         age = None if device.telemetry_at is None else now - device.telemetry_at
-        return storage_range(device.info, device.telemetry, age)
+        return storage_range(device.info, device.telemetry, age, reserve_soc_pct=self.settings.battery_reserve_soc_pct)
 
     @staticmethod
     def _storage_in_flight(now: float, storages: list[_Device]) -> float:

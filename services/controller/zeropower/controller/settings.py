@@ -99,6 +99,14 @@ class ControllerSettings(StrictModel):
         description="On surplus, charge the batteries before raising the diverters (storage-first), or the reverse; "
         "on a deficit batteries discharge (above their reserve) before the grid is drawn from.",
     )
+    battery_reserve_soc_pct: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="Keep the batteries at least this charged, e.g. for the night, in %: no discharge at or below "
+        "it (nor solar passed through a DC-coupled battery inverter). Each battery's own reserve "
+        "(actuator_battery) applies too; 0 = only those.",
+    )
     failsafe_limit_w: float | None = Field(
         None,
         ge=0,
@@ -132,6 +140,8 @@ TUNABLE_FIELDS = (
     "divert_gain",
     "divert",
     "diverter_order",
+    "surplus_order",
+    "battery_reserve_soc_pct",
     "stale_after_s",
     "dead_time_s",
     "forecast_load",

@@ -30,18 +30,27 @@ class StorageRange:
     why_not: str = ""
 
 
-def storage_range(info: DeviceInfo, state: DeviceState | None, soc_age_s: float | None) -> StorageRange:
+def storage_range(
+    info: DeviceInfo, state: DeviceState | None, soc_age_s: float | None, *, reserve_soc_pct: float = 0.0
+) -> StorageRange:
     """A battery's range now: what its actuator reports it may do, or else by its state of charge.
 
-    No discharge on a state older than ``SOC_MAX_AGE_S``. An actuator that reports its limits (it knows its
-    reserve, BMS cut-off and solar pass-through) is followed; otherwise no discharge on an unknown state of
-    charge or at the reserve, no charge at the top (one of unknown charge may charge: its actuator stops it).
+    No discharge on a state older than ``SOC_MAX_AGE_S``, nor at or below ``reserve_soc_pct`` (the user's
+    reserve, on top of the battery's own). An actuator that reports its limits (it knows its reserve, BMS
+    cut-off and solar pass-through) is followed; otherwise no discharge on an unknown state of charge or at
+    the reserve, no charge at the top (one of unknown charge may charge: its actuator stops it).
     """
     if state is None or soc_age_s is None or soc_age_s > SOC_MAX_AGE_S:
         return StorageRange(0.0, info.max_w, "has no recent state: no discharge")
     if state.discharge_limit_w is not None or state.charge_limit_w is not None:
-        return _reported_range(info, state)
-    return _range_by_soc(info, state)
+        allowed = _reported_range(info, state)
+    else:
+        allowed = _range_by_soc(info, state)
+    soc = state.soc_pct
+    if allowed.low_w < 0 and reserve_soc_pct > 0 and (soc is None or soc <= reserve_soc_pct):
+        kept = "unknown" if soc is None else f"{soc:.0f} %"
+        return StorageRange(0.0, allowed.high_w, f"at the reserve kept ({kept}, {reserve_soc_pct:g} %): no discharge")
+    return allowed
 
 
 def _range_by_soc(info: DeviceInfo, state: DeviceState) -> StorageRange:
