@@ -324,3 +324,22 @@ def test_on_a_deficit_the_battery_discharges_down_to_its_reserve_then_the_grid_t
     assert loop.plant.battery.power_w == 0
     assert loop.plant.grid_w == pytest.approx(1500 - 1200, abs=5)  # from the grid, never below the reserve
     assert loop.plant.battery.soc_pct > 9.5
+
+
+def test_a_battery_delivering_less_than_announced_is_not_wound_up_and_a_load_drop_exports_less():
+    # Its BMS lets it discharge 400 W, not the 800 W announced: the controller asks 100 W beyond what it shows,
+    # so a load drop's cut reaches its real power in one step (asked 800 W, the first cut undid only the
+    # 400 W it never delivered: 0.24 Wh exported against 0.17 Wh).
+    loop = make_loop(dead_time_s=8.0, battery=BatterySettings(max_discharge_w=400, soc_pct=60))
+    storage = {"capacity_wh": 2000, "min_soc_pct": 10, "max_soc_pct": 95, "response_time_s": 3}
+    announced = DeviceInfo(device_id="bat1", name="battery", kind="storage", min_w=-800, max_w=1000, storage=storage)
+    loop.controller.set_actuator("bat", [announced])
+    loop.plant.set_load_w(2000)  # 800 W above the sun
+    loop.run(40)
+    assert loop.plant.battery.power_w == -400
+    assert [setpoint for at, setpoint in loop.battery_setpoints if at > 20] in ([], [-500.0])
+    assert loop.battery_setpoints[-1][1] == -500
+    dropped = loop.now
+    loop.plant.set_load_w(1300)
+    loop.run(30)
+    assert loop.export_wh(dropped) < 0.2

@@ -789,3 +789,21 @@ def test_the_reserve_kept_for_the_night_stops_a_discharge_above_the_batterys_own
     assert steps(controller, clock, 30, -300, 1).setpoints["battery"]["bat1"] > 0  # it still charges
     controller = battery_alone(clock, 41, battery_reserve_soc_pct=40)
     assert steps(controller, clock, 41, 600, 3).setpoints["battery"]["bat1"] < 0
+
+
+def test_a_battery_delivering_less_than_asked_is_not_wound_up_and_a_cut_reaches_its_real_power():
+    # Its BMS holds the discharge at 500 W: asked 800 W, a cut of 300 W on an export would only undo the 300 W
+    # it never delivered, and the export would go on for another step.
+    clock = FakeClock()
+    controller = battery_alone(clock, 50, divert_gain=1.0)
+    assert steps(controller, clock, 50, 1020, 1).setpoints["battery"]["bat1"] == -800
+    for _ in range(4):  # it shows 500 W, after its response time too
+        clock.advance(1)
+        controller.on_device_state(battery_state(clock, 50, -500.0))
+        decision = controller.on_grid(grid(clock, 320))
+    assert decision.setpoints["battery"]["bat1"] == -600  # 100 W beyond what it delivers, no further
+    assert "battery battery delivers 500 W of the 800 W asked" in decision.state.reason
+    clock.advance(1)
+    controller.on_device_state(battery_state(clock, 50, -500.0))
+    cut = controller.on_grid(grid(clock, -280)).setpoints["battery"]["bat1"]  # the load drops by 600 W
+    assert cut >= -500 + 300  # the cut reaches the power it delivers

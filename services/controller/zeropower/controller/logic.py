@@ -18,7 +18,16 @@ from zeropower.controller.dynamics import DynamicsEstimator
 from zeropower.controller.forecast import LoadForecast
 from zeropower.controller.model import Dynamics, OutputModel
 from zeropower.controller.settings import ControllerSettings
-from zeropower.controller.storage import StorageRange, by_room, lasting_charge_w, split_absorption, storage_range
+from zeropower.controller.storage import (
+    StorageRange,
+    by_room,
+    delivers_more,
+    falls_short,
+    lasting_charge_w,
+    split_absorption,
+    storage_range,
+    within_delivery,
+)
 from zeropower.shared.budget import CommandBucket, command_due_at
 from zeropower.shared.messages import ControllerMode, ControllerState, DeviceInfo, DeviceState, GridReading, Pacing
 
@@ -68,6 +77,7 @@ class _Device:
     telemetry_at: float | None = None
     sample: DeviceState | None = None  # the state that brought the newest telemetry sample
     setpoint_w: float | None = None
+    short_of: tuple[float, float] | None = None  # a battery's (setpoint, power it showed) when it fell short of it
     model: OutputModel = field(init=False)  # an inverter's limits and output over time
     learner: DynamicsEstimator | None = None  # learns an inverter's dead time and ramp
     learned_from: Dynamics | None = None  # the configured dynamics the learner started from
@@ -428,9 +438,28 @@ class ZeroExportController:
         return f"diverting {new:.0f} W ({new - current:+.0f} W)" if abs(new - current) >= 0.5 else ""
 
     def _storage_range(self, device: _Device, now: float) -> StorageRange:
-        """What a battery may do now, by its state of charge and how old that is."""
+        """What a battery may do now: by its state (``storage.storage_range``) and what it delivers.
+
+        Once a battery had its response time (+2 s) to show its setpoint, and a reading taken after that shows
+        less, it is given no more than a margin beyond what it showed (``storage.within_delivery``), until a
+        settled reading shows it delivers more than it did.
+        """
         age = None if device.telemetry_at is None else now - device.telemetry_at
-        return storage_range(device.info, device.telemetry, age, reserve_soc_pct=self.settings.battery_reserve_soc_pct)
+        allowed = storage_range(
+            device.info, device.telemetry, age, reserve_soc_pct=self.settings.battery_reserve_soc_pct
+        )
+        measured = device.telemetry.power_w if device.telemetry is not None else None
+        response_s = device.info.storage.response_time_s if device.info.storage is not None else 0.0
+        settled_at = device.setpoint_at + response_s + UNANSWERED_GRACE_S
+        settled = device.telemetry_at is not None and now >= settled_at and device.telemetry_at >= settled_at
+        if settled and measured is not None and device.setpoint_w is not None:
+            if falls_short(device.setpoint_w, measured):
+                device.short_of = (device.setpoint_w, measured)
+            elif device.short_of is not None and delivers_more(*device.short_of, measured):
+                device.short_of = None
+        if device.short_of is None:
+            return allowed
+        return within_delivery(allowed, *device.short_of)
 
     @staticmethod
     def _storage_in_flight(now: float, storages: list[_Device]) -> float:

@@ -19,6 +19,10 @@ SOC_MAX_AGE_S = 30.0
 #: of one with a few Wh of room, they would be raised for it, and its charge exported once it is full, until
 #: they are cut again.
 ROOM_HORIZON_S = 30.0
+#: A battery that shows less than its setpoint once it had time to follow (a BMS limiting its current, a cold
+#: pack, a device slow to take a command) is given at most this much beyond what it shows, in W: its setpoint
+#: does not wind up beyond what it delivers, so a cut reaches its real power at once.
+DELIVERY_MARGIN_W = 100.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,31 @@ def _range_by_soc(info: DeviceInfo, state: DeviceState) -> StorageRange:
     if storage is not None and soc >= storage.max_soc_pct:
         return StorageRange(info.min_w, 0.0, f"full ({soc:.0f} %): no charge")
     return StorageRange(info.min_w, info.max_w)
+
+
+def falls_short(setpoint_w: float, measured_w: float) -> bool:
+    """Whether a battery shows less than its setpoint (charge or discharge) by more than ``DELIVERY_MARGIN_W``."""
+    if setpoint_w < 0:
+        return measured_w > setpoint_w + DELIVERY_MARGIN_W
+    return measured_w < setpoint_w - DELIVERY_MARGIN_W
+
+
+def delivers_more(setpoint_w: float, shown_w: float, measured_w: float) -> bool:
+    """Whether a battery that fell short of ``setpoint_w`` showing ``shown_w`` now shows half a margin more."""
+    if setpoint_w < 0:
+        return measured_w < shown_w - DELIVERY_MARGIN_W / 2
+    return measured_w > shown_w + DELIVERY_MARGIN_W / 2
+
+
+def within_delivery(allowed: StorageRange, setpoint_w: float, shown_w: float) -> StorageRange:
+    """``allowed``, in the direction a battery fell short of ``setpoint_w``: ``DELIVERY_MARGIN_W`` past ``shown_w``."""
+    short = f"delivers {abs(shown_w):.0f} W of the {abs(setpoint_w):.0f} W asked"
+    why = "; ".join(part for part in (allowed.why_not, short) if part)
+    if setpoint_w < 0:
+        low = max(allowed.low_w, min(allowed.high_w, min(shown_w, 0.0) - DELIVERY_MARGIN_W))
+        return StorageRange(low, allowed.high_w, why)
+    high = min(allowed.high_w, max(allowed.low_w, max(shown_w, 0.0) + DELIVERY_MARGIN_W))
+    return StorageRange(allowed.low_w, high, why)
 
 
 def lasting_charge_w(info: DeviceInfo, state: DeviceState | None, allowed: StorageRange) -> float:
