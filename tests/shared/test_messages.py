@@ -111,10 +111,10 @@ def test_a_device_may_announce_its_command_budget_within_bounds():
 STORAGE = '"storage": {"capacity_wh": 2000, "min_soc_pct": 10, "max_soc_pct": 95, "response_time_s": 5}'
 
 
-def storage_announcement(min_w: float, *, kind: str = "storage", storage: str = STORAGE) -> str:
-    """An announcement of one device of ``kind`` from ``min_w`` to 1200 W with ``storage`` (empty: none)."""
+def storage_announcement(min_w: float, *, kind: str = "storage", storage: str = STORAGE, max_w: float = 1200) -> str:
+    """An announcement of one device of ``kind`` from ``min_w`` to ``max_w`` W with ``storage`` (empty: none)."""
     extra = f", {storage}" if storage else ""
-    device = f'{{"device_id": "b", "name": "b", "kind": "{kind}", "min_w": {min_w}, "max_w": 1200{extra}}}'
+    device = f'{{"device_id": "b", "name": "b", "kind": "{kind}", "min_w": {min_w}, "max_w": {max_w}{extra}}}'
     return f'{{"actuator_id": "a", "driver": "x", "devices": [{device}]}}'
 
 
@@ -123,6 +123,11 @@ def test_a_storage_device_announces_its_discharge_limit_as_a_negative_min_w():
     assert (device.kind, device.min_w, device.max_w) == ("storage", -800, 1200)
     assert device.storage is not None
     assert (device.storage.capacity_wh, device.storage.min_soc_pct, device.storage.max_soc_pct) == (2000, 10, 95)
+
+
+def test_a_storage_device_that_cannot_charge_announces_max_w_0():
+    device = parse_message(ActuatorAnnouncement, storage_announcement(-800, max_w=0)).devices[0]
+    assert (device.min_w, device.max_w) == (-800, 0)
 
 
 @pytest.mark.parametrize(
@@ -135,6 +140,9 @@ def test_a_storage_device_announces_its_discharge_limit_as_a_negative_min_w():
         (storage_announcement(-800, storage=STORAGE.replace('"min_soc_pct": 10', '"min_soc_pct": 95')), "below"),
         (storage_announcement(-800, storage=STORAGE.replace("2000", "-1")), "capacity_wh"),
         (storage_announcement(-2e6), "min_w"),
+        (storage_announcement(0, kind="inverter", storage="", max_w=0), "0 only for storage"),
+        (storage_announcement(0, kind="consumer", storage="", max_w=0), "0 only for storage"),
+        (storage_announcement(-800, max_w=-1), "max_w"),
     ],
 )
 def test_only_a_storage_device_may_go_below_zero_and_it_must_say_what_it_holds(payload, cause):

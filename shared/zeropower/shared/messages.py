@@ -158,7 +158,12 @@ class DeviceInfo(BaseModel):
         description="Lowest setpoint in W the device accepts; for storage minus its highest discharge power "
         "(negative for storage only).",
     )
-    max_w: float = Field(gt=0, le=MAX_POWER_W, description="Highest setpoint in W.")
+    max_w: float = Field(
+        ge=0,
+        le=MAX_POWER_W,
+        description="Highest setpoint in W; above 0, except for storage that cannot charge (a battery inverter on "
+        "the DC side: 0).",
+    )
     enabled: bool = Field(True, description="False: the controller leaves this device out.")
     priority: int = Field(0, description="Lower is used first when allocating by priority.")
     commands_per_hour: int | None = Field(
@@ -185,6 +190,8 @@ class DeviceInfo(BaseModel):
             if self.storage is None:
                 raise ValueError("a storage device must say what it holds in 'storage'")
         else:
+            if self.max_w <= 0:
+                raise ValueError(f"max_w ({self.max_w:g} W) must be above 0 (0 only for storage that cannot charge)")
             if self.min_w < 0:
                 raise ValueError(f"min_w ({self.min_w:g} W) may be negative for kind storage only")
             if self.storage is not None:

@@ -17,14 +17,10 @@ from zeropower.actuator_opendtu.drivers.base import (
     LimitCommand,
     TelemetryUpdate,
     check_max_limits,
-    parse_flag,
-    parse_limit,
-    parse_percent,
-    parse_power,
-    parse_unix_time,
     yield_total,
 )
 from zeropower.actuator_opendtu.inverters import InverterSettings
+from zeropower.shared.dtu_values import parse_flag, parse_limit, parse_percent, parse_power, parse_unix_time
 from zeropower.shared.settings import StrictModel
 from zeropower.shared.topics import OpenDtuTopics
 
