@@ -44,17 +44,24 @@ STOP_PACING_S = 1.0
 KEEPALIVES_PER_COUNTDOWN = 3
 #: The modes of several batteries, worst first: the actuator reports the worst one.
 MODE_ORDER: tuple[ActuatorMode, ...] = ("fail-safe", "waiting", "dry-run", "following")
+#: Highest battery voltage a reading may carry, in V.
+MAX_VOLTAGE_V = 1000.0
 
 
 def reading_problem(reading: BatteryReading) -> str | None:
-    """What makes a driver's reading unusable (not finite, SoC beyond 0-100 %, power beyond ±1 MW); None if fine."""
+    """What makes a driver's reading unusable; None if fine.
+
+    Not finite, SoC beyond 0-100 %, a power beyond ±1 MW, a voltage beyond 0-1000 V.
+    """
     if not math.isfinite(reading.measured_at):
         return f"reading time {reading.measured_at!r} is not a number"
     if reading.soc_pct is not None and not 0 <= reading.soc_pct <= 100:  # NaN fails this too
         return f"state of charge {reading.soc_pct!r} is not within 0-100 %"
-    for name, value in (("power", reading.power_w), ("setpoint", reading.setpoint_w)):
+    for name, value in (("power", reading.power_w), ("setpoint", reading.setpoint_w), ("solar", reading.solar_w)):
         if value is not None and not -MAX_POWER_W <= value <= MAX_POWER_W:
             return f"{name} {value!r} W is not within ±{MAX_POWER_W:g} W"
+    if reading.voltage_v is not None and not 0 <= reading.voltage_v <= MAX_VOLTAGE_V:
+        return f"voltage {reading.voltage_v!r} V is not within 0-{MAX_VOLTAGE_V:g} V"
     return None
 
 
@@ -77,10 +84,11 @@ class BatteryLoop:
         self._bus = bus
         self._topics = topics
         self._clock = clock
-        self.policy = BatteryPolicy(battery, settings, clock)
+        self.policy = BatteryPolicy(battery, settings, clock, min_discharge_w=driver.min_discharge_w)
         self.wake = asyncio.Event()
         self.writes = 0
         self._written_w: float | None = None  # the last power written and answered; None: not known
+        self._written_standby = False  # whether that write was a standby (a stop state), for a device with a floor
         self._written_at = -math.inf
         self._last_command: tuple[float, float] | None = None  # the last write taken (W, wall time), for the state
         self._poll_at = -math.inf
@@ -156,9 +164,10 @@ class BatteryLoop:
         if target is None or not self.policy.reachable:
             return math.inf
         target = float(round(target))
+        standby = self._standby(decision.standby)
         due_at = write_due_at(
             target,
-            self._written_w,
+            self._written_w if standby == self._written_standby else None,  # off or on: a change of its own
             self._written_at,
             min_change_w=self._settings.min_change_w,
             min_interval_s=self._driver.min_write_interval_s,
@@ -166,19 +175,23 @@ class BatteryLoop:
         )
         if self._clock() < due_at:
             return due_at
-        await self.write(target)
+        await self.write(target, standby=standby)
         return math.inf
 
-    async def write(self, power_w: float) -> bool:
-        """Write ``power_w`` now; False (the battery unreachable) when the device did not take it."""
+    def _standby(self, stop_state: bool) -> bool:
+        """Whether a stop state is written as a standby: for a device whose 0 W is not a true 0 (it has a floor)."""
+        return stop_state and self._driver.min_discharge_w > 0
+
+    async def write(self, power_w: float, *, standby: bool = False) -> bool:
+        """Write ``power_w`` now (``standby``: switched off); False (the battery unreachable) when not taken."""
         try:
-            await self._driver.set_power(power_w)
+            await self._driver.set_power(power_w, standby=standby)
         except BatteryError as error:
             self.policy.on_error(str(error))
             self._written_w = None
             self._problems.report(f"write of {power_w:g} W failed: {error}")
             return False
-        self._written_w, self._written_at = power_w, self._clock()
+        self._written_w, self._written_at, self._written_standby = power_w, self._clock(), standby
         self._last_command = (power_w, time.time())
         self.writes += 1
         log.debug("battery %s: %g W written", self.battery.device_id, power_w)
@@ -188,12 +201,14 @@ class BatteryLoop:
         """0 W (after the pacing interval, at most ``STOP_PACING_S``, if a write was just made), then close."""
         try:
             # unreachable: tried all the same; a 0 W a device's watchdog would drop gets its full countdown again
-            kept = self._written_w == 0 and math.isinf(self.refresh_interval_s(0.0))
+            standby = self._standby(stop_state=True)
+            kept = self._written_w == 0 and self._written_standby == standby
+            kept = kept and math.isinf(self.refresh_interval_s(0.0))
             if not (self.policy.reachable and kept):
                 wait_s = self._written_at + self._driver.min_write_interval_s - self._clock()
                 if wait_s > 0:
                     await asyncio.sleep(min(wait_s, STOP_PACING_S))
-                if await self.write(0.0):
+                if await self.write(0.0, standby=standby):
                     log.info("battery %s: 0 W on stop", self.battery.device_id)
         finally:
             await self._driver.close()
@@ -338,7 +353,7 @@ async def run(settings: ActuatorBatteryServiceSettings, stop: asyncio.Event) -> 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO: every poll
     topics = Topics(settings.mqtt.topic_prefix)
     bus = MqttBus.for_service(settings.mqtt, actuator_service_id(config.actuator_id))
-    drivers = {battery.device_id: open_driver(battery.driver) for battery in config.batteries}
+    drivers = {battery.device_id: open_driver(battery.driver, bus) for battery in config.batteries}
     for battery in config.batteries:
         log.info(
             "actuator %s: %s (%s), -%g..%g W, SoC window %g-%g %%",

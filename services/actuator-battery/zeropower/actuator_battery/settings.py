@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from zeropower.actuator_battery.drivers import DriverConfig, MarstekVenusSettings
+from zeropower.actuator_battery.drivers import DriverConfig, MarstekVenusSettings, check_driver_fits
 from zeropower.shared.messages import MAX_POWER_W, DeviceInfo, Pacing, StorageInfo
 from zeropower.shared.settings import ServiceSettings, StrictModel
 
@@ -21,11 +21,15 @@ class BatteryConfig(StrictModel):
     )
     name: str = Field("Battery", min_length=1, description="Human-readable name.")
     driver: DriverConfig = Field(
-        description="How to reach it: type zendure or marstek_venus, and that driver's settings."
+        description="How to reach it: type zendure, marstek_venus or opendtu (a battery-powered Hoymiles behind "
+        "OpenDTU), and that driver's settings."
     )
     capacity_wh: float = Field(gt=0, le=1e7, description="Usable energy between 0 and 100 % SoC in Wh (e.g. 1920).")
     max_charge_w: float = Field(
-        gt=0, le=MAX_POWER_W, description="Highest charging power zeropower asks for, at its AC terminals, in W."
+        ge=0,
+        le=MAX_POWER_W,
+        description="Highest charging power zeropower asks for, at its AC terminals, in W. 0: it cannot charge "
+        "from AC (required for the opendtu driver: a battery inverter only feeds).",
     )
     max_discharge_w: float = Field(
         gt=0, le=MAX_POWER_W, description="Highest discharging power zeropower asks for, at its AC terminals, in W."
@@ -34,6 +38,27 @@ class BatteryConfig(StrictModel):
         10.0, ge=0, lt=100, description="No discharge at or below this state of charge, in % (the reserve)."
     )
     max_soc_pct: float = Field(100.0, gt=0, le=100, description="No charge at or above this state of charge, in %.")
+    resume_soc_pct: float | None = Field(
+        None,
+        gt=0,
+        le=100,
+        description="Once the discharge stopped at the reserve (or the minimum voltage), it resumes only above "
+        "this state of charge, in % (hysteresis; above reserve_soc_pct). None: just above the reserve.",
+    )
+    min_voltage_v: float | None = Field(
+        None,
+        gt=0,
+        le=1000,
+        description="No discharge at or below this battery voltage (from the BMS), in V; None: no voltage "
+        "bound. Set, an unknown or stale voltage means no discharge.",
+    )
+    resume_voltage_v: float | None = Field(
+        None,
+        gt=0,
+        le=1000,
+        description="Once stopped, the discharge resumes only above this battery voltage, in V (hysteresis; "
+        "above min_voltage_v, which it needs). None: just above min_voltage_v.",
+    )
     response_time_s: float = Field(
         5.0,
         ge=0,
@@ -50,7 +75,35 @@ class BatteryConfig(StrictModel):
             raise ValueError(
                 f"reserve_soc_pct ({self.reserve_soc_pct:g} %) must be below max_soc_pct ({self.max_soc_pct:g} %)"
             )
+        if self.resume_soc_pct is not None and self.resume_soc_pct <= self.reserve_soc_pct:
+            raise ValueError(
+                f"resume_soc_pct ({self.resume_soc_pct:g} %) must be above reserve_soc_pct ({self.reserve_soc_pct:g} %)"
+            )
+        if self.resume_voltage_v is not None:
+            if self.min_voltage_v is None:
+                raise ValueError("resume_voltage_v needs min_voltage_v (the voltage the discharge stops at)")
+            if self.resume_voltage_v <= self.min_voltage_v:
+                raise ValueError(
+                    f"resume_voltage_v ({self.resume_voltage_v:g} V) must be above min_voltage_v "
+                    f"({self.min_voltage_v:g} V)"
+                )
+        check_driver_fits(
+            self.driver,
+            max_charge_w=self.max_charge_w,
+            max_discharge_w=self.max_discharge_w,
+            min_voltage_v=self.min_voltage_v,
+        )
         return self
+
+    def resume_soc(self) -> float:
+        """The state of charge above which a stopped discharge resumes, in %."""
+        return self.reserve_soc_pct if self.resume_soc_pct is None else self.resume_soc_pct
+
+    def resume_voltage(self) -> float:
+        """The voltage above which a stopped discharge resumes, in V (0 without a voltage bound)."""
+        if self.resume_voltage_v is not None:
+            return self.resume_voltage_v
+        return self.min_voltage_v if self.min_voltage_v is not None else 0.0
 
 
 def device_info(battery: BatteryConfig, pacing: Pacing) -> DeviceInfo:

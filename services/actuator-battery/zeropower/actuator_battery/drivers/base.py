@@ -14,7 +14,9 @@ from typing import Protocol
 class BatteryReading:
     """One read of a battery's own state; None: the device does not report it.
 
-    ``measured_at`` is the monotonic time (s) the driver received the values, for their age.
+    ``measured_at`` is the monotonic time (s) the driver received the values, for their age; a driver that gathers
+    them from several sources gives the oldest arrival among those that matter. ``voltage_v`` is the battery's
+    (its BMS's) voltage, ``solar_w`` the DC solar power fed into the battery side (a charge controller's output).
     """
 
     measured_at: float
@@ -24,6 +26,7 @@ class BatteryReading:
     voltage_v: float | None = None
     energy_charged_wh: float | None = None
     energy_discharged_wh: float | None = None
+    solar_w: float | None = None
 
 
 class BatteryDriver(Protocol):
@@ -35,6 +38,9 @@ class BatteryDriver(Protocol):
 
     #: Seconds the device wants between two power writes (the vendor's pacing; 0: none).
     min_write_interval_s: float
+    #: Lowest discharge the device delivers while it runs, in W; 0: its 0 W is a true 0. A device with such a floor
+    #: (a Hoymiles at its lowest limit) is switched off only for a stop state (``set_power(0, standby=True)``).
+    min_discharge_w: float
 
     async def read(self) -> BatteryReading:
         """The battery's state now."""
@@ -47,10 +53,12 @@ class BatteryDriver(Protocol):
         """
         ...
 
-    async def set_power(self, power_w: float) -> None:
+    async def set_power(self, power_w: float, *, standby: bool = False) -> None:
         """Charge (positive) or discharge (negative) at ``power_w`` W until told otherwise; 0 = idle.
 
-        The driver clamps nothing: the service passes a setpoint within the device's limits.
+        ``standby`` (with 0 W): a stop state, the device must deliver nothing at all; a device with a floor
+        (``min_discharge_w``) is switched off for it, others take it as 0 W. The driver clamps nothing: the service
+        passes a setpoint within the device's limits.
         """
         ...
 

@@ -161,6 +161,7 @@ class MarstekVenusBattery:
         #: The vendor's pacing is per request; the service reads and writes one after the other, so polls still
         #: get their turn, and a setpoint (a discharge cut) waits for one gap at most, not two.
         self.min_write_interval_s = settings.request_gap_s
+        self.min_discharge_w = 0.0  # its 0 W is a true 0
         self._endpoint: _Endpoint | None = None
         self._lock = asyncio.Lock()
         self._ids = itertools.count(random.randrange(1, 60_000))
@@ -200,8 +201,11 @@ class MarstekVenusBattery:
         settings = self._settings
         return float(settings.discharge_countdown_s if round(power_w) < 0 else settings.countdown_s)
 
-    async def set_power(self, power_w: float) -> None:
-        """Passive mode at ``power_w`` (rounded to whole W) with the countdown for its direction."""
+    async def set_power(self, power_w: float, *, standby: bool = False) -> None:
+        """Passive mode at ``power_w`` (rounded to whole W) with the countdown for its direction.
+
+        Its 0 W is a true 0: ``standby`` changes nothing.
+        """
         if not math.isfinite(power_w) or abs(power_w) > MAX_POWER_W:
             raise ValueError(f"power_w must be a number within ±{MAX_POWER_W} W, not {power_w!r}")
         device_w = -round(power_w)

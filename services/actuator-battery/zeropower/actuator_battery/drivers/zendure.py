@@ -79,6 +79,7 @@ class ZendureBattery:
         self._client = client or httpx.AsyncClient()
         self._own_client = client is None
         self.min_write_interval_s = config.min_write_interval_s
+        self.min_discharge_w = 0.0  # its 0 W is a true 0
 
     async def read(self) -> BatteryReading:
         """The SoC, the power at the AC terminals and the setpoint in force, from one report."""
@@ -113,8 +114,11 @@ class ZendureBattery:
         """None: the zenSDK has no watchdog, the device keeps a power until told otherwise."""
         return None
 
-    async def set_power(self, power_w: float) -> None:
-        """Charge (acMode 1, inputLimit) or discharge (acMode 2, outputLimit) at ``power_w``, in RAM (smartMode 1)."""
+    async def set_power(self, power_w: float, *, standby: bool = False) -> None:
+        """Charge (acMode 1, inputLimit) or discharge (acMode 2, outputLimit) at ``power_w``, in RAM (smartMode 1).
+
+        Its 0 W is a true 0: ``standby`` changes nothing.
+        """
         watts = round(abs(power_w))
         if power_w > 0 and watts > 0:
             properties = {"acMode": AC_MODE_INPUT, "inputLimit": watts, "outputLimit": 0, "smartMode": 1}
