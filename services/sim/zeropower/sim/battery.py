@@ -33,6 +33,21 @@ class BatteryModel:
         """Energy stored now in Wh."""
         return self.settings.capacity_wh * self.soc_pct / 100.0
 
+    @property
+    def can_discharge(self) -> bool:
+        """Whether its BMS lets it discharge (above ``empty_pct``)."""
+        return self.soc_pct > self.settings.empty_pct
+
+    @property
+    def can_charge(self) -> bool:
+        """Whether its BMS lets it charge (below 100 %)."""
+        return self.soc_pct < 100.0
+
+    def flow(self, power_w: float, dt_s: float) -> None:
+        """DC-coupled: ``power_w`` into (+) or out of (-) the battery for ``dt_s``, as its DC side dictates."""
+        self.power_w = power_w
+        self._move(dt_s)
+
     def step(self, now_s: float, dt_s: float) -> None:
         """Advance to ``now_s`` by ``dt_s``: follow the setpoint in force within the BMS's bounds, move the charge."""
         while self._pending and self._pending[0][0] <= now_s:
@@ -44,6 +59,10 @@ class BatteryModel:
             aim = 0.0
         step_w = self.settings.ramp_w_per_s * dt_s
         self.power_w += max(-step_w, min(step_w, aim - self.power_w))
+        self._move(dt_s)
+
+    def _move(self, dt_s: float) -> None:
+        """Move the charge by the power in force for ``dt_s``, with the efficiency's loss on each way."""
         one_way = math.sqrt(self.settings.round_trip_efficiency)
         cells_wh = self.power_w * dt_s / 3600.0
         cells_wh = cells_wh * one_way if cells_wh > 0 else cells_wh / one_way

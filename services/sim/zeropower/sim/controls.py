@@ -9,6 +9,7 @@ from collections.abc import Callable
 from zeropower.shared.messages import parse_on_off
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
 from zeropower.shared.topics import Topics
+from zeropower.sim.dcbattery import BmsPublisher
 from zeropower.sim.opendtu import OpenDtuEmulator
 from zeropower.sim.plant import Plant
 
@@ -31,6 +32,9 @@ def parse_override(payload: str) -> float | None:
 class SimControls:
     """Applies ``<p>/sim/set/load_w``, ``pv_w`` and ``reachable/<serial>`` to the plant, ``dtu_telemetry`` to the DTU.
 
+    With a DC-coupled battery also ``battery_solar_w`` (its DC solar, W or ``auto``: the configured one) and ``bms``
+    (``on``/``off``: its BMS bridge publishes or falls silent).
+
     Retained commands are ignored: a forgotten retained override would silently bend every later run.
     """
 
@@ -41,6 +45,10 @@ class SimControls:
         bus.subscribe(topics.sim_set("pv_w"), self._on_pv)
         bus.subscribe(topics.sim_set_reachable("+"), self._on_reachable)
         bus.subscribe(topics.sim_set_dtu_telemetry(), self._on_dtu_telemetry)
+        self.bms: BmsPublisher | None = None  # set by the service when the battery is DC-coupled
+        if plant.battery_inverter is not None:
+            bus.subscribe(topics.sim_set("battery_solar_w"), self._on_battery_solar)
+            bus.subscribe(topics.sim_set("bms"), self._on_bms)
         if plant.heater is not None:
             bus.subscribe(topics.sim_pwm_duty(plant.heater.settings.output_id), self._on_duty)
 
@@ -68,6 +76,18 @@ class SimControls:
             return
         self._dtu.publishing = publishing
         log.info("the DTU's telemetry %s", "flows" if publishing else "stopped (commands still go out)")
+
+    async def _on_battery_solar(self, message: IncomingMessage) -> None:
+        inverter = self._plant.battery_inverter
+        if inverter is not None:
+            self._apply_override(message, "DC solar of the battery", lambda w: setattr(inverter, "solar_w", w or 0.0))
+
+    async def _on_bms(self, message: IncomingMessage) -> None:
+        publishing = self._switch(message)
+        if publishing is None or self.bms is None:
+            return
+        self.bms.publishing = publishing
+        log.info("the BMS bridge %s", "publishes" if publishing else "fell silent")
 
     def _switch(self, message: IncomingMessage) -> bool | None:
         """An ``on``/``off`` command, or None (logged) when retained or neither."""

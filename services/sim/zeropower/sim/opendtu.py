@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
 from zeropower.shared.topics import OpenDtuTopics
+from zeropower.sim.dcbattery import DcBatteryInverter
 from zeropower.sim.inverter import EFFICIENCY, InverterModel
 from zeropower.sim.plant import Plant
 from zeropower.sim.settings import OpenDtuSettings
@@ -19,6 +20,7 @@ log = logging.getLogger("zeropower.sim.opendtu")
 
 ABSOLUTE_COMMAND = "cmd/limit_nonpersistent_absolute"
 RELATIVE_COMMAND = "cmd/limit_nonpersistent_relative"
+POWER_COMMAND = "cmd/power"
 #: MPP voltage of a panel in V, and how much it rises with the irradiation.
 PANEL_VOLTAGE_V = 31.0
 PANEL_VOLTAGE_RISE_V = 5.0
@@ -55,6 +57,8 @@ class OpenDtuEmulator:
         self._clock = clock
         self._topics = OpenDtuTopics(settings.prefix)
         self._last_update: dict[str, int] = {}
+        self._battery_readback_w: float | None = None  # the battery inverter's limit as last acknowledged
+        self._battery_pending: tuple[float, float] | None = None  # (limit, when it is acknowledged)
         self.publishing = True
         bus.subscribe(self._topics.all_limit_commands(), self._on_command)
 
@@ -81,6 +85,8 @@ class OpenDtuEmulator:
         inverters = list(self._plant.inverters.values())
         for inverter in inverters:
             await self._publish_inverter(inverter)
+        if self._plant.battery_inverter is not None:
+            await self._publish_battery_inverter(self._plant.battery_inverter)
         live = [inverter for inverter in inverters if inverter.reachable]
         await self._send(self._topics.ac_total("power"), number(sum(i.output_w for i in live), 1))
         await self._send(self._topics.ac_total("yieldday"), number(sum(i.yield_day_wh for i in inverters), 0))
@@ -104,6 +110,63 @@ class OpenDtuEmulator:
         for subtopic, payload in values.items():
             await self._send(self._topics.inverter(serial, subtopic), payload)
 
+    async def _publish_battery_inverter(self, inverter: DcBatteryInverter) -> None:
+        """The battery-powered inverter as OpenDTU publishes any inverter: its DC input is the battery."""
+        serial = inverter.serial
+        if inverter.reachable:
+            self._last_update[serial] = int(self._clock())
+        readback_w = self.battery_readback_w(inverter)
+        values = {
+            "name": inverter.settings.name,
+            "status/reachable": "1" if inverter.reachable else "0",
+            "status/producing": "1" if inverter.producing else "0",
+            "status/last_update": str(self._last_update.get(serial, 0)),
+            "status/limit_relative": number(readback_w / inverter.settings.max_w * 100, 2),
+            "status/limit_absolute": number(readback_w, 2),
+        }
+        if inverter.reachable:
+            power_w = inverter.output_w
+            values |= {
+                "0/power": number(power_w, 1),
+                "0/powerdc": number(inverter.dc_power_w, 1),
+                "0/voltage": number(230.0, 1),
+                "0/yieldtotal": number(inverter.yield_total_wh / 1000, 3),
+                "1/power": number(inverter.dc_power_w, 1),
+                "1/voltage": number(inverter.voltage_v, 1),
+            }
+        for subtopic, payload in values.items():
+            await self._send(self._topics.inverter(serial, subtopic), payload)
+
+    def battery_readback_w(self, inverter: DcBatteryInverter) -> float:
+        """The battery inverter's limit as the DTU reads it back: a command's limit once it is acknowledged."""
+        pending = self._battery_pending
+        if pending is not None and self._plant.now_s >= pending[1]:
+            self._battery_readback_w, self._battery_pending = pending[0], None
+        return inverter.settings.max_w if self._battery_readback_w is None else self._battery_readback_w
+
+    def _command_battery_inverter(self, inverter: DcBatteryInverter, command: str, message: IncomingMessage) -> None:
+        """A limit (ignored when retained, as OpenDTU) or ``cmd/power`` (applied even retained, as OpenDTU does)."""
+        if command not in {ABSOLUTE_COMMAND, RELATIVE_COMMAND, POWER_COMMAND}:
+            log.info("ignoring %s: not emulated", message.topic)
+            return
+        if message.retain and command != POWER_COMMAND:
+            log.warning("ignoring retained command on %s (OpenDTU ignores retained limits)", message.topic)
+            return
+        try:
+            value = parse_limit(message.text)
+        except ValueError:
+            log.warning("ignoring %s: payload %r is not a number", message.topic, message.text[:40])
+            return
+        now_s = self._plant.now_s
+        if command == POWER_COMMAND:
+            inverter.command_power(value > 0, now_s)
+            log.info("battery inverter %s switched %s", inverter.serial, "on" if value > 0 else "off")
+            return
+        limit_w = value if command == ABSOLUTE_COMMAND else value / 100 * inverter.settings.max_w
+        taken_w = inverter.command_limit(limit_w, now_s)
+        if taken_w is not None:
+            self._battery_pending = (taken_w, now_s + self._settings.command_s)
+
     async def _send(self, topic: str, payload: str) -> None:
         await self._bus.publish(topic, payload, retain=self._settings.retain)
 
@@ -112,6 +175,10 @@ class OpenDtuEmulator:
         if parts is None:
             return
         serial, command = parts
+        battery_inverter = self._plant.battery_inverter
+        if battery_inverter is not None and serial == battery_inverter.serial:
+            self._command_battery_inverter(battery_inverter, command, message)
+            return
         if command not in {ABSOLUTE_COMMAND, RELATIVE_COMMAND}:
             log.info("ignoring %s: only non-persistent limits are emulated", message.topic)
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from zeropower.sim.battery import BatteryModel
+from zeropower.sim.dcbattery import DcBatteryInverter
 from zeropower.sim.heater import HeaterModel
 from zeropower.sim.inverter import InverterModel
 from zeropower.sim.profiles import PHASES, LoadModel, PhaseValues, PvModel, split_over_phases
@@ -33,6 +34,12 @@ class Plant:
         self._taken: dict[Transfer, float | None] = {}  # the clamped limit an inverter took from a transfer
         self.heater = HeaterModel(settings.heater) if settings.heater is not None else None
         self.battery = BatteryModel(settings.battery) if settings.battery is not None else None
+        #: The battery's own inverter when it is DC-coupled (battery.protocol opendtu): it moves the battery's charge.
+        self.battery_inverter = (
+            DcBatteryInverter(settings.battery_inverter, self.battery)
+            if self.battery is not None and settings.battery is not None and settings.battery.protocol == "opendtu"
+            else None
+        )
         self._total_max_w = sum(inverter.max_w for inverter in settings.inverters)
         self._load_override_w: float | None = None
         self._pv_override_w: float | None = None
@@ -83,7 +90,9 @@ class Plant:
         self.pv_available_w = self._pv.available_w(self.now_s) if forced_pv is None else forced_pv
         for inverter in self.inverters.values():
             inverter.step(self.now_s, dt_s, self.pv_share_w(inverter.serial))
-        if self.battery is not None:
+        if self.battery_inverter is not None:
+            self.battery_inverter.step(self.now_s, dt_s)
+        elif self.battery is not None:
             self.battery.step(self.now_s, dt_s)
         self._serve()
         for serial, inverter in self.inverters.items():
@@ -114,7 +123,12 @@ class Plant:
 
     @property
     def battery_w(self) -> float:
-        """The battery's power in W, positive = charging (a load), negative = discharging (0 without one)."""
+        """The battery's power in W at its AC terminals, + = charging, - = discharging (0 without one).
+
+        A DC-coupled one's is its inverter's output, negative.
+        """
+        if self.battery_inverter is not None:
+            return -self.battery_inverter.output_w
         return self.battery.power_w if self.battery is not None else 0.0
 
     @property
@@ -133,7 +147,9 @@ class Plant:
         grid = list(self.phase_load_w)
         if self.heater is not None:
             grid[PHASES.index(self.heater.settings.phase)] += self.heater.power_w
-        if self.battery is not None:
+        if self.battery_inverter is not None:
+            grid[PHASES.index(self.battery_inverter.settings.phase)] += self.battery_w
+        elif self.battery is not None:
             grid[PHASES.index(self.battery.settings.phase)] += self.battery.power_w
         for inverter in self.inverters.values():
             grid[PHASES.index(inverter.settings.phase)] -= inverter.output_w

@@ -16,6 +16,7 @@ from zeropower.shared.mqtt import MqttBus
 from zeropower.shared.service import run_service
 from zeropower.shared.topics import OpenDtuTopics, Topics
 from zeropower.sim.controls import SimControls
+from zeropower.sim.dcbattery import BmsPublisher
 from zeropower.sim.marstek import MarstekVenusEmulator
 from zeropower.sim.opendtu import OpenDtuEmulator
 from zeropower.sim.plant import Plant
@@ -80,8 +81,8 @@ class BatteryServer(Protocol):
 async def start_battery_server(plant: Plant, sim: SimSettings) -> BatteryServer | None:
     """Serve the plant's battery (if any) as the device ``battery.protocol`` names; SystemExit if its port is taken."""
     battery = plant.battery
-    if battery is None or sim.battery is None:
-        return None
+    if battery is None or sim.battery is None or sim.battery.protocol == "opendtu":
+        return None  # a DC-coupled battery is served by the OpenDTU emulator and the BMS publisher
     if sim.battery.protocol == "marstek_venus":
         # stamped on the plant's clock, as the Zendure's commands (its countdowns run in real time, as the plant)
         marstek = MarstekVenusEmulator(battery, sim.marstek, clock=lambda: plant.now_s)
@@ -118,7 +119,9 @@ async def run(settings: SimServiceSettings, stop: asyncio.Event) -> None:
         availability_topic=OpenDtuTopics(sim.opendtu.prefix).dtu_status(),
     )
     dtu = OpenDtuEmulator(plant, dtu_bus, sim.opendtu)
-    SimControls(plant, dtu, bus, topics)  # it subscribes its handlers on the bus
+    controls = SimControls(plant, dtu, bus, topics)  # it subscribes its handlers on the bus
+    bms = BmsPublisher(plant.battery_inverter, dtu_bus) if plant.battery_inverter is not None else None
+    controls.bms = bms
     shelly = ShellyEmulator(plant, sim.shelly, random.Random(f"{sim.seed}-shelly"))
     try:
         await shelly.start()
@@ -143,6 +146,8 @@ async def run(settings: SimServiceSettings, stop: asyncio.Event) -> None:
             group.create_task(bus.run(stop))
             group.create_task(run_plant(plant, sim.step_s, stop))
             group.create_task(dtu.run(stop))
+            if bms is not None:
+                group.create_task(bms.run(stop))
             group.create_task(publish_states(plant, bus, topics.sim_state(), sim.state_interval_s, stop))
     finally:
         await shelly.stop()

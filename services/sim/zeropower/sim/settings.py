@@ -136,10 +136,12 @@ class BatterySettings(StrictModel):
     ramp_w_per_s: float = Field(400.0, gt=0, description="How fast its power moves towards a new one, in W/s.")
     empty_pct: float = Field(5.0, ge=0, lt=100, description="Its BMS stops discharging at this state of charge in %.")
     phase: Phase = Field("a", description="Grid phase it is connected to: a, b or c.")
-    protocol: Literal["zendure", "marstek_venus"] = Field(
+    protocol: Literal["zendure", "marstek_venus", "opendtu"] = Field(
         "zendure",
-        description="How it is served: zendure (a Zendure SolarFlow on HTTP, settings in zendure) or "
-        "marstek_venus (a Marstek Venus E on its UDP Open API, settings in marstek).",
+        description="How it is served: zendure (a Zendure SolarFlow on HTTP, settings in zendure), "
+        "marstek_venus (a Marstek Venus E on its UDP Open API, settings in marstek) or opendtu (on the DC side of "
+        "a Hoymiles behind the simulated OpenDTU, its BMS and charge controller on MQTT, settings in "
+        "battery_inverter; max_charge_w and max_discharge_w are not used).",
     )
 
 
@@ -181,6 +183,56 @@ class MarstekEmulatorSettings(StrictModel):
     firmware: int = Field(144, ge=0, description="Firmware version (ver) it reports.")
 
 
+class BatteryInverterSettings(StrictModel):
+    """A battery-powered Hoymiles behind the simulated OpenDTU, its BMS and DC solar charge controller on MQTT.
+
+    Only with a battery whose protocol is opendtu.
+    """
+
+    serial: str = Field(
+        "116180000001", pattern=r"^[0-9A-Fa-f]{12}$", description="The inverter's serial number (12 hex digits)."
+    )
+    name: str = Field("battery inverter", description="Name OpenDTU publishes for it.")
+    max_w: float = Field(800.0, gt=0, le=3000, description="Nameplate AC power in W.")
+    dead_time_s: float = Field(4.0, ge=0, le=60, description="Time before it follows a new limit or on/off, in s.")
+    ramp_w_per_s: float = Field(100.0, gt=0, description="How fast its output moves towards a new limit, in W/s.")
+    start_ramp_w_per_s: float = Field(
+        2.0,
+        gt=0,
+        description="How fast its output rises after it was switched on (cmd/power 1), in W/s: a Hoymiles soft-starts "
+        "(minutes to full power).",
+    )
+    phase: Phase = Field("a", description="Grid phase it feeds into: a, b or c.")
+    bms_topic: str = Field(
+        "daly_bms",
+        min_length=1,
+        pattern=r"^[^#+]+$",
+        description="Topic of the BMS bridge's JSON (retained, as dreadnought/python-daly-bms daly-bms-cli --soc "
+        '--mqtt: {"total_voltage": V, "current": A, "soc_percent": %}).',
+    )
+    bms_interval_s: float = Field(2.0, gt=0, description="How often the BMS bridge publishes, in s.")
+    empty_voltage_v: float = Field(46.0, gt=0, description="Battery voltage at 0 % state of charge in V.")
+    full_voltage_v: float = Field(54.0, gt=0, description="Battery voltage at 100 % state of charge in V (linear).")
+    solar_w: float | None = Field(
+        None,
+        ge=0,
+        description="DC solar power a charge controller feeds into the battery side, in W; none: no charge "
+        "controller (nothing published on charger_topic).",
+    )
+    charger_topic: str = Field(
+        "victron/mppt/power",
+        min_length=1,
+        pattern=r"^[^#+]+$",
+        description="Topic the charge controller's output power (W, a plain number) is published on.",
+    )
+
+    @model_validator(mode="after")
+    def _voltages(self) -> Self:
+        if self.empty_voltage_v >= self.full_voltage_v:
+            raise ValueError("empty_voltage_v must be below full_voltage_v")
+        return self
+
+
 class OpenDtuSettings(StrictModel):
     """The emulated OpenDTU (MQTT)."""
 
@@ -212,8 +264,8 @@ class SimSettings(StrictModel):
     heater: HeaterSettings | None = Field(None, description="A heater driven by a simulated PWM output; none if unset.")
     battery: BatterySettings | None = Field(
         None,
-        description="A home battery, served as a Zendure SolarFlow on HTTP or a Marstek Venus on UDP "
-        "(battery.protocol); none if unset.",
+        description="A home battery, served as a Zendure SolarFlow on HTTP, a Marstek Venus on UDP or on the DC side "
+        "of a Hoymiles behind the OpenDTU (battery.protocol); none if unset.",
     )
     zendure: ZendureSettings = Field(
         default_factory=ZendureSettings,
@@ -222,6 +274,10 @@ class SimSettings(StrictModel):
     marstek: MarstekEmulatorSettings = Field(
         default_factory=MarstekEmulatorSettings,
         description="The emulated Marstek Venus (only with a battery whose protocol is marstek_venus).",
+    )
+    battery_inverter: BatteryInverterSettings = Field(
+        default_factory=BatteryInverterSettings,
+        description="The battery-powered Hoymiles and its BMS (only with a battery whose protocol is opendtu).",
     )
     shelly: ShellySettings = Field(default_factory=ShellySettings, description="The emulated grid meter.")
     opendtu: OpenDtuSettings = Field(default_factory=OpenDtuSettings, description="The emulated OpenDTU.")
@@ -233,6 +289,8 @@ class SimSettings(StrictModel):
             if inverter.serial in seen:
                 raise ValueError(f"inverters[{index}].serial {inverter.serial} is configured more than once")
             seen.add(inverter.serial)
+        if self.battery is not None and self.battery.protocol == "opendtu" and self.battery_inverter.serial in seen:
+            raise ValueError(f"battery_inverter.serial {self.battery_inverter.serial} is also an inverter's serial")
         return self
 
 
