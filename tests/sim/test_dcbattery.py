@@ -37,7 +37,12 @@ def dc_plant(soc_pct: float = 60.0, solar_w: float | None = None, capacity_wh: f
                 protocol="opendtu", soc_pct=soc_pct, capacity_wh=capacity_wh, empty_pct=5, round_trip_efficiency=1
             ),
             battery_inverter=BatteryInverterSettings(
-                dead_time_s=1.0, ramp_w_per_s=100, start_ramp_w_per_s=10, solar_w=solar_w, bms_interval_s=0.2
+                persistent_limit_w=800,
+                dead_time_s=1.0,
+                ramp_w_per_s=100,
+                start_ramp_w_per_s=10,
+                solar_w=solar_w,
+                bms_interval_s=0.2,
             ),
             opendtu=OpenDtuSettings(command_s=0.5, publish_interval_s=0.2),
         )

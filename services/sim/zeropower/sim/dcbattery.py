@@ -29,7 +29,7 @@ class DcBatteryInverter:
     def __init__(self, settings: BatteryInverterSettings, battery: BatteryModel) -> None:
         self.settings = settings
         self.battery = battery
-        self.limit_w = settings.max_w  # the persistent limit (100 %) until a non-persistent one comes
+        self.limit_w = min(max(settings.persistent_limit_w, settings.max_w * MIN_LIMIT_SHARE), settings.max_w)
         self.on = True
         self.output_w = 0.0
         self.link_ok = True

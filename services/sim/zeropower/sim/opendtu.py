@@ -142,7 +142,7 @@ class OpenDtuEmulator:
         pending = self._battery_pending
         if pending is not None and self._plant.now_s >= pending[1]:
             self._battery_readback_w, self._battery_pending = pending[0], None
-        return inverter.settings.max_w if self._battery_readback_w is None else self._battery_readback_w
+        return inverter.limit_w if self._battery_readback_w is None else self._battery_readback_w
 
     def _command_battery_inverter(self, inverter: DcBatteryInverter, command: str, message: IncomingMessage) -> None:
         """A limit (ignored when retained, as OpenDTU) or ``cmd/power`` (applied even retained, as OpenDTU does)."""

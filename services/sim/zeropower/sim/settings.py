@@ -202,6 +202,12 @@ class BatteryInverterSettings(StrictModel):
         description="How fast its output rises after it was switched on (cmd/power 1), in W/s: a Hoymiles soft-starts "
         "(minutes to full power).",
     )
+    persistent_limit_w: float = Field(
+        16.0,
+        ge=0,
+        description="Its persistent limit in W, in force at the start until a non-persistent one comes (set low in "
+        "OpenDTU, as docs/services/battery-opendtu.md advises; 2 % of max_w at least).",
+    )
     phase: Phase = Field("a", description="Grid phase it feeds into: a, b or c.")
     bms_topic: str = Field(
         "daly_bms",
