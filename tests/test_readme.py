@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO
+from zeropower.actuator_battery.settings import ActuatorBatteryServiceSettings
 from zeropower.actuator_opendtu.settings import ActuatorOpenDtuServiceSettings
 from zeropower.controller.settings import ControllerServiceSettings
 from zeropower.meter.settings import MeterServiceSettings
@@ -33,6 +34,24 @@ def test_readme_config_is_valid(readme_config, settings_cls):
     assert settings.mqtt.host == "192.168.1.10"
     assert settings.mqtt.password is not None
     assert settings.mqtt.password.get_secret_value() == "secret"
+
+
+def battery_sections() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    return re.findall(r"```yaml\n(actuator_battery:\n.*?)```", text, re.DOTALL)
+
+
+def test_readme_battery_examples_are_valid(tmp_path, monkeypatch):
+    sections = battery_sections()
+    assert len(sections) == 2  # Zendure, and the battery-powered Hoymiles behind OpenDTU
+    monkeypatch.chdir(tmp_path)
+    drivers = []
+    for section in sections:
+        path = tmp_path / "config.yaml"
+        path.write_text(section)
+        settings = load_settings(ActuatorBatteryServiceSettings, path)
+        drivers += [battery.driver.type for battery in settings.actuator_battery.batteries]
+    assert drivers == ["zendure", "opendtu"]
 
 
 def troubleshooting() -> str:

@@ -83,7 +83,8 @@ AVAILABILITY = {
 }
 #: Writes the catalogue does not list, and who may make them (mostly no one).
 UNLISTED = {
-    # The DTUs' other commands: persistent limits wear the inverter's flash; power and restart are not zeropower's.
+    # The DTUs' other commands: persistent limits wear the inverter's flash; restart is not zeropower's (power is the
+    # battery actuator's, for a battery-powered inverter: listed).
     **{
         topic: set()
         for topic in [
@@ -92,7 +93,6 @@ UNLISTED = {
                 "limit_persistent_absolute",
                 "limit_persistent_relative",
                 "limit_nonpersistent_relative",
-                "power",
                 "restart",
                 "reset_rf_stats",
             )
@@ -169,7 +169,8 @@ def test_docs_table_is_parsed():
     assert rows[f"{PREFIX}/actuator/opendtu/set"] == {"controller"}
     assert rows[f"{PREFIX}/actuator/heater/announce"] == {"actuator-pwm"}
     assert rows[f"{PREFIX}/actuator/garage/device/x/state"] == set()
-    assert rows[f"{DTU}/{SERIAL}/cmd/limit_nonpersistent_absolute"] == {"actuator-opendtu"}
+    assert rows[f"{DTU}/{SERIAL}/cmd/limit_nonpersistent_absolute"] == {"actuator-opendtu", "actuator-battery"}
+    assert rows[f"{DTU}/{SERIAL}/cmd/power"] == {"actuator-battery"}  # a battery-powered inverter only
     assert rows[f"{DTU}/{SERIAL}/1/power"] == DTUS
     assert rows[f"{PREFIX}/set/enabled"] == {"admin", "api", "homeassistant"}
     assert rows[f"{HA}/sensor/zeropower/zeropower_grid_power/config"] == {"api"}
