@@ -19,12 +19,19 @@ from bench.controller.scenario import Scenario
 CONTROLLERS = ("zeropower", "zeropower-target-0", "zeropower-no-battery", "oracle", "onbattery", "oracle-dc")
 
 
+def has_preset(name: str) -> bool:
+    """Whether the inverter preset matters to the controller (the oracles' actuators are perfect)."""
+    return not name.startswith("oracle")
+
+
 @dataclass(frozen=True)
 class BatteryResult:
     """One controller on one scenario."""
 
     controller: str
     scenario: str
+    seed: int
+    preset: str | None  # None: an oracle, which has no plant dynamics
     metrics: BatteryMetrics
     commands: int  # inverter limit (and power) commands
     battery_writes: int
@@ -36,9 +43,9 @@ def simulate(
     """Run one controller through a scenario."""
     if name not in CONTROLLERS:
         raise ValueError(f"unknown controller {name!r}; known: {', '.join(CONTROLLERS)}")
-    if name.startswith("oracle"):
+    if not has_preset(name):
         run = oracle_run(scenario.load_w, scenario.pv_avail_w, spec, dc=name == "oracle-dc")
-        return BatteryResult(name, scenario.name, measure(run), 0, 0)
+        return BatteryResult(name, scenario.name, seed, None, measure(run), 0, 0)
     setup = Setup(PRESETS[preset], scenario.load_w, scenario.pv_avail_w, False, start_s=scenario.start_s)
     if name == "onbattery":
         plant: AcPlant | DcPlant = DcPlant(PRESETS[preset], spec, seed=seed, start_s=scenario.start_s)
@@ -78,4 +85,4 @@ def simulate(
         start_soc_pct=spec.start_soc_pct,
         target_w=controller.target_w,
     )
-    return BatteryResult(name, scenario.name, measure(run), commands, writes)
+    return BatteryResult(name, scenario.name, seed, preset, measure(run), commands, writes)
