@@ -28,7 +28,7 @@ test: install system-deps
 bench: install $(VENV)/.bench-installed
 	$(BIN)/python -m bench.controller $(if $(SCENARIO),--scenario $(SCENARIO)) $(BENCH_ARGS)
 
-# Battery benchmark (docs/benchmark-battery.md): whole days with a balcony battery; BENCH_ARGS e.g. --scenarios clear.
+# Battery benchmark (docs/benchmark-battery.md): whole days with a balcony battery; BENCH_ARGS e.g. --scenarios clear --presets slow --seeds 2,3.
 .PHONY: bench-battery
 bench-battery: install $(VENV)/.bench-installed
 	$(BIN)/python -m bench.battery $(BENCH_ARGS)
