@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import SERVICES, TARGET_W, System, running_system
+from tests.integration.conftest import HEATER_W, SERVICES, TARGET_W, System, running_system, with_heater
 from tests.integration.test_battery_loop import exported_since, summary, write_trace
 from zeropower.shared.messages import SimState
 
@@ -80,8 +80,11 @@ def dc_battery(
     return configure
 
 
-async def started(tmp_path: Path, configure: Callable[[dict[str, Any]], None]) -> AsyncIterator[System]:
-    async with running_system(tmp_path, configure, (*SERVICES, "actuator_battery")) as running:
+async def started(
+    tmp_path: Path, configure: Callable[[dict[str, Any]], None], *, heater: bool = False
+) -> AsyncIterator[System]:
+    services = (*SERVICES, "actuator_battery", *(("actuator_pwm",) if heater else ()))
+    async with running_system(tmp_path, configure, services) as running:
         try:
             await running.probe.wait_for(running.topics.availability(f"actuator/{ACTUATOR}"), timeout=60)
             await running.controller_mode("regulating", timeout=60)
@@ -125,6 +128,28 @@ async def test_a_load_above_the_sun_is_discharged_and_a_load_drop_cuts_the_disch
         bound_wh = 400 * 4.0 / 3600
         print(f"load drop 400 W: {summary(cut)}; {exported_wh:.3f} Wh exported (bound {bound_wh:.3f} Wh)")
         assert exported_wh < bound_wh
+
+
+async def test_with_a_heater_the_surplus_is_heated_and_a_deficit_discharged_with_the_heater_off(tmp_path: Path):
+    # The battery, a heater and the two solar inverters together: this battery cannot charge, so the surplus
+    # (300 W of load, 955 W of sun) goes into the heater; a load above the sun is the battery's, not the grid's.
+    battery = dc_battery()
+
+    def configure(config: dict[str, Any]) -> None:
+        battery(config)
+        with_heater(config, tmp_path)
+        config["sim"]["pv"]["power_w"] = 1000  # SUN_W, as the other tests here
+
+    async for system in started(tmp_path, configure, heater=True):
+        heating = await streak(system, lambda s: at_target(s) and s.heater_w >= 300 and s.battery_w >= -60)
+        print(f"surplus: {summary(heating)}")
+        assert heating.heater_w <= HEATER_W
+        await system.set_load(1400)  # 465 W above the sun
+        discharging = await streak(
+            system,
+            lambda s: at_target(s) and s.heater_w <= 10 and abs(s.battery_w + (1400 - SUN_W + TARGET_W)) <= BAND_W,
+        )
+        print(f"load 1400 W: {summary(discharging)}")
 
 
 async def test_at_the_reserve_it_stops_and_resumes_only_above_the_hysteresis(tmp_path: Path):
