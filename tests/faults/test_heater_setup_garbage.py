@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -113,5 +114,6 @@ async def test_garbage_setups_never_move_the_heater_and_its_fail_safe_holds(brok
     assert returncode == 0
     text = log.read_text(errors="replace")
     assert "Traceback" not in text
-    assert "setup on zeropower/setup/actuator_pwm: refused, the current one stays" in text  # the first, with its cause
+    # The first hostile setup's line, with its cause: a refusal, or the cleared topic when the seed puts it first.
+    assert re.search(r"setup on zeropower/setup/actuator_pwm: (refused|cleared), the current one stays", text)
     assert text.count("refused") + text.count("cleared") <= 2  # a flood of changing garbage stays one line a minute
