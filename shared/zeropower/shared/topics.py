@@ -101,6 +101,12 @@ class Topics:
         return self.device_state("+", "+")
 
 
+#: OpenDTU's command subtopics below ``<prefix>/<serial>/`` (``src/MqttHandleInverter.cpp``).
+OPENDTU_LIMIT_ABSOLUTE = "cmd/limit_nonpersistent_absolute"
+OPENDTU_LIMIT_RELATIVE = "cmd/limit_nonpersistent_relative"
+OPENDTU_POWER = "cmd/power"
+
+
 @dataclass(frozen=True)
 class OpenDtuTopics:
     """OpenDTU's topic layout below its configurable prefix (commonly ``solar``)."""
@@ -117,14 +123,18 @@ class OpenDtuTopics:
 
     def limit_command(self, serial: str) -> str:
         """Non-persistent absolute limit in W (OpenDTU ignores it when retained)."""
-        return f"{self.prefix}/{serial}/cmd/limit_nonpersistent_absolute"
+        return self.inverter(serial, OPENDTU_LIMIT_ABSOLUTE)
 
     def relative_limit_command(self, serial: str) -> str:
         """Non-persistent relative limit in %."""
-        return f"{self.prefix}/{serial}/cmd/limit_nonpersistent_relative"
+        return self.inverter(serial, OPENDTU_LIMIT_RELATIVE)
+
+    def power_command(self, serial: str) -> str:
+        """Switch the inverter on (``1``) or off (``0``); OpenDTU applies it even when retained."""
+        return self.inverter(serial, OPENDTU_POWER)
 
     def all_limit_commands(self) -> str:
-        """Filter matching the limit commands of every inverter."""
+        """Filter matching every command (limits, on/off) of every inverter."""
         return f"{self.prefix}/+/cmd/+"
 
     def dtu_status(self) -> str:

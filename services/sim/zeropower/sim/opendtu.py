@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
-from zeropower.shared.topics import OpenDtuTopics
+from zeropower.shared.topics import OPENDTU_LIMIT_ABSOLUTE, OPENDTU_LIMIT_RELATIVE, OPENDTU_POWER, OpenDtuTopics
 from zeropower.sim.dcbattery import DcBatteryInverter
 from zeropower.sim.inverter import EFFICIENCY, InverterModel
 from zeropower.sim.plant import Plant
@@ -18,9 +18,6 @@ from zeropower.sim.settings import OpenDtuSettings
 
 log = logging.getLogger("zeropower.sim.opendtu")
 
-ABSOLUTE_COMMAND = "cmd/limit_nonpersistent_absolute"
-RELATIVE_COMMAND = "cmd/limit_nonpersistent_relative"
-POWER_COMMAND = "cmd/power"
 #: MPP voltage of a panel in V, and how much it rises with the irradiation.
 PANEL_VOLTAGE_V = 31.0
 PANEL_VOLTAGE_RISE_V = 5.0
@@ -146,10 +143,10 @@ class OpenDtuEmulator:
 
     def _command_battery_inverter(self, inverter: DcBatteryInverter, command: str, message: IncomingMessage) -> None:
         """A limit (ignored when retained, as OpenDTU) or ``cmd/power`` (applied even retained, as OpenDTU does)."""
-        if command not in {ABSOLUTE_COMMAND, RELATIVE_COMMAND, POWER_COMMAND}:
+        if command not in {OPENDTU_LIMIT_ABSOLUTE, OPENDTU_LIMIT_RELATIVE, OPENDTU_POWER}:
             log.info("ignoring %s: not emulated", message.topic)
             return
-        if message.retain and command != POWER_COMMAND:
+        if message.retain and command != OPENDTU_POWER:
             log.warning("ignoring retained command on %s (OpenDTU ignores retained limits)", message.topic)
             return
         try:
@@ -158,11 +155,11 @@ class OpenDtuEmulator:
             log.warning("ignoring %s: payload %r is not a number", message.topic, message.text[:40])
             return
         now_s = self._plant.now_s
-        if command == POWER_COMMAND:
+        if command == OPENDTU_POWER:
             inverter.command_power(value > 0, now_s)
             log.info("battery inverter %s switched %s", inverter.serial, "on" if value > 0 else "off")
             return
-        limit_w = value if command == ABSOLUTE_COMMAND else value / 100 * inverter.settings.max_w
+        limit_w = value if command == OPENDTU_LIMIT_ABSOLUTE else value / 100 * inverter.settings.max_w
         taken_w = inverter.command_limit(limit_w, now_s)
         if taken_w is not None:
             self._battery_pending = (taken_w, now_s + self._settings.command_s)
@@ -179,7 +176,7 @@ class OpenDtuEmulator:
         if battery_inverter is not None and serial == battery_inverter.serial:
             self._command_battery_inverter(battery_inverter, command, message)
             return
-        if command not in {ABSOLUTE_COMMAND, RELATIVE_COMMAND}:
+        if command not in {OPENDTU_LIMIT_ABSOLUTE, OPENDTU_LIMIT_RELATIVE}:
             log.info("ignoring %s: only non-persistent limits are emulated", message.topic)
             return
         if message.retain:
@@ -194,7 +191,7 @@ class OpenDtuEmulator:
         except ValueError:
             log.warning("ignoring %s: payload %r is not a limit", message.topic, message.text[:40])
             return
-        limit_w = value if command == ABSOLUTE_COMMAND else value / 100 * inverter.settings.max_w
+        limit_w = value if command == OPENDTU_LIMIT_ABSOLUTE else value / 100 * inverter.settings.max_w
         self._plant.command_limit(serial, limit_w)
         log.debug("limit %.0f W for %s queued; %d command(s) waiting", limit_w, serial, len(self._plant.radio.queued))
 

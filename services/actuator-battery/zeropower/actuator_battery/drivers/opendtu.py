@@ -359,12 +359,12 @@ class OpenDtuBattery:
         if self._running is None and producing is not None:
             self._running = producing == 1  # as found (at start, or back from an outage)
         if standby:
-            await self._send(self._dtu.inverter(serial, "cmd/power"), "0")
+            await self._send(self._dtu.power_command(serial), "0")
             self._running = False
         elif power_w < 0 and (self._running or -power_w >= self.min_discharge_w):
             await self._send(self._dtu.limit_command(serial), f"{self._limit_for(power_w):g}")
             if not self._running:
-                await self._send(self._dtu.inverter(serial, "cmd/power"), "1")
+                await self._send(self._dtu.power_command(serial), "1")
                 self._running = True
         elif self._running:
             await self._send(self._dtu.limit_command(serial), f"{self.min_discharge_w:g}")  # 0 W: at its floor
