@@ -1,4 +1,4 @@
-"""Numbers as OpenDTU and AhoyDTU publish them over MQTT: plain decimals, read strictly.
+"""What OpenDTU and AhoyDTU say over MQTT: numbers as plain decimals read strictly, their limits, OpenDTU's prefix.
 
 Shared by actuator-opendtu (inverters) and actuator-battery (a battery-powered inverter behind OpenDTU).
 """
@@ -6,8 +6,26 @@ Shared by actuator-opendtu (inverters) and actuator-battery (a battery-powered i
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from zeropower.shared.messages import MAX_POWER_W, MAX_TIMESTAMP
+
+#: Both firmwares send a limit to the inverter as tenths of a W in 16 bits (OpenDTU
+#: ``ActivePowerControlCommand::setActivePowerLimit``, AhoyDTU ``RestApi::setCtrl``): 6553.5 W at most.
+MAX_LIMIT_W = 6553.5
+
+#: OpenDTU's MQTT base topic as a setting: no wildcards, a trailing slash dropped.
+OpenDtuPrefix = Annotated[
+    str,
+    Field(
+        min_length=1,
+        pattern=r"^[^#+]+$",
+        description="OpenDTU's MQTT base topic (its Settings -> MQTT page), a trailing slash is ignored.",
+    ),
+    AfterValidator(lambda prefix: prefix.rstrip("/") or prefix),
+]
 
 #: A DTU number as both firmwares print it (OpenDTU ``String(value, digits)``, AhoyDTU ``%g`` and ``%d``): an
 #: optional minus, ASCII digits, an optional fraction. No exponent, ``_``, ``nan``, ``inf`` or hex, which

@@ -9,6 +9,7 @@ import math
 import time
 
 from zeropower.actuator_battery.drivers import BatteryDriver, BatteryError, BatteryReading, describe_driver, open_driver
+from zeropower.actuator_battery.drivers.base import MAX_VOLTAGE_V
 from zeropower.actuator_battery.policy import BatteryPolicy, Clock, write_due_at
 from zeropower.actuator_battery.settings import (
     ActuatorBatteryServiceSettings,
@@ -44,8 +45,6 @@ STOP_PACING_S = 1.0
 KEEPALIVES_PER_COUNTDOWN = 3
 #: The modes of several batteries, worst first: the actuator reports the worst one.
 MODE_ORDER: tuple[ActuatorMode, ...] = ("fail-safe", "waiting", "dry-run", "following")
-#: Highest battery voltage a reading may carry, in V.
-MAX_VOLTAGE_V = 1000.0
 
 
 def reading_problem(reading: BatteryReading) -> str | None:

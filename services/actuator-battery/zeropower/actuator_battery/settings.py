@@ -7,6 +7,7 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from zeropower.actuator_battery.drivers import DriverConfig, MarstekVenusSettings, check_driver_fits
+from zeropower.actuator_battery.drivers.base import MAX_VOLTAGE_V
 from zeropower.shared.messages import MAX_POWER_W, DeviceInfo, Pacing, StorageInfo
 from zeropower.shared.settings import ServiceSettings, StrictModel
 
@@ -48,14 +49,14 @@ class BatteryConfig(StrictModel):
     min_voltage_v: float | None = Field(
         None,
         gt=0,
-        le=1000,
+        le=MAX_VOLTAGE_V,
         description="No discharge at or below this battery voltage (from the BMS), in V; None: no voltage "
         "bound. Set, an unknown or stale voltage means no discharge.",
     )
     resume_voltage_v: float | None = Field(
         None,
         gt=0,
-        le=1000,
+        le=MAX_VOLTAGE_V,
         description="Once stopped, the discharge resumes only above this battery voltage, in V (hysteresis; "
         "above min_voltage_v, which it needs). None: just above min_voltage_v.",
     )

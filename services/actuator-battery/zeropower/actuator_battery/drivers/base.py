@@ -29,6 +29,10 @@ class BatteryReading:
     solar_w: float | None = None
 
 
+#: Highest battery voltage a reading may carry, in V (a BMS reporting more is garbage).
+MAX_VOLTAGE_V = 1000.0
+
+
 class BatteryDriver(Protocol):
     """One battery reached over its local protocol.
 

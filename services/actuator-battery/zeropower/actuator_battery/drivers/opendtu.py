@@ -65,9 +65,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from zeropower.actuator_battery.drivers.base import BatteryError, BatteryReading
+from zeropower.actuator_battery.drivers.base import MAX_VOLTAGE_V, BatteryError, BatteryReading
 from zeropower.shared.change_log import ChangeLogger
-from zeropower.shared.dtu_values import parse_flag, parse_limit, parse_percent, parse_power
+from zeropower.shared.dtu_values import MAX_LIMIT_W, OpenDtuPrefix, parse_flag, parse_limit, parse_percent, parse_power
 from zeropower.shared.messages import MAX_POWER_W
 from zeropower.shared.mqtt import IncomingMessage, MqttBus
 from zeropower.shared.settings import StrictModel
@@ -77,8 +77,6 @@ log = logging.getLogger(__name__)
 
 #: Hoymiles' protocol floor for a limit, in % of the nameplate (reference: 3rd-generation models).
 PROTOCOL_FLOOR_PERCENT = 2.0
-#: The highest limit OpenDTU can send: tenths of a W in 16 bits.
-MAX_LIMIT_W = 6553.5
 #: A BMS or charger payload larger than this is refused unread, in bytes.
 MAX_PAYLOAD_BYTES = 65536
 #: The read-back of a command is compared only this long after it, in s: the radio's ~2-4 s and OpenDTU's 5 s
@@ -86,8 +84,6 @@ MAX_PAYLOAD_BYTES = 65536
 READBACK_AFTER_S = 10.0
 #: A limit read back within this of the one sent counts as the one sent, in W (OpenDTU rounds the relative limit).
 READBACK_TOLERANCE_W = 1.5
-#: Highest battery voltage accepted, in V (OnBattery refuses above 65 V: a Hoymiles takes at most ~60 V DC).
-MAX_VOLTAGE_V = 1000.0
 
 
 class MqttValue(StrictModel):
@@ -110,12 +106,7 @@ class OpenDtuBatteryConfig(StrictModel):
     """A battery-powered Hoymiles inverter behind OpenDTU; its BMS's SoC and/or voltage from MQTT topics."""
 
     type: Literal["opendtu"] = Field(description="Driver for a battery-powered Hoymiles inverter behind OpenDTU.")
-    prefix: str = Field(
-        "solar",
-        min_length=1,
-        pattern=r"^[^#+]+$",
-        description="OpenDTU's MQTT base topic (its Settings -> MQTT page), a trailing slash is ignored.",
-    )
+    prefix: OpenDtuPrefix = "solar"
     serial: str = Field(pattern=r"^[0-9A-Za-z]+$", description="The inverter's serial number as OpenDTU shows it.")
     nameplate_w: float = Field(
         gt=0,
@@ -150,11 +141,6 @@ class OpenDtuBatteryConfig(StrictModel):
         "(one every 3-10 s is realistic for a Hoymiles).",
     )
 
-    @field_validator("prefix")
-    @classmethod
-    def _without_trailing_slash(cls, prefix: str) -> str:
-        return prefix.rstrip("/") or prefix
-
     @field_validator("serial", mode="before")
     @classmethod
     def _number_as_text(cls, value: object) -> object:
@@ -169,7 +155,7 @@ class OpenDtuBatteryConfig(StrictModel):
 
 @dataclass
 class _Value:
-    """The newest good value of one source and its arrival (monotonic s); what was wrong with the newest message."""
+    """The newest good value of one source and its arrival (monotonic s)."""
 
     value: float | None = None
     at: float = -math.inf
@@ -224,10 +210,7 @@ class OpenDtuBattery:
         self._bms: dict[str, _Value] = {name: _Value() for name in self._sources}
         self._problems = {
             name: ChangeLogger(log, f"battery inverter {config.serial}: {name}")
-            for name in (
-                *self._inverter,
-                *self._sources,
-            )
+            for name in (*self._inverter, *self._sources)
         }
         self._running: bool | None = None  # what we switched it to: on, off, or not known (never, or it was away)
         self._command: tuple[float, bool, float] | None = None  # the last request (W, standby, monotonic time)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from zeropower.actuator_opendtu.inverters import InverterSettings
-from zeropower.shared.dtu_values import parse_number
+from zeropower.shared.dtu_values import MAX_LIMIT_W, parse_number
 from zeropower.shared.messages import MAX_ENERGY_WH
 
 
@@ -52,11 +52,6 @@ class DtuDriver(Protocol):
     def limit_command(self, device_id: str, limit_w: float) -> LimitCommand:
         """The message that sets the inverter's non-persistent limit to ``limit_w`` W (absolute)."""
         ...
-
-
-#: Both firmwares send a limit to the inverter as tenths of a W in 16 bits (OpenDTU
-#: ``ActivePowerControlCommand::setActivePowerLimit``, AhoyDTU ``RestApi::setCtrl``): 6553.5 W at most.
-MAX_LIMIT_W = 6553.5
 
 
 def parse_energy_kwh(text: str) -> float | None:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from zeropower.actuator_opendtu.drivers.base import (
     LimitCommand,
@@ -20,7 +20,14 @@ from zeropower.actuator_opendtu.drivers.base import (
     yield_total,
 )
 from zeropower.actuator_opendtu.inverters import InverterSettings
-from zeropower.shared.dtu_values import parse_flag, parse_limit, parse_percent, parse_power, parse_unix_time
+from zeropower.shared.dtu_values import (
+    OpenDtuPrefix,
+    parse_flag,
+    parse_limit,
+    parse_percent,
+    parse_power,
+    parse_unix_time,
+)
 from zeropower.shared.settings import StrictModel
 from zeropower.shared.topics import OpenDtuTopics
 
@@ -29,17 +36,7 @@ class OpenDtuConfig(StrictModel):
     """Talk to an OpenDTU; each inverter needs its ``serial``."""
 
     type: Literal["opendtu"] = Field("opendtu", description="Selects the OpenDTU driver.")
-    prefix: str = Field(
-        "solar",
-        min_length=1,
-        pattern=r"^[^#+]+$",
-        description="OpenDTU's MQTT base topic (its Settings -> MQTT page), a trailing slash is ignored.",
-    )
-
-    @field_validator("prefix")
-    @classmethod
-    def _without_trailing_slash(cls, prefix: str) -> str:
-        return prefix.rstrip("/") or prefix
+    prefix: OpenDtuPrefix = "solar"
 
     def device_ids(self, inverters: Sequence[InverterSettings]) -> list[str]:
         """Each inverter's device id, its serial; ValueError naming an inverter configured wrongly."""
