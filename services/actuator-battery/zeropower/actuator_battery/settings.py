@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from zeropower.actuator_battery.drivers import DriverConfig, MarstekVenusSettings, check_driver_fits
+from zeropower.actuator_battery.drivers import DriverConfig, FitCheck
 from zeropower.actuator_battery.drivers.base import MAX_VOLTAGE_V
 from zeropower.shared.messages import MAX_POWER_W, DeviceInfo, Pacing, StorageInfo
 from zeropower.shared.settings import ServiceSettings, StrictModel
@@ -88,12 +88,6 @@ class BatteryConfig(StrictModel):
                     f"resume_voltage_v ({self.resume_voltage_v:g} V) must be above min_voltage_v "
                     f"({self.min_voltage_v:g} V)"
                 )
-        check_driver_fits(
-            self.driver,
-            max_charge_w=self.max_charge_w,
-            max_discharge_w=self.max_discharge_w,
-            min_voltage_v=self.min_voltage_v,
-        )
         return self
 
     def resume_soc(self) -> float:
@@ -177,27 +171,18 @@ class ActuatorBatterySettings(StrictModel):
             if battery.device_id in seen:
                 raise ValueError(f"batteries[{index}].device_id {battery.device_id!r} is configured more than once")
             seen.add(battery.device_id)
-            self._countdowns_fit(index, battery)
+            fit = FitCheck(
+                max_charge_w=battery.max_charge_w,
+                max_discharge_w=battery.max_discharge_w,
+                min_voltage_v=battery.min_voltage_v,
+                discharge_timeout_s=self.discharge_timeout_s,
+                charge_timeout_s=self.charge_timeout_s,
+            )
+            try:
+                battery.driver.check_fit(fit)
+            except ValueError as error:
+                raise ValueError(f"batteries[{index}].{error}") from None
         return self
-
-    def _countdowns_fit(self, index: int, battery: BatteryConfig) -> None:
-        """A device's own countdown must end a discharge no later, and a charge no sooner, than this service."""
-        driver = battery.driver
-        if not isinstance(driver, MarstekVenusSettings):
-            return
-        where = f"batteries[{index}].driver"
-        if driver.discharge_countdown_s > self.discharge_timeout_s:
-            raise ValueError(
-                f"{where}.discharge_countdown_s ({driver.discharge_countdown_s} s) must not exceed "
-                f"discharge_timeout_s ({self.discharge_timeout_s:g} s): after a crash of this service the battery "
-                "would discharge longer than the service itself lets it"
-            )
-        if driver.countdown_s < self.charge_timeout_s:
-            raise ValueError(
-                f"{where}.countdown_s ({driver.countdown_s} s) must be at least charge_timeout_s "
-                f"({self.charge_timeout_s:g} s): after a crash of this service the battery would stop a charge "
-                "(which absorbs production) before the inverters are limited"
-            )
 
 
 class ActuatorBatteryServiceSettings(ServiceSettings):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from zeropower.actuator_battery.drivers.base import BatteryDriver, BatteryError, BatteryReading
+from zeropower.actuator_battery.drivers.base import BatteryDriver, BatteryError, BatteryReading, FitCheck
 from zeropower.actuator_battery.drivers.marstek_venus import MarstekVenusBattery, MarstekVenusSettings
 from zeropower.actuator_battery.drivers.opendtu import OpenDtuBattery, OpenDtuBatteryConfig
 from zeropower.actuator_battery.drivers.zendure import ZendureBattery, ZendureConfig
@@ -17,6 +17,7 @@ __all__ = [
     "BatteryError",
     "BatteryReading",
     "DriverConfig",
+    "FitCheck",
     "MarstekVenusSettings",
     "OpenDtuBatteryConfig",
     "ZendureConfig",
@@ -24,7 +25,8 @@ __all__ = [
 ]
 
 #: The driver section of a battery: ``type`` picks the protocol, so a bad config names the exact field.
-#: Add a driver's config here as a union member and a case below.
+#: Add a driver's config here as a union member and a case below; each config's ``check_fit(FitCheck)`` refuses a
+#: battery's settings the device cannot follow.
 DriverConfig = Annotated[ZendureConfig | MarstekVenusSettings | OpenDtuBatteryConfig, Field(discriminator="type")]
 
 
@@ -37,29 +39,6 @@ def open_driver(config: DriverConfig, bus: MqttBus) -> BatteryDriver:
             return MarstekVenusBattery(config)
         case OpenDtuBatteryConfig():
             return OpenDtuBattery(config, bus)
-
-
-def check_driver_fits(
-    config: DriverConfig, *, max_charge_w: float, max_discharge_w: float, min_voltage_v: float | None
-) -> None:
-    """ValueError naming the field when a battery's limits ask what its driver cannot do."""
-    if not isinstance(config, OpenDtuBatteryConfig):
-        return
-    if max_charge_w > 0:
-        raise ValueError(
-            f"max_charge_w must be 0 with the opendtu driver, not {max_charge_w:g} W: a battery inverter on the DC "
-            "side cannot charge from AC"
-        )
-    if max_discharge_w > config.nameplate_w:
-        raise ValueError(
-            f"max_discharge_w ({max_discharge_w:g} W) must not exceed driver.nameplate_w ({config.nameplate_w:g} W)"
-        )
-    if min_voltage_v is not None and config.voltage is None:
-        raise ValueError("min_voltage_v needs driver.voltage (the topic the battery's voltage is published on)")
-    if config.soc is None and min_voltage_v is None:
-        raise ValueError(
-            "the opendtu driver needs driver.soc (the BMS's state of charge), or driver.voltage with min_voltage_v"
-        )
 
 
 def describe_driver(config: DriverConfig) -> str:

@@ -29,6 +29,17 @@ class BatteryReading:
     solar_w: float | None = None
 
 
+@dataclass(frozen=True)
+class FitCheck:
+    """What a battery's settings ask of its driver; each driver config's ``check_fit`` refuses what it cannot do."""
+
+    max_charge_w: float
+    max_discharge_w: float
+    min_voltage_v: float | None
+    discharge_timeout_s: float  # the service's: no setpoint this long ends a discharge
+    charge_timeout_s: float  # ... and a charge
+
+
 #: Highest battery voltage a reading may carry, in V (a BMS reporting more is garbage).
 MAX_VOLTAGE_V = 1000.0
 

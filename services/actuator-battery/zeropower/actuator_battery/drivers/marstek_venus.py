@@ -74,7 +74,7 @@ from typing import Any, Literal, Self, cast
 
 from pydantic import Field, model_validator
 
-from zeropower.actuator_battery.drivers.base import BatteryError, BatteryReading
+from zeropower.actuator_battery.drivers.base import BatteryError, BatteryReading, FitCheck
 from zeropower.shared.settings import StrictModel
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,21 @@ class MarstekVenusSettings(StrictModel):
     release_mode: Literal["Auto", "AI"] = Field(
         "Auto", description="Mode set on release: Auto (self-consumption on the device's own meter) or AI."
     )
+
+    def check_fit(self, fit: FitCheck) -> None:
+        """Its countdowns must end a discharge no later, and a charge no sooner, than the service's timeouts."""
+        if self.discharge_countdown_s > fit.discharge_timeout_s:
+            raise ValueError(
+                f"driver.discharge_countdown_s ({self.discharge_countdown_s} s) must not exceed "
+                f"discharge_timeout_s ({fit.discharge_timeout_s:g} s): after a crash of this service the battery "
+                "would discharge longer than the service itself lets it"
+            )
+        if self.countdown_s < fit.charge_timeout_s:
+            raise ValueError(
+                f"driver.countdown_s ({self.countdown_s} s) must be at least charge_timeout_s "
+                f"({fit.charge_timeout_s:g} s): after a crash of this service the battery would stop a charge "
+                "(which absorbs production) before the inverters are limited"
+            )
 
     @model_validator(mode="after")
     def _countdowns(self) -> Self:

@@ -65,7 +65,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from zeropower.actuator_battery.drivers.base import MAX_VOLTAGE_V, BatteryError, BatteryReading
+from zeropower.actuator_battery.drivers.base import MAX_VOLTAGE_V, BatteryError, BatteryReading, FitCheck
 from zeropower.shared.change_log import ChangeLogger
 from zeropower.shared.dtu_values import MAX_LIMIT_W, OpenDtuPrefix, parse_flag, parse_limit, parse_percent, parse_power
 from zeropower.shared.messages import MAX_POWER_W
@@ -151,6 +151,26 @@ class OpenDtuBatteryConfig(StrictModel):
     def min_limit_w(self) -> float:
         """The lowest limit while it runs, in W."""
         return round(self.nameplate_w * self.min_percent / 100, 1)
+
+    def check_fit(self, fit: FitCheck) -> None:
+        """A battery inverter on the DC side cannot charge from AC, feeds at most its nameplate, needs a BMS value."""
+        if fit.max_charge_w > 0:
+            raise ValueError(
+                f"max_charge_w must be 0 with the opendtu driver, not {fit.max_charge_w:g} W: a battery inverter on "
+                "the DC side cannot charge from AC"
+            )
+        if fit.max_discharge_w > self.nameplate_w:
+            raise ValueError(
+                f"max_discharge_w ({fit.max_discharge_w:g} W) must not exceed driver.nameplate_w "
+                f"({self.nameplate_w:g} W)"
+            )
+        if fit.min_voltage_v is not None and self.voltage is None:
+            raise ValueError("min_voltage_v needs driver.voltage (the topic the battery's voltage is published on)")
+        if self.soc is None and fit.min_voltage_v is None:
+            raise ValueError(
+                "driver.soc (the BMS's state of charge) is required by the opendtu driver, or driver.voltage with "
+                "min_voltage_v"
+            )
 
 
 @dataclass

@@ -36,7 +36,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, HttpUrl
 
-from zeropower.actuator_battery.drivers.base import BatteryError, BatteryReading
+from zeropower.actuator_battery.drivers.base import BatteryError, BatteryReading, FitCheck
 from zeropower.shared.settings import StrictModel
 
 #: AcMode in the official integration's const.py: 1 = input (charge from AC), 2 = output (discharge).
@@ -68,6 +68,9 @@ class ZendureConfig(StrictModel):
         description="Shortest time between two power writes in s (the zenSDK documents none; the official "
         "integration writes every 2.2-4 s).",
     )
+
+    def check_fit(self, fit: FitCheck) -> None:
+        """Every limit and timeout fits: it charges and discharges, and has no countdown of its own."""
 
 
 class ZendureBattery:
