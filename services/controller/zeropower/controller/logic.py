@@ -239,6 +239,8 @@ class ZeroExportController:
             return
         device.sample = state
         device.telemetry_at = now
+        if device.is_storage and state.power_w is not None:
+            self._judge_delivery(device, state.power_w, now)
         if device.is_inverter and state.power_w is not None:
             dynamics = self.dynamics(device)
             device.model.measure(now, state.power_w, state.limit_w, self.settings.sun_limit_margin_w, dynamics)
@@ -437,29 +439,26 @@ class ZeroExportController:
             )
         return f"diverting {new:.0f} W ({new - current:+.0f} W)" if abs(new - current) >= 0.5 else ""
 
-    def _storage_range(self, device: _Device, now: float) -> StorageRange:
-        """What a battery may do now: by its state (``storage.storage_range``) and what it delivers.
+    @staticmethod
+    def _judge_delivery(device: _Device, measured_w: float, now: float) -> None:
+        """A battery's new reading, once it had its response time (+2 s) to show its setpoint: short of it or not.
 
-        Once a battery had its response time (+2 s) to show its setpoint, and a reading taken after that shows
-        less, it is given no more than a margin beyond what it showed (``storage.within_delivery``), until a
-        settled reading shows it delivers more than it did.
+        Short: remembered (``short_of``) until a settled reading shows it delivers more than it did.
         """
+        if device.setpoint_w is None or now < device.setpoint_at + _response_s(device) + UNANSWERED_GRACE_S:
+            return
+        if falls_short(device.setpoint_w, measured_w):
+            device.short_of = (device.setpoint_w, measured_w)
+        elif device.short_of is not None and delivers_more(*device.short_of, measured_w):
+            device.short_of = None
+
+    def _storage_range(self, device: _Device, now: float) -> StorageRange:
+        """What a battery may do now: by its state, and near what it delivers once it fell short of its setpoint."""
         age = None if device.telemetry_at is None else now - device.telemetry_at
         allowed = storage_range(
             device.info, device.telemetry, age, reserve_soc_pct=self.settings.battery_reserve_soc_pct
         )
-        measured = device.telemetry.power_w if device.telemetry is not None else None
-        response_s = device.info.storage.response_time_s if device.info.storage is not None else 0.0
-        settled_at = device.setpoint_at + response_s + UNANSWERED_GRACE_S
-        settled = device.telemetry_at is not None and now >= settled_at and device.telemetry_at >= settled_at
-        if settled and measured is not None and device.setpoint_w is not None:
-            if falls_short(device.setpoint_w, measured):
-                device.short_of = (device.setpoint_w, measured)
-            elif device.short_of is not None and delivers_more(*device.short_of, measured):
-                device.short_of = None
-        if device.short_of is None:
-            return allowed
-        return within_delivery(allowed, *device.short_of)
+        return allowed if device.short_of is None else within_delivery(allowed, *device.short_of)
 
     @staticmethod
     def _storage_in_flight(now: float, storages: list[_Device]) -> float:
@@ -471,8 +470,7 @@ class ZeroExportController:
         in_flight = 0.0
         for device in storages:
             measured = device.telemetry.power_w if device.telemetry is not None else None
-            response_s = device.info.storage.response_time_s if device.info.storage is not None else 0.0
-            if measured is not None and now - device.setpoint_at <= response_s + UNANSWERED_GRACE_S:
+            if measured is not None and now - device.setpoint_at <= _response_s(device) + UNANSWERED_GRACE_S:
                 in_flight += (device.setpoint_w or 0.0) - measured
         return in_flight
 
@@ -830,6 +828,11 @@ class ZeroExportController:
             if (why := self._unreachable_because(d, now)) is not None
         }
         return Decision(state=state, setpoints=setpoints, dry_run=self.settings.dry_run, unreachable=unreachable)
+
+
+def _response_s(device: _Device) -> float:
+    """How long a battery takes to show a new setpoint, as its actuator announced it (0 for other devices)."""
+    return device.info.storage.response_time_s if device.info.storage is not None else 0.0
 
 
 def _is_new_sample(sample: DeviceState | None, state: DeviceState) -> bool:
