@@ -79,9 +79,10 @@ def marstek_system(config: dict[str, Any]) -> None:
     }
 
 
-@pytest.fixture
-async def marstek(tmp_path: Path) -> AsyncIterator[FaultSystem]:
-    async with running_system(tmp_path, marstek_system, services=SERVICES) as system:
+@asynccontextmanager
+async def battery_faults(tmp_path: Path, configure: Callable[[dict[str, Any]], None]) -> AsyncIterator[FaultSystem]:
+    """The simulator and actuator-battery as ``configure`` sets them up, both online."""
+    async with running_system(tmp_path, configure, services=SERVICES) as system:
         faults = FaultSystem(system)
         await available(faults, "sim")
         await available(faults, f"actuator/{ACTUATOR}")
@@ -89,11 +90,14 @@ async def marstek(tmp_path: Path) -> AsyncIterator[FaultSystem]:
 
 
 @pytest.fixture
+async def marstek(tmp_path: Path) -> AsyncIterator[FaultSystem]:
+    async with battery_faults(tmp_path, marstek_system) as faults:
+        yield faults
+
+
+@pytest.fixture
 async def battery(tmp_path: Path) -> AsyncIterator[FaultSystem]:
-    async with running_system(tmp_path, battery_system, services=SERVICES) as system:
-        faults = FaultSystem(system)
-        await available(faults, "sim")
-        await available(faults, f"actuator/{ACTUATOR}")
+    async with battery_faults(tmp_path, battery_system) as faults:
         yield faults
 
 

@@ -16,13 +16,11 @@ from typing import Any
 import pytest
 
 from tests.faults.conftest import FaultSystem
-from tests.faults.test_battery import available, controller, device_state
-from tests.integration.conftest import running_system
+from tests.faults.test_battery import ACTUATOR, DEVICE, available, battery_faults, controller, device_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
-SERVICES = ("sim", "actuator_battery")
-ACTUATOR, DEVICE, SERIAL = "battery", "solarflow", "116180000001"  # DEVICE: the id test_battery's controller sends
+SERIAL = "116180000001"
 STALE_S = 5.0  # soc_stale_after_s
 DEAD_TIME_S = 1.0
 
@@ -63,10 +61,7 @@ def dc_battery_system(config: dict[str, Any]) -> None:
 
 @pytest.fixture
 async def dc(tmp_path: Path) -> AsyncIterator[FaultSystem]:
-    async with running_system(tmp_path, dc_battery_system, services=SERVICES) as system:
-        faults = FaultSystem(system)
-        await available(faults, "sim")
-        await available(faults, f"actuator/{ACTUATOR}")
+    async with battery_faults(tmp_path, dc_battery_system) as faults:
         yield faults
 
 

@@ -86,8 +86,12 @@ def driver(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-async def started(tmp_path: Path, configure: Callable[..., None]) -> AsyncIterator[System]:
-    services = (*SERVICES, "actuator_pwm", "actuator_battery")
+async def started(
+    tmp_path: Path,
+    configure: Callable[[dict[str, Any], Path], None],
+    services: tuple[str, ...] = (*SERVICES, "actuator_pwm", "actuator_battery"),
+) -> AsyncIterator[System]:
+    """The system as ``configure(config, workdir)`` sets it up, regulating, the battery's actuator online."""
     async with running_system(tmp_path, lambda config: configure(config, tmp_path), services) as running:
         try:
             await running.probe.wait_for(running.topics.availability(f"actuator/{BATTERY_ACTUATOR}"), timeout=60)

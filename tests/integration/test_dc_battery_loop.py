@@ -8,14 +8,14 @@ to its reserve; it resumes only above its hysteresis; while stopped it passes DC
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import HEATER_W, SERVICES, TARGET_W, System, running_system, with_heater
-from tests.integration.test_battery_loop import exported_since, summary, write_trace
+from tests.integration.conftest import HEATER_W, SERVICES, TARGET_W, System, with_heater
+from tests.integration.test_battery_loop import exported_since, started, summary
 from zeropower.shared.messages import SimState
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -27,14 +27,16 @@ BAND_W = 60.0
 DEAD_TIME_S, RAMP_W_PER_S = 1.0, 2000.0
 #: What the battery inverter passes through of 1 W of DC solar (actuator-battery's PASSTHROUGH_EFFICIENCY).
 PASSTHROUGH = 0.94
+#: The system without a heater: the battery inverter and the solar inverters.
+DC_SERVICES = (*SERVICES, "actuator_battery")
 
 
 def dc_battery(
     soc_pct: float = 60.0, capacity_wh: float = 2000.0, solar_w: float | None = None, *, charger: bool | None = None
-) -> Callable[[dict[str, Any]], None]:
+) -> Callable[[dict[str, Any], Path], None]:
     """The battery on the DC side of a Hoymiles behind the simulated OpenDTU, and actuator-battery for it."""
 
-    def configure(config: dict[str, Any]) -> None:
+    def configure(config: dict[str, Any], workdir: Path) -> None:
         config["sim"]["battery"] = {
             "protocol": "opendtu",
             "soc_pct": soc_pct,
@@ -80,19 +82,6 @@ def dc_battery(
     return configure
 
 
-async def started(
-    tmp_path: Path, configure: Callable[[dict[str, Any]], None], *, heater: bool = False
-) -> AsyncIterator[System]:
-    services = (*SERVICES, "actuator_battery", *(("actuator_pwm",) if heater else ()))
-    async with running_system(tmp_path, configure, services) as running:
-        try:
-            await running.probe.wait_for(running.topics.availability(f"actuator/{ACTUATOR}"), timeout=60)
-            await running.controller_mode("regulating", timeout=60)
-            yield running
-        finally:
-            write_trace(running, tmp_path / "trace.txt")
-
-
 async def streak(
     system: System, condition: Callable[[SimState], bool], count: int = 5, timeout: float = 90
 ) -> SimState:
@@ -112,7 +101,7 @@ def at_target(state: SimState) -> bool:
 
 
 async def test_a_load_above_the_sun_is_discharged_and_a_load_drop_cuts_the_discharge(tmp_path: Path):
-    async for system in started(tmp_path, dc_battery()):
+    async for system in started(tmp_path, dc_battery(), DC_SERVICES):
         await system.set_load(1400)  # 465 W above the sun (and the 20 W target)
         discharging = await streak(
             system, lambda s: at_target(s) and abs(s.battery_w + (1400 - SUN_W + TARGET_W)) <= BAND_W
@@ -135,12 +124,12 @@ async def test_with_a_heater_the_surplus_is_heated_and_a_deficit_discharged_with
     # (300 W of load, 955 W of sun) goes into the heater; a load above the sun is the battery's, not the grid's.
     battery = dc_battery()
 
-    def configure(config: dict[str, Any]) -> None:
-        battery(config)
-        with_heater(config, tmp_path)
+    def configure(config: dict[str, Any], workdir: Path) -> None:
+        battery(config, workdir)
+        with_heater(config, workdir)
         config["sim"]["pv"]["power_w"] = 1000  # SUN_W, as the other tests here
 
-    async for system in started(tmp_path, configure, heater=True):
+    async for system in started(tmp_path, configure, (*DC_SERVICES, "actuator_pwm")):
         heating = await streak(system, lambda s: at_target(s) and s.heater_w >= 300 and s.battery_w >= -60)
         print(f"surplus: {summary(heating)}")
         assert heating.heater_w <= HEATER_W
@@ -155,7 +144,9 @@ async def test_with_a_heater_the_surplus_is_heated_and_a_deficit_discharged_with
 async def test_at_the_reserve_it_stops_and_resumes_only_above_the_hysteresis(tmp_path: Path):
     # The charge controller is not configured in the driver: no pass-through, so a stop is a stop. Its 300 W of
     # DC solar charge the battery while the inverter is off.
-    async for system in started(tmp_path, dc_battery(soc_pct=25, capacity_wh=10, solar_w=300, charger=False)):
+    async for system in started(
+        tmp_path, dc_battery(soc_pct=25, capacity_wh=10, solar_w=300, charger=False), DC_SERVICES
+    ):
         await system.set_load(1700)
         await system.sim_state(lambda s: s.battery_w < -300, timeout=60)
         stopped = await system.sim_state(
@@ -177,7 +168,7 @@ async def test_at_the_reserve_it_stops_and_resumes_only_above_the_hysteresis(tmp
 
 
 async def test_while_stopped_dc_solar_is_passed_through(tmp_path: Path):
-    async for system in started(tmp_path, dc_battery(soc_pct=12, capacity_wh=2000, solar_w=300)):
+    async for system in started(tmp_path, dc_battery(soc_pct=12, capacity_wh=2000, solar_w=300), DC_SERVICES):
         await system.set_load(1700)  # far above the sun: the battery would give its all
         passing = await streak(system, lambda s: abs(s.battery_w + 300 * PASSTHROUGH) <= 15)
         print(f"stopped at 12 % (resumes above 20 %), 300 W DC solar: {summary(passing)}")
