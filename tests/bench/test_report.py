@@ -59,6 +59,15 @@ def test_the_settle_bound_holds_for_the_steps_scenario_only():
     assert not checks(runs, ["steps", "hob"])[0].passed
 
 
+def test_the_settle_check_shows_reactives_settle_beside_the_bound():
+    runs = [
+        result("reactive", "steps", export=100.0, curtailed=100.0, big=15.0, plant="three"),
+        result("zeropower", "steps", export=50.0, curtailed=50.0, big=26.0, plant="three"),
+    ]
+    (check,) = checks(runs, ["steps"])
+    assert "±1500 W steps settled after 26 s (p95; ≤ 14 s; reactive 15 s) MISSED" in check.detail
+
+
 def test_the_statistical_front_says_whether_the_targets_are_within_reach():
     base = [result("reactive", "day", export=100.0, curtailed=100.0)]
     alone = [result("statistical", "day", export=80.0, curtailed=95.0)]

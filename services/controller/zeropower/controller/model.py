@@ -74,16 +74,22 @@ class OutputModel:
     ) -> None:
         """Telemetry: the output (and the limit read back) at ``at``. Learns whether the sun limits the output.
 
-        Sun-limited means the output is clearly below every limit that may be in force (the read-back, which
-        runs ahead of the output, each limit sent since the latest plausible dead time, and the one in force
-        before) and not rising (an output still ramping up to its limit is not limited by the sun).
+        Sun-limited means the output is clearly below every limit that may be in force (the one in force by
+        the latest plausible dead time, each limit sent since, and the read-back, which runs ahead of the
+        output) and not rising (an output still ramping up to its limit is not limited by the sun). A limit
+        sent within the earliest plausible dead time (as the read-back may be) is in force only if the
+        output shows it: one the output is clearly above has not taken effect yet.
         """
         previous = self.anchor
         rising = previous is not None and output_w > previous.output_w + margin_w
-        latest = self._delays(dynamics)[1]
-        limits = [self.limit_in_force(at, latest), readback_w]
-        limits += [limit for sent_at, limit in self.limits if sent_at > at - latest]
-        known = [limit for limit in limits if limit is not None]
+        earliest, latest = self._delays(dynamics)
+        candidates = [(at - latest, self.limit_in_force(at, latest)), (at, readback_w)]
+        candidates += [(sent_at, limit) for sent_at, limit in self.limits if sent_at > at - latest]
+        known = [
+            limit
+            for sent_at, limit in candidates
+            if limit is not None and (sent_at <= at - earliest or output_w <= limit + margin_w)
+        ]
         lowest = min(known) if known else self.max_w
         self.sun_cap_w = output_w if output_w < lowest - margin_w and not rising else None
         self.anchor = Anchor(at, output_w)
