@@ -83,13 +83,11 @@ class OutputModel:
         previous = self.anchor
         rising = previous is not None and output_w > previous.output_w + margin_w
         earliest, latest = self._delays(dynamics)
-        candidates = [(at - latest, self.limit_in_force(at, latest)), (at, readback_w)]
-        candidates += [(sent_at, limit) for sent_at, limit in self.limits if sent_at > at - latest]
-        known = [
-            limit
-            for sent_at, limit in candidates
-            if limit is not None and (sent_at <= at - earliest or output_w <= limit + margin_w)
-        ]
+        known = [self.limit_in_force(at, latest)]
+        known += [limit for sent_at, limit in self.limits if at - latest < sent_at <= at - earliest]
+        too_new = [readback_w] + [limit for sent_at, limit in self.limits if sent_at > at - earliest]
+        known += [limit for limit in too_new if limit is not None and output_w <= limit + margin_w]
+        known = [limit for limit in known if limit is not None]
         lowest = min(known) if known else self.max_w
         self.sun_cap_w = output_w if output_w < lowest - margin_w and not rising else None
         self.anchor = Anchor(at, output_w)
