@@ -40,7 +40,8 @@ class FitCheck:
     charge_timeout_s: float  # ... and a charge
 
 
-#: Highest battery voltage a reading may carry, in V (a BMS reporting more is garbage).
+#: Highest battery voltage a reading or setting may carry, in V: a BMS reporting more is garbage (home batteries
+#: run at 12-60 V, high-voltage stacks at up to a few hundred; OnBattery refuses above 65 V, a Hoymiles takes ~60 V DC).
 MAX_VOLTAGE_V = 1000.0
 
 
