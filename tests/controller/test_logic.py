@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import pytest
 
-from zeropower.controller.logic import Decision, ZeroExportController
+from zeropower.controller.logic import TRIM_W, Decision, ZeroExportController
 from zeropower.controller.settings import ControllerSettings, ControllerTunablesUpdate
 from zeropower.shared.messages import (
     MAX_POWER_W,
@@ -497,6 +497,46 @@ def test_an_announced_command_budget_holds_back_raises_before_cuts():
     assert limit(held) == 300  # a raise now would eat the reserve: held, and the state says so
     assert held.state.reason == "raise held back by the command budget of roof (next command in 480 s)"
     assert limit(controller.on_grid(grid(clock, -100))) == 200  # a cut (it stops export) still goes out
+
+
+def test_a_trim_waits_while_it_would_leave_no_token_for_a_raise():
+    # Trims around the target had spent the tokens a step of the load then lacked: a 1500 W appliance coming on
+    # found the largest inverter without tokens and waited 15-25 s for each raise (docs/benchmark.md, point 17).
+    clock = FakeClock()
+    controller = ZeroExportController(ControllerSettings(target_w=0, deadband_w=10), clock)
+    controller.set_actuator("opendtu", [INVERTER.model_copy(update={"commands_per_hour": 12})])
+    controller.on_device_state(telemetry(clock, 600, 600))
+    limits = [600.0]
+    for _ in range(3):  # three cuts spend the bucket down to what a raise needs
+        clock.advance(30)
+        controller.on_device_state(telemetry(clock, limits[-1], limits[-1]))
+        limits.append(limit(controller.on_grid(grid(clock, -100))))
+    assert limits == [600, 500, 400, 300]
+    clock.advance(30)
+    controller.on_device_state(telemetry(clock, 300, 300))
+    held = controller.on_grid(grid(clock, -30))
+    assert limit(held) == 300  # the trim would leave no raise possible
+    assert held.state.reason.startswith("cut held back by the command budget of roof (next command in")
+    assert limit(controller.on_grid(grid(clock, 100))) > 300 + TRIM_W  # the raise it kept the token for
+
+
+def test_a_trim_goes_to_an_inverter_whose_budget_keeps_a_raise():
+    clock = FakeClock()
+    controller = ZeroExportController(ControllerSettings(target_w=0, deadband_w=10, raise_gain=1.0), clock)
+    spent = INVERTER.model_copy(update={"commands_per_hour": 12})
+    other = DeviceInfo(device_id="112182954321", name="balcony", min_w=20, max_w=400, commands_per_hour=12)
+    controller.set_actuator("opendtu", [spent, other])
+    setpoints = {spent.device_id: 300.0, other.device_id: 200.0}
+    for step in range(
+        4
+    ):  # trims up and down go to the roof, with the most room; the second cut would leave it no raise
+        for device_id, limit_w in setpoints.items():
+            controller.on_device_state(telemetry(clock, limit_w, limit_w, device_id))
+        clock.advance(30)
+        before = dict(setpoints)
+        setpoints = dict(controller.on_grid(grid(clock, -30 if step % 2 else 30)).setpoints["opendtu"])
+    assert setpoints[spent.device_id] == before[spent.device_id]
+    assert setpoints[other.device_id] == pytest.approx(before[other.device_id] - 30)
 
 
 SHADED = DeviceInfo(device_id="112182954321", name="balcony", min_w=20, max_w=400)

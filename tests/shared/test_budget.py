@@ -28,6 +28,18 @@ def test_raises_leave_the_reserve_to_reductions():
     assert bucket.ready_at(bucket.needed(+100)) == pytest.approx(3600 / (120 - BURST))
 
 
+def test_a_trim_leaves_a_raise_possible_a_larger_cut_takes_the_last_token():
+    bucket = CommandBucket.for_budget(120, now=0.0)
+    while bucket.allows(+100, 0.0) and bucket.ready_at(bucket.needed(-10, trim_w=25)) <= 0.0:
+        bucket.take(0.0)
+    assert bucket.level(0.0) == RESERVE + 1  # the trims stopped where one more would have taken the raise's token
+    assert bucket.needed(+10, trim_w=25) == bucket.needed(+10)  # raises keep the reserve anyway
+    for _ in range(RESERVE + 1):
+        assert bucket.allows(-30, 0.0)
+        bucket.take(0.0)
+    assert bucket.level(0.0) == 0
+
+
 def test_the_level_refills_up_to_the_burst():
     bucket = CommandBucket.for_budget(240, now=0.0)
     bucket.take(0.0)

@@ -3,7 +3,8 @@
 Never more than ``commands_per_hour`` in any hour: the bucket holds ``BURST`` tokens and refills at
 ``commands_per_hour - BURST`` an hour, so even a full bucket spent at once stays within the hour's budget.
 Each command takes a token. A reduction (it stops export) may take the last one; a raise only one above
-``RESERVE``, so a cut and its correction are always possible, whatever raises spent.
+``RESERVE``, so a cut and its correction are always possible, whatever raises spent. A planner may call a
+small reduction a trim (``needed``'s ``trim_w``): it leaves a raise possible after it.
 """
 
 from __future__ import annotations
@@ -45,9 +46,15 @@ class CommandBucket:
         missing = need - self.tokens
         return self.at if missing <= _EPSILON else self.at + missing / self.rate
 
-    def needed(self, change_w: float) -> int:
-        """Tokens the bucket must hold for a change: one for a reduction, one above the reserve for a raise."""
-        return 1 if change_w < 0 else RESERVE + 1
+    def needed(self, change_w: float, *, trim_w: float = 0.0) -> int:
+        """Tokens the bucket must hold for a change: one above the reserve for a raise, one for a reduction.
+
+        A reduction smaller than ``trim_w`` (a trim, where a planner gives one) needs as many as leave a raise
+        possible after it; a larger one (it stops an export that matters) may take the last token.
+        """
+        if change_w >= 0:
+            return RESERVE + 1
+        return RESERVE + 2 if -change_w < trim_w else 1
 
     def allows(self, change_w: float, now: float) -> bool:
         """Whether a change of ``change_w`` may be sent now."""

@@ -38,6 +38,10 @@ IMMEDIATE = Pacing(min_change_w=0, raise_interval_s=0, reduce_interval_s=0, refr
 #: fewest-commands allocation: a change one inverter ramps within this long goes to one inverter; a larger
 #: one to all, so their ramps run side by side (another command takes about this long on the DTU's radio), s.
 RAMP_ALONE_S = 2.0
+#: A cut smaller than this is a trim: it goes out only while the inverter's command budget keeps, after it, the
+#: tokens a raise needs (else another inverter takes it, or it waits); a larger cut may take the last token.
+#: Trims around the target had spent the tokens a step of the load then lacked (docs/benchmark.md, point 17), W.
+TRIM_W = 50.0
 #: The load forecast anticipates only over a dead time at least this long, in s: within a shorter one the
 #: controller follows a change itself about as soon, and the forecast only added its errors (on the benchmark's
 #: fast preset, 3 s: 5-26 % more curtailment for about the same export; docs/benchmark.md, point 15).
@@ -679,14 +683,16 @@ class ZeroExportController:
 
     @staticmethod
     def _budget_wait(device: _Device, limit_w: float, now: float) -> float | None:
-        """Seconds until the inverter's budget allows the move to ``limit_w`` (None: it does now)."""
+        """Seconds until the inverter's budget allows the move to ``limit_w`` (None: it does now).
+
+        A cut under ``TRIM_W`` (a trim) waits until the budget keeps a raise possible after it.
+        """
         budget, setpoint = device.budget, device.setpoint_w
         if budget is None or setpoint is None:
             return None
         change_w = limit_w - (setpoint if device.sent_w is None else device.sent_w)
-        if budget.allows(change_w, now):
-            return None
-        return budget.ready_at(budget.needed(change_w)) - now
+        ready_at = budget.ready_at(budget.needed(change_w, trim_w=TRIM_W))
+        return None if ready_at <= now else ready_at - now
 
     def _keeps_sun_limited_limit(self, device: _Device, limit_w: float) -> bool:
         """Whether a sun-limited inverter keeps its limit: a small move above its output changes nothing now.
