@@ -501,7 +501,7 @@ def test_an_announced_command_budget_holds_back_raises_before_cuts():
 
 def test_a_trim_waits_while_it_would_leave_no_token_for_a_raise():
     # Trims around the target had spent the tokens a step of the load then lacked: a 1500 W appliance coming on
-    # found the largest inverter without tokens and waited 15-25 s for each raise (docs/benchmark.md, point 17).
+    # found the largest inverter without tokens and its raise waited 22 s (docs/benchmark.md, point 17).
     clock = FakeClock()
     controller = ZeroExportController(ControllerSettings(target_w=0, deadband_w=10), clock)
     controller.set_actuator("opendtu", [INVERTER.model_copy(update={"commands_per_hour": 12})])
@@ -527,9 +527,8 @@ def test_a_trim_goes_to_an_inverter_whose_budget_keeps_a_raise():
     other = DeviceInfo(device_id="112182954321", name="balcony", min_w=20, max_w=400, commands_per_hour=12)
     controller.set_actuator("opendtu", [spent, other])
     setpoints = {spent.device_id: 300.0, other.device_id: 200.0}
-    for step in range(
-        4
-    ):  # trims up and down go to the roof, with the most room; the second cut would leave it no raise
+    # Trims up and down go to the roof, with the most room; the second cut would leave it no raise.
+    for step in range(4):
         for device_id, limit_w in setpoints.items():
             controller.on_device_state(telemetry(clock, limit_w, limit_w, device_id))
         clock.advance(30)

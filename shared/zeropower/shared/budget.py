@@ -56,9 +56,9 @@ class CommandBucket:
             return RESERVE + 1
         return RESERVE + 2 if -change_w < trim_w else 1
 
-    def allows(self, change_w: float, now: float) -> bool:
-        """Whether a change of ``change_w`` may be sent now."""
-        return self.ready_at(self.needed(change_w)) <= now
+    def allows(self, change_w: float, now: float, *, trim_w: float = 0.0) -> bool:
+        """Whether a change of ``change_w`` may be sent now (``trim_w``: see ``needed``)."""
+        return self.ready_at(self.needed(change_w, trim_w=trim_w)) <= now
 
     def take(self, now: float) -> None:
         """Take a token, if there is one."""

@@ -691,8 +691,9 @@ class ZeroExportController:
         if budget is None or setpoint is None:
             return None
         change_w = limit_w - (setpoint if device.sent_w is None else device.sent_w)
-        ready_at = budget.ready_at(budget.needed(change_w, trim_w=TRIM_W))
-        return None if ready_at <= now else ready_at - now
+        if budget.allows(change_w, now, trim_w=TRIM_W):
+            return None
+        return budget.ready_at(budget.needed(change_w, trim_w=TRIM_W)) - now
 
     def _keeps_sun_limited_limit(self, device: _Device, limit_w: float) -> bool:
         """Whether a sun-limited inverter keeps its limit: a small move above its output changes nothing now.
