@@ -738,6 +738,48 @@ def test_a_battery_whose_actuator_reports_its_limits_is_held_to_them_not_to_its_
     assert controller.on_grid(grid(clock, 600)).setpoints["battery"]["bat1"] == 0
 
 
+def bridging(clock: FakeClock, deficit_w: float) -> ZeroExportController:
+    """A battery (2 s to show a setpoint) discharging ``deficit_w`` while the inverter, raised from 100 W to 800 W
+    3 s ago, has not followed yet (dead time 5 s, 100 W/s): as after a meter came back while the house imported."""
+    controller = make(
+        clock, target_w=20, divert_gain=1.0, dead_time_s=5, ramp_w_per_s=100, learn_dynamics=False, forecast_load=False
+    )
+    battery = BATTERY.model_copy(update={"storage": BATTERY.storage.model_copy(update={"response_time_s": 2})})
+    controller.set_actuator("battery", [battery])
+    controller.on_device_state(battery_state(clock, 50))
+    controller.on_device_state(telemetry(clock, 100, 100))
+    clock.advance(1)
+    decision = controller.on_grid(grid(clock, 20 + deficit_w))
+    assert limit(decision) == 800
+    for _ in range(3):  # the battery follows; the meter shows the house covered
+        clock.advance(1)
+        controller.on_device_state(battery_state(clock, 50, decision.state.setpoints_w["bat1"]))
+        decision = controller.on_grid(grid(clock, 20 + deficit_w + decision.state.setpoints_w["bat1"]))
+    assert decision.state.setpoints_w["bat1"] == pytest.approx(-deficit_w)
+    return controller
+
+
+def test_a_discharge_gives_way_as_the_inverters_output_is_expected_to_rise_not_a_reading_after_it_exported():
+    # The meter came back after a pull: the battery bridged the deficit and gave way only once the inverters'
+    # rise showed as export, a reading and a write late: 0.32-0.35 Wh and up to 204 W exported in
+    # tests/faults/test_battery_handover.py. Now it counts the rise the model expects within its response time.
+    clock = FakeClock()
+    controller = bridging(clock, 600)
+    clock.advance(1)  # the output rises from 1 s on: 100 W within the battery's 2 s
+    controller.on_device_state(battery_state(clock, 50, -600))
+    assert controller.on_grid(grid(clock, 20)).setpoints["battery"]["bat1"] == pytest.approx(-500)
+
+
+def test_an_expected_rise_of_the_inverters_stops_a_discharge_but_never_charges_from_the_grid():
+    clock = FakeClock()
+    controller = bridging(clock, 150)
+    clock.advance(3)  # 1 s into the ramp: 200 W more within the battery's response time
+    controller.on_device_state(battery_state(clock, 50, -150))
+    controller.on_device_state(telemetry(clock, 200, 800))
+    decision = controller.on_grid(grid(clock, 30))  # 10 W of import over the target
+    assert decision.setpoints["battery"]["bat1"] == 0  # not the +40 W the expected rise alone would charge
+
+
 def test_a_full_battery_takes_no_charge_and_its_share_goes_to_the_heater_at_once():
     clock = FakeClock()
     controller = battery_alone(clock, 95)

@@ -395,7 +395,8 @@ class ZeroExportController:
                 error += sum(d.setpoint_w or 0.0 for d in consumers) - before
         if storages:
             absorbing = consumers if self.settings.divert else []
-            reasons.append(self._absorb(now, absorbing, storages, error))
+            rise = self._rise_within(now, inverters, max(_response_s(d) for d in storages))
+            reasons.append(self._absorb(now, absorbing, storages, error, inverters_rise_w=rise))
         if inverters:
             # The inverters regulate a virtual grid that counts the fast devices' distance from where they
             # should settle: diverters at their maximum (use before curtail) or off (curtail first, switched
@@ -478,12 +479,36 @@ class ZeroExportController:
                 in_flight += (device.setpoint_w or 0.0) - measured
         return in_flight
 
-    def _absorb(self, now: float, consumers: list[_Device], storages: list[_Device], error_w: float) -> str:
+    def _rise_within(self, now: float, inverters: list[_Device], horizon_s: float) -> float:
+        """How much the inverters' output is expected to rise over the next ``horizon_s`` (0 if it is not), in W.
+
+        Only a rise: a battery that counted on a fall its inverters then took longer to show would discharge
+        into export meanwhile.
+        """
+        rise = 0.0
+        for device in inverters:
+            dynamics = self.dynamics(device)
+            rise += device.model.expected_output_w(now + horizon_s, dynamics)
+            rise -= device.model.expected_output_w(now, dynamics)
+        return max(rise, 0.0)
+
+    def _absorb(
+        self,
+        now: float,
+        consumers: list[_Device],
+        storages: list[_Device],
+        error_w: float,
+        *,
+        inverters_rise_w: float = 0.0,
+    ) -> str:
         """Integral step of batteries and diverters together on the grid error, on one axis (``storage.py``).
 
         The total they take from the house (a discharge negative) moves by ``divert_gain`` of the error beyond
         the deadband; the error counts what the batteries have still to show of a setpoint changed within
-        their response time (a battery follows in seconds, not within a reading). Below 0 the total is the
+        their response time (a battery follows in seconds, not within a reading), and the inverters' rise the
+        model expects by the time they show a new one (``inverters_rise_w``): as the inverters take over a
+        deficit the batteries bridged, the discharge gives way as the output comes, not a reading after it
+        showed as export. Below 0 the total is the
         batteries' discharge, above 0 it fills batteries and diverters in ``surplus_order``. Every step clamps
         it to what each battery may do now: one that filled up, ran down to its reserve or whose state of
         charge went stale moves its share to the others at once, and nothing winds up beyond its bounds.
@@ -491,15 +516,24 @@ class ZeroExportController:
         ranges = {d.info.device_id: self._storage_range(d, now) for d in storages}
         stored = sum(d.setpoint_w or 0.0 for d in storages)
         current = stored + sum(d.setpoint_w or 0.0 for d in consumers)
-        predicted = error_w + self._storage_in_flight(now, storages)
+        ahead = error_w - inverters_rise_w  # the grid by the time the batteries show a new setpoint
+        predicted = ahead + self._storage_in_flight(now, storages)
         wanted = current
         if abs(predicted) > self.settings.deadband_w:
             # A discharge meeting an export is cut whole (cut_gain), as inverter limits are; the rest by divert_gain.
             cut_w = min(max(-predicted, 0.0), max(-stored, 0.0))
             wanted = current + self.settings.cut_gain * cut_w - self.settings.divert_gain * (predicted + cut_w)
         # The battery's power in the estimate of what is still to come may be a poll old: it can shrink a step
-        # but never turn it against the error (less charge on an export, more discharge on an import).
-        wanted = max(wanted, current) if error_w < 0 else min(wanted, current) if error_w > 0 else current
+        # but never turn it against the error (less charge on an export, more discharge on an import). The
+        # inverters' rise may stop a discharge before the export shows, but never charge from the grid.
+        if ahead < 0:
+            wanted = max(wanted, current)
+            if error_w > 0:
+                wanted = min(wanted, max(current, 0.0))
+        elif ahead > 0:
+            wanted = min(wanted, current)
+        else:
+            wanted = current
         limits = (sum(r.low_w for r in ranges.values()), sum(r.high_w for r in ranges.values()))
         batteries_w, diverters_w = split_absorption(
             wanted,
