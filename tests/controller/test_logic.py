@@ -598,14 +598,15 @@ def test_a_small_change_takes_one_command_a_large_one_moves_every_inverter():
     assert setpoints[INVERTER.device_id] < 300
 
 
-BATTERY = DeviceInfo(
-    device_id="bat1",
-    name="battery",
-    kind="storage",
-    min_w=-800,
-    max_w=1200,
-    storage={"capacity_wh": 2000, "min_soc_pct": 10, "max_soc_pct": 95, "response_time_s": 0},
-)
+def battery_info(**storage: float) -> DeviceInfo:
+    """A 2 kWh battery, 800 W out, 1200 W in, kept between 10 and 95 %, following at once; ``storage`` overrides."""
+    defaults = {"capacity_wh": 2000, "min_soc_pct": 10, "max_soc_pct": 95, "response_time_s": 0}
+    return DeviceInfo(
+        device_id="bat1", name="battery", kind="storage", min_w=-800, max_w=1200, storage=defaults | storage
+    )
+
+
+BATTERY = battery_info()
 
 
 def battery_state(clock: FakeClock, soc_pct: float | None, power_w: float = 0.0) -> DeviceState:
@@ -744,8 +745,7 @@ def bridging(clock: FakeClock, deficit_w: float) -> ZeroExportController:
     controller = make(
         clock, target_w=20, divert_gain=1.0, dead_time_s=5, ramp_w_per_s=100, learn_dynamics=False, forecast_load=False
     )
-    battery = BATTERY.model_copy(update={"storage": BATTERY.storage.model_copy(update={"response_time_s": 2})})
-    controller.set_actuator("battery", [battery])
+    controller.set_actuator("battery", [battery_info(response_time_s=2)])
     controller.on_device_state(battery_state(clock, 50))
     controller.on_device_state(telemetry(clock, 100, 100))
     clock.advance(1)

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.controller.test_logic import battery_info
 from zeropower.controller.storage import ROOM_HORIZON_S, StorageRange, lasting_charge_w, storage_range
-from zeropower.shared.messages import DeviceInfo, DeviceState
+from zeropower.shared.messages import DeviceState
 
-BATTERY = DeviceInfo(
-    device_id="bat1",
-    name="battery",
-    kind="storage",
-    min_w=-800,
-    max_w=1200,
-    storage={"capacity_wh": 2000, "min_soc_pct": 10, "max_soc_pct": 100, "response_time_s": 5},
-)
+BATTERY = battery_info(max_soc_pct=100, response_time_s=5)
 
 
 def state(soc_pct: float | None, **reported: float) -> DeviceState:
