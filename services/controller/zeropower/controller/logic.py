@@ -508,10 +508,10 @@ class ZeroExportController:
         their response time (a battery follows in seconds, not within a reading), and the inverters' rise the
         model expects by the time they show a new one (``inverters_rise_w``): as the inverters take over a
         deficit the batteries bridged, the discharge gives way as the output comes, not a reading after it
-        showed as export. Below 0 the total is the
-        batteries' discharge, above 0 it fills batteries and diverters in ``surplus_order``. Every step clamps
-        it to what each battery may do now: one that filled up, ran down to its reserve or whose state of
-        charge went stale moves its share to the others at once, and nothing winds up beyond its bounds.
+        showed as export. Below 0 the total is the batteries' discharge, above 0 it fills batteries and
+        diverters in ``surplus_order``. Every step clamps it to what each battery may do now: one that filled
+        up, ran down to its reserve or whose state of charge went stale moves its share to the others at once,
+        and nothing winds up beyond its bounds.
         """
         ranges = {d.info.device_id: self._storage_range(d, now) for d in storages}
         stored = sum(d.setpoint_w or 0.0 for d in storages)
