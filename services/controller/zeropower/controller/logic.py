@@ -499,7 +499,7 @@ class ZeroExportController:
         storages: list[_Device],
         error_w: float,
         *,
-        inverters_rise_w: float = 0.0,
+        inverters_rise_w: float,
     ) -> str:
         """Integral step of batteries and diverters together on the grid error, on one axis (``storage.py``).
 
